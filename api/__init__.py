@@ -1,0 +1,1 @@
+"""HTTP entry points (FastAPI), settings, token handling and the command line."""

@@ -1,0 +1,54 @@
+"""The composition root: builds every long-lived part from the settings, once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from api.security.clients import ClientRegistry, admin_client
+from api.security.keys import SigningKey
+from api.security.passwords import Passwords
+from api.security.tokens import TokenService
+from api.settings import Settings
+from domain.metadata import MetadataLimits
+from domain.profiles import UserProfiles
+from domain.storage.config import event_store_env
+
+
+@dataclass
+class Container:
+    settings: Settings
+    profiles: UserProfiles
+    tokens: TokenService
+    signing_key: SigningKey
+    clients: ClientRegistry
+    passwords: Passwords
+
+
+def build_profiles(settings: Settings) -> UserProfiles:
+    return UserProfiles(
+        event_store_env(settings.database_url, settings.data_dir),
+        connections=settings.connections,
+        limits=MetadataLimits(
+            max_bytes=settings.metadata_max_bytes, max_depth=settings.metadata_max_depth
+        ),
+    )
+
+
+def build(settings: Settings) -> Container:
+    signing_key = SigningKey.load_or_create(settings.data_dir, settings.signing_key_pem)
+    return Container(
+        settings=settings,
+        profiles=build_profiles(settings),
+        tokens=TokenService(signing_key, settings.issuer, settings.token_lifetime_seconds),
+        signing_key=signing_key,
+        clients=ClientRegistry(
+            [
+                admin_client(
+                    settings.data_dir, settings.admin_client_id, settings.admin_client_secret
+                )
+            ]
+        ),
+        passwords=Passwords(
+            settings.argon2_time_cost, settings.argon2_memory_cost_kib, settings.argon2_parallelism
+        ),
+    )

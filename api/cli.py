@@ -1,0 +1,59 @@
+"""The `metaledger` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+import uvicorn
+
+from api.bootstrap import build
+from api.main import create_app
+from api.settings import Settings
+
+
+def serve(settings: Settings, _: argparse.Namespace) -> int:
+    container = build(settings)
+    store = "PostgreSQL" if settings.database_url else settings.data_dir / "events.sqlite3"
+    print(
+        f"metaledger: serving on http://{settings.host}:{settings.port} (event store: {store})",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        create_app(container),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,
+    )
+    return 0
+
+
+COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] = {
+    "serve": ("serve the HTTP API", serve),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="metaledger", description="Event-sourced Auth0-compatible user profiles."
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+    for name, (help_text, _) in COMMANDS.items():
+        commands.add_parser(name, help=help_text)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    args = parser().parse_args(argv)
+    _, run = COMMANDS[args.command]
+    return run(Settings.from_env(), args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api.bootstrap import Container, build
+from api.errors import install_error_handlers
+from api.middleware import CorrelationIdMiddleware
+from api.routes import health, oauth, users, wellknown
+from api.settings import Settings
+
+DESCRIPTION = """
+metaledger keeps Auth0-style `user_metadata` and `app_metadata` as immutable events and speaks
+the Auth0 Management API v2 users dialect, so the official Auth0 SDKs work against it.
+Get a token at `POST /oauth/token` (client credentials) and send it as `Authorization: Bearer`.
+"""
+
+
+def create_app(container: Container | None = None) -> FastAPI:
+    container = container or build(Settings.from_env())
+    app = FastAPI(
+        title="metaledger",
+        version="0.1.0",
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.container = container
+    install_error_handlers(app)
+    app.add_middleware(CorrelationIdMiddleware)
+    for module in (users, oauth, wellknown, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,1 @@
+"""Token issuing and checking, client credentials and password hashing."""

@@ -1,0 +1,82 @@
+"""Settings, read once from `METALEDGER_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from domain.profiles import DEFAULT_CONNECTION
+
+PREFIX = "METALEDGER_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    issuer: str = ""
+    admin_client_id: str | None = None
+    admin_client_secret: str | None = None
+    signing_key_pem: str | None = None
+    token_lifetime_seconds: int = 86400
+    connections: frozenset[str] = field(default_factory=lambda: frozenset({DEFAULT_CONNECTION}))
+    metadata_max_bytes: int = 16 * 1024
+    metadata_max_depth: int = 10
+    max_body_bytes: int = 1024 * 1024
+    argon2_time_cost: int = 3
+    argon2_memory_cost_kib: int = 64 * 1024
+    argon2_parallelism: int = 2
+    kafka_bootstrap_servers: str | None = None
+    kafka_topic: str = "metaledger.users"
+
+    def __post_init__(self) -> None:
+        if not self.issuer:
+            object.__setattr__(self, "issuer", f"http://{self.host}:{self.port}/")
+        elif not self.issuer.endswith("/"):
+            object.__setattr__(self, "issuer", self.issuer + "/")
+
+    @property
+    def management_audience(self) -> str:
+        return f"{self.issuer}api/v2/"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(PREFIX + name)
+            return value if value else None
+
+        def integer(name: str, default: int) -> int:
+            value = get(name)
+            return int(value) if value is not None else default
+
+        connections = get("CONNECTIONS")
+        return cls(
+            host=get("HOST") or cls.host,
+            port=integer("PORT", cls.port),
+            data_dir=Path(get("DATA_DIR") or cls.data_dir),
+            database_url=get("DATABASE_URL"),
+            issuer=get("ISSUER") or "",
+            admin_client_id=get("ADMIN_CLIENT_ID"),
+            admin_client_secret=get("ADMIN_CLIENT_SECRET"),
+            signing_key_pem=get("SIGNING_KEY"),
+            token_lifetime_seconds=integer("TOKEN_LIFETIME_SECONDS", cls.token_lifetime_seconds),
+            connections=(
+                frozenset(name.strip() for name in connections.split(",") if name.strip())
+                if connections
+                else frozenset({DEFAULT_CONNECTION})
+            ),
+            metadata_max_bytes=integer("METADATA_MAX_BYTES", cls.metadata_max_bytes),
+            metadata_max_depth=integer("METADATA_MAX_DEPTH", cls.metadata_max_depth),
+            max_body_bytes=integer("MAX_BODY_BYTES", cls.max_body_bytes),
+            argon2_time_cost=integer("ARGON2_TIME_COST", cls.argon2_time_cost),
+            argon2_memory_cost_kib=integer("ARGON2_MEMORY_COST_KIB", cls.argon2_memory_cost_kib),
+            argon2_parallelism=integer("ARGON2_PARALLELISM", cls.argon2_parallelism),
+            kafka_bootstrap_servers=get("KAFKA_BOOTSTRAP_SERVERS"),
+            kafka_topic=get("KAFKA_TOPIC") or cls.kafka_topic,
+        )

@@ -1,0 +1,1 @@
+"""A toolkit for services that read the Kafka change stream, and reference consumers."""

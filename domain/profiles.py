@@ -1,0 +1,238 @@
+"""The UserProfiles application service: commands and immediately consistent reads."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import random
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Recording, Transcoder
+
+from domain import metadata
+from domain.actor import Actor
+from domain.errors import (
+    EmailAlreadyInUse,
+    InvalidRequest,
+    UnknownConnection,
+    UserAlreadyExists,
+    UserNotFound,
+)
+from domain.metadata import APP_METADATA, USER_METADATA, Metadata, MetadataLimits
+from domain.storage.email_index import EmailClaim, EmailTakenError
+from domain.storage.transcoder import OrjsonTranscoder
+from domain.user import User, user_aggregate_id
+
+DEFAULT_CONNECTION = "Username-Password-Authentication"
+# A PATCH that keeps losing the optimistic-concurrency race is retried this often.
+MAX_WRITE_ATTEMPTS = 50
+
+
+@dataclass(frozen=True)
+class NewUser:
+    connection: str
+    profile: dict[str, Any] = field(default_factory=dict)
+    user_metadata: Metadata = field(default_factory=dict)
+    app_metadata: Metadata = field(default_factory=dict)
+    user_id: str | None = None
+
+
+@dataclass(frozen=True)
+class UserUpdate:
+    """What a PATCH sent: root attributes (None unsets) and the metadata buckets present."""
+
+    profile: dict[str, Any] = field(default_factory=dict)
+    buckets: dict[str, Metadata | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Written:
+    """A user after a command, and the notification position of the last event it stored."""
+
+    user: User
+    position: int | None
+
+
+class EmailIndex(Protocol):
+    def user_ids_by_email(self, email: str) -> list[str]: ...
+
+
+class ConcurrentUpdateError(Exception):
+    """A write lost the optimistic-concurrency race more than MAX_WRITE_ATTEMPTS times."""
+
+
+class UserProfiles(Application[UUID]):
+    name = "UserProfiles"
+    snapshotting_intervals = {User: 50}  # noqa: RUF012  (the library reads a class attribute)
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        connections: frozenset[str] = frozenset({DEFAULT_CONNECTION}),
+        limits: MetadataLimits | None = None,
+    ) -> None:
+        super().__init__(env)
+        self.connections = connections
+        self.limits = limits or MetadataLimits()
+
+    def construct_transcoder(self) -> Transcoder:
+        return OrjsonTranscoder()
+
+    # Commands
+
+    def create_user(self, new: NewUser, actor: Actor) -> Written:
+        new = copy.deepcopy(new)
+        if new.connection not in self.connections:
+            raise UnknownConnection("Connection does not exist.")
+        for bucket, value in ((USER_METADATA, new.user_metadata), (APP_METADATA, new.app_metadata)):
+            metadata.validate_patch(bucket, value)
+            metadata.check_limits(bucket, value, self.limits)
+        profile = self._with_profile_defaults(new.profile)
+        user = User(
+            user_id=self._new_user_id(new.user_id),
+            connection=new.connection,
+            profile=profile,
+            user_metadata=new.user_metadata,
+            app_metadata=new.app_metadata,
+            actor=actor.as_dict(),
+        )
+        claims = self._email_claims(user, previous_email=None)
+        try:
+            recordings = self.save(user, email_claims=claims)
+        except (IntegrityError, EmailTakenError):
+            raise UserAlreadyExists("The user already exists.") from None
+        return Written(user, _last_position(recordings))
+
+    def update_user(self, user_id: str, update: UserUpdate, actor: Actor) -> Written:
+        update = copy.deepcopy(update)
+        for bucket, patch in update.buckets.items():
+            if patch is not None:
+                metadata.validate_patch(bucket, patch)
+        for attempt in range(MAX_WRITE_ATTEMPTS):
+            user = self.get_user(user_id)
+            previous_email = user.email
+            self._apply_update(user, update, actor)
+            try:
+                recordings = self.save(user, email_claims=self._email_claims(user, previous_email))
+            except EmailTakenError:
+                raise EmailAlreadyInUse("The specified new email already exists") from None
+            except IntegrityError:
+                _back_off(attempt)
+                continue
+            return Written(user, _last_position(recordings))
+        raise ConcurrentUpdateError(user_id)
+
+    def delete_user(self, user_id: str, actor: Actor) -> int | None:
+        """Records UserDeleted; a user that does not exist is not an error (Auth0 gives 204)."""
+        for attempt in range(MAX_WRITE_ATTEMPTS):
+            try:
+                user = self.get_user(user_id)
+            except UserNotFound:
+                return None
+            email = user.email
+            user.delete(actor.as_dict())
+            claims = [EmailClaim(user.connection, email, user.user_id, False)] if email else []
+            try:
+                return _last_position(self.save(user, email_claims=claims))
+            except IntegrityError:
+                _back_off(attempt)
+        raise ConcurrentUpdateError(user_id)
+
+    # Queries
+
+    def get_user(self, user_id: str, version: int | None = None) -> User:
+        try:
+            user = cast(User, self.repository.get(user_aggregate_id(user_id), version=version))
+        except AggregateNotFoundError:
+            raise UserNotFound("The user does not exist.") from None
+        user.ensure_live()
+        return user
+
+    def users_by_email(self, email: str) -> list[User]:
+        index = cast(EmailIndex, self.recorder)
+        users = []
+        for user_id in index.user_ids_by_email(email):
+            try:
+                users.append(self.get_user(user_id))
+            except UserNotFound:
+                continue
+        return users
+
+    # Rules
+
+    def _apply_update(self, user: User, update: UserUpdate, actor: Actor) -> None:
+        recorded_actor = actor.as_dict()
+        if USER_METADATA in update.buckets:
+            patch = update.buckets[USER_METADATA]
+            after = metadata.merge(user.user_metadata, patch)
+            metadata.check_limits(USER_METADATA, after, self.limits)
+            user.patch_user_metadata(patch, recorded_actor)
+        if APP_METADATA in update.buckets:
+            patch = update.buckets[APP_METADATA]
+            after = metadata.merge(user.app_metadata, patch)
+            metadata.check_limits(APP_METADATA, after, self.limits)
+            user.patch_app_metadata(patch, recorded_actor)
+        if update.profile:
+            attributes = dict(update.profile)
+            email = attributes.get("email")
+            if isinstance(email, str):
+                attributes["email"] = email = email.lower()
+                if email != user.email:
+                    attributes.setdefault("email_verified", False)
+            user.update_profile(attributes, recorded_actor)
+
+    @staticmethod
+    def _new_user_id(requested: str | None) -> str:
+        if requested is None:
+            return f"auth0|{secrets.token_hex(12)}"
+        if not requested or len(requested) > 255 or any(c.isspace() for c in requested):
+            raise InvalidRequest("Payload validation error: 'user_id' is not valid.")
+        return requested if "|" in requested else f"auth0|{requested}"
+
+    @staticmethod
+    def _with_profile_defaults(profile: dict[str, Any]) -> dict[str, Any]:
+        """Auth0's defaults: lowercased email, name = email, nickname = its local part."""
+        profile = {key: value for key, value in profile.items() if value is not None}
+        email = profile.get("email")
+        if isinstance(email, str):
+            profile["email"] = email = email.lower()
+            profile.setdefault("email_verified", False)
+            profile.setdefault("name", email)
+            profile.setdefault("nickname", email.split("@", 1)[0])
+            digest = hashlib.md5(email.encode(), usedforsecurity=False).hexdigest()
+            profile.setdefault(
+                "picture", f"https://s.gravatar.com/avatar/{digest}?s=480&r=pg&d=identicon"
+            )
+        else:
+            fallback = profile.get("username") or profile.get("phone_number")
+            if fallback:
+                profile.setdefault("name", fallback)
+                profile.setdefault("nickname", fallback)
+        return profile
+
+    @staticmethod
+    def _email_claims(user: User, previous_email: str | None) -> list[EmailClaim]:
+        email = user.email
+        if email == previous_email:
+            return []
+        claims = []
+        if previous_email:
+            claims.append(EmailClaim(user.connection, previous_email, user.user_id, False))
+        if email:
+            claims.append(EmailClaim(user.connection, email, user.user_id, True))
+        return claims
+
+
+def _last_position(recordings: Sequence[Recording[UUID]]) -> int | None:
+    return recordings[-1].notification.id if recordings else None
+
+
+def _back_off(attempt: int) -> None:
+    time.sleep(random.uniform(0, 0.002 * (attempt + 1)))

@@ -1,0 +1,1 @@
+"""Event-store adapters for the `eventsourcing` library, chosen by configuration."""

@@ -1,0 +1,179 @@
+"""The User aggregate: a profile whose every change is an immutable event."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from domain import metadata
+from domain.errors import UserNotFound
+from domain.metadata import Changes, Metadata
+
+USER_NAMESPACE = uuid5(NAMESPACE_URL, "https://metaledger.dev/users")
+
+# Root profile attributes a PATCH may set; `password_hash` stands for `password`.
+PROFILE_ATTRIBUTES = (
+    "email",
+    "email_verified",
+    "name",
+    "given_name",
+    "family_name",
+    "nickname",
+    "picture",
+    "username",
+    "phone_number",
+    "phone_verified",
+    "blocked",
+    "password_hash",
+)
+REDACTED = "[redacted]"
+
+
+def user_aggregate_id(user_id: str) -> UUID:
+    """The event-store id of a user: stable, so a second create of one user_id conflicts."""
+    return uuid5(USER_NAMESPACE, user_id)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """ISO-8601 in UTC with milliseconds, as Auth0 writes timestamps."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class User(Aggregate):
+    """A user of one connection with its two metadata buckets."""
+
+    @staticmethod
+    def create_id(user_id: str, **_: Any) -> UUID:
+        return user_aggregate_id(user_id)
+
+    @event("UserCreated")
+    def __init__(
+        self,
+        user_id: str,
+        connection: str,
+        profile: dict[str, Any],
+        user_metadata: Metadata,
+        app_metadata: Metadata,
+        actor: dict[str, Any],
+    ) -> None:
+        self.user_id = user_id
+        self.connection = connection
+        self.profile: dict[str, Any] = dict(profile)
+        self.user_metadata = user_metadata
+        self.app_metadata = app_metadata
+        self.last_login: str | None = None
+        self.last_ip: str | None = None
+        self.logins_count = 0
+        self.deleted = False
+
+    class UserMetadataPatched(Aggregate.Event):
+        patch: Metadata | None
+        changes: Changes
+        actor: dict[str, Any]
+
+        def apply(self, aggregate: User) -> None:
+            aggregate.user_metadata = metadata.merge(aggregate.user_metadata, self.patch)
+
+    class AppMetadataPatched(Aggregate.Event):
+        patch: Metadata | None
+        changes: Changes
+        actor: dict[str, Any]
+
+        def apply(self, aggregate: User) -> None:
+            aggregate.app_metadata = metadata.merge(aggregate.app_metadata, self.patch)
+
+    class UserProfileUpdated(Aggregate.Event):
+        """Root attributes set (`None` unsets); `changes` hides password hashes."""
+
+        attributes: dict[str, Any]
+        changes: Changes
+        actor: dict[str, Any]
+
+        def apply(self, aggregate: User) -> None:
+            for name, value in self.attributes.items():
+                if value is None:
+                    aggregate.profile.pop(name, None)
+                else:
+                    aggregate.profile[name] = value
+
+    class UserDeleted(Aggregate.Event):
+        actor: dict[str, Any]
+
+        def apply(self, aggregate: User) -> None:
+            aggregate.deleted = True
+
+    @property
+    def email(self) -> str | None:
+        value = self.profile.get("email")
+        return value if isinstance(value, str) else None
+
+    def ensure_live(self) -> None:
+        if self.deleted:
+            raise UserNotFound("The user does not exist.")
+
+    def patch_user_metadata(self, patch: Metadata | None, actor: dict[str, Any]) -> None:
+        after = metadata.merge(self.user_metadata, patch)
+        self.trigger_event(
+            self.UserMetadataPatched,
+            patch=patch,
+            changes=metadata.changes(self.user_metadata, after),
+            actor=actor,
+        )
+
+    def patch_app_metadata(self, patch: Metadata | None, actor: dict[str, Any]) -> None:
+        after = metadata.merge(self.app_metadata, patch)
+        self.trigger_event(
+            self.AppMetadataPatched,
+            patch=patch,
+            changes=metadata.changes(self.app_metadata, after),
+            actor=actor,
+        )
+
+    def update_profile(self, attributes: dict[str, Any], actor: dict[str, Any]) -> None:
+        changes: Changes = {}
+        for name, new in attributes.items():
+            old = self.profile.get(name)
+            if not metadata.same_json(old, new):
+                shown = "password" if name == "password_hash" else name
+                hidden = name == "password_hash"
+                changes[shown] = {
+                    "old": REDACTED if hidden and old is not None else old,
+                    "new": REDACTED if hidden and new is not None else new,
+                }
+        self.trigger_event(
+            self.UserProfileUpdated, attributes=attributes, changes=changes, actor=actor
+        )
+
+    def delete(self, actor: dict[str, Any]) -> None:
+        self.trigger_event(self.UserDeleted, actor=actor)
+
+    def as_auth0(self) -> dict[str, Any]:
+        """The Auth0 user object (never the password hash)."""
+        provider, _, bare_id = self.user_id.partition("|")
+        body: dict[str, Any] = {
+            "user_id": self.user_id,
+            "created_at": format_timestamp(self.created_on),
+            "updated_at": format_timestamp(self.modified_on),
+            "identities": [
+                {
+                    "connection": self.connection,
+                    "user_id": bare_id,
+                    "provider": provider,
+                    "isSocial": False,
+                }
+            ],
+            "user_metadata": self.user_metadata,
+            "app_metadata": self.app_metadata,
+            "logins_count": self.logins_count,
+        }
+        for name in PROFILE_ATTRIBUTES:
+            if name != "password_hash" and name in self.profile:
+                body[name] = self.profile[name]
+        if self.last_login is not None:
+            body["last_login"] = self.last_login
+        if self.last_ip is not None:
+            body["last_ip"] = self.last_ip
+        return body

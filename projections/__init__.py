@@ -1,0 +1,1 @@
+"""Everything that follows the event log in order and keeps its own position."""

@@ -1,0 +1,98 @@
+"""Fixtures shared by every layer: real PostgreSQL, backends, containers, servers, tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.bootstrap import Container, build
+from api.settings import Settings
+from tests.support.postgres import PostgresServer
+from tests.support.server import RunningServer
+
+ADMIN_CLIENT_ID = "test-admin"
+ADMIN_CLIENT_SECRET = "test-admin-secret-0123456789"
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    name = postgres_server.create_database()
+    yield postgres_server.url(name)
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """None selects the embedded SQLite store; otherwise a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        admin_client_id=ADMIN_CLIENT_ID,
+        admin_client_secret=ADMIN_CLIENT_SECRET,
+        issuer="http://metaledger.test/",
+        # Cheap hashes keep the suite fast; the benchmark measures the real parameters.
+        argon2_time_cost=1,
+        argon2_memory_cost_kib=1024,
+        argon2_parallelism=1,
+    )
+
+
+@pytest.fixture
+def container(settings: Settings) -> Container:
+    return build(settings)
+
+
+@pytest.fixture
+def server(container: Container) -> Iterator[RunningServer]:
+    with RunningServer(container) as running:
+        yield running
+
+
+def admin_token(base_url: str, audience: str = "http://metaledger.test/api/v2/") -> str:
+    response = httpx.post(
+        f"{base_url}/oauth/token",
+        json={
+            "grant_type": "client_credentials",
+            "client_id": ADMIN_CLIENT_ID,
+            "client_secret": ADMIN_CLIENT_SECRET,
+            "audience": audience,
+        },
+    )
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token
+
+
+@pytest.fixture
+def token(server: RunningServer) -> str:
+    return admin_token(server.base_url)
+
+
+@pytest.fixture
+def http(server: RunningServer, token: str) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        yield client
+
+
