@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from api.security.clients import ClientRegistry, admin_client
 from api.security.keys import SigningKey
@@ -14,6 +15,14 @@ from domain.profiles import UserProfiles
 from domain.storage.config import event_store_env
 
 
+class BackgroundService(Protocol):
+    """A worker that runs beside the API in one process (embedded mode)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 @dataclass
 class Container:
     settings: Settings
@@ -22,6 +31,8 @@ class Container:
     signing_key: SigningKey
     clients: ClientRegistry
     passwords: Passwords
+    # Started and stopped with the HTTP app, in order (stopped in reverse).
+    background: list[BackgroundService] = field(default_factory=list)
 
 
 def build_profiles(settings: Settings) -> UserProfiles:

@@ -1,4 +1,4 @@
-"""The `metaledger` command line."""
+"""The `metaledger` command line: one subcommand per process the service can run."""
 
 from __future__ import annotations
 
@@ -6,12 +6,20 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import uvicorn
 
 from api.bootstrap import build
 from api.main import create_app
 from api.settings import Settings
+
+
+@dataclass(frozen=True)
+class Command:
+    help: str
+    run: Callable[[Settings, argparse.Namespace], int]
+    arguments: Callable[[argparse.ArgumentParser], None] | None = None
 
 
 def serve(settings: Settings, _: argparse.Namespace) -> int:
@@ -31,8 +39,8 @@ def serve(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] = {
-    "serve": ("serve the HTTP API", serve),
+COMMANDS: dict[str, Command] = {
+    "serve": Command("serve the HTTP API (and, embedded, the background workers)", serve),
 }
 
 
@@ -41,8 +49,10 @@ def parser() -> argparse.ArgumentParser:
         prog="metaledger", description="Event-sourced Auth0-compatible user profiles."
     )
     commands = root.add_subparsers(dest="command", required=True)
-    for name, (help_text, _) in COMMANDS.items():
-        commands.add_parser(name, help=help_text)
+    for name, command in COMMANDS.items():
+        sub = commands.add_parser(name, help=command.help)
+        if command.arguments is not None:
+            command.arguments(sub)
     return root
 
 
@@ -51,8 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     args = parser().parse_args(argv)
-    _, run = COMMANDS[args.command]
-    return run(Settings.from_env(), args)
+    return COMMANDS[args.command].run(Settings.from_env(), args)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from api.bootstrap import Container, build
@@ -19,7 +22,19 @@ Get a token at `POST /oauth/token` (client credentials) and send it as `Authoriz
 
 def create_app(container: Container | None = None) -> FastAPI:
     container = container or build(Settings.from_env())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for service in container.background:
+            service.start()
+        try:
+            yield
+        finally:
+            for service in reversed(container.background):
+                service.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="metaledger",
         version="0.1.0",
         description=DESCRIPTION,
