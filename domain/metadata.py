@@ -55,6 +55,10 @@ DOLLAR_KEY_MESSAGE = (
 )
 
 
+# JSON numbers are kept as 64-bit integers (as orjson, PostgreSQL jsonb and SQLite read them).
+INT64 = range(-(2**63), 2**63)
+
+
 @dataclass(frozen=True)
 class MetadataLimits:
     """Limits on one metadata bucket after a patch is applied."""
@@ -87,7 +91,7 @@ def validate_patch(bucket: str, patch: Any) -> None:
             f"Payload validation error: 'Expected type object but found type "
             f"{json_type_name(patch)}' on property {bucket}."
         )
-    _check_keys(patch)
+    _check_contents(patch)
     if bucket == APP_METADATA:
         reserved = sorted(RESERVED_APP_METADATA_KEYS.intersection(patch))
         if reserved:
@@ -98,17 +102,23 @@ def validate_patch(bucket: str, patch: Any) -> None:
             )
 
 
-def _check_keys(value: Any) -> None:
+def _check_contents(value: Any) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             if "." in key:
                 raise InvalidRequest(DOTTED_KEY_MESSAGE)
             if "$" in key:
                 raise InvalidRequest(DOLLAR_KEY_MESSAGE)
-            _check_keys(item)
+            _check_contents(item)
     elif isinstance(value, list):
         for item in value:
-            _check_keys(item)
+            _check_contents(item)
+    elif (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and not INT64.start <= value < INT64.stop
+    ):
+        raise InvalidRequest("Payload validation error: an integer is outside the 64-bit range.")
 
 
 def depth(value: Any) -> int:
@@ -141,7 +151,7 @@ def merge(current: Metadata, patch: Metadata | None) -> Metadata:
     """
     if not patch:
         return {}
-    merged = dict(current)
+    merged = copy.deepcopy(current)
     for key, value in patch.items():
         if value is None:
             merged.pop(key, None)

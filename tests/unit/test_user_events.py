@@ -1,0 +1,100 @@
+"""What the User aggregate records: the patch as sent, per-key changes and the actor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from domain.actor import Actor
+from domain.errors import UserNotFound
+from domain.user import REDACTED, User
+
+ACTOR = Actor(kind="client", id="client-1", grant="client-credentials", request_id="req-1")
+
+
+def new_user(**metadata: dict[str, Any]) -> User:
+    user = User(
+        user_id="auth0|0123456789abcdef01234567",
+        connection="Username-Password-Authentication",
+        profile={"email": "jane@example.com", "name": "Jane"},
+        user_metadata=metadata.get("user_metadata", {}),
+        app_metadata=metadata.get("app_metadata", {}),
+        actor=ACTOR.as_dict(),
+    )
+    user.collect_events()
+    return user
+
+
+def test_creation_records_user_created_with_the_actor() -> None:
+    user = User(
+        user_id="auth0|0123456789abcdef01234567",
+        connection="Username-Password-Authentication",
+        profile={},
+        user_metadata={"hobby": "surfing"},
+        app_metadata={},
+        actor=ACTOR.as_dict(),
+    )
+    (created,) = user.collect_events()
+    assert type(created).__name__ == "UserCreated"
+    assert created.actor == ACTOR.as_dict()  # type: ignore[attr-defined]
+    assert created.user_metadata == {"hobby": "surfing"}  # type: ignore[attr-defined]
+
+
+def test_app_metadata_patch_records_patch_changes_and_actor() -> None:
+    user = new_user(app_metadata={"plan": "free", "roles": ["viewer"]})
+    user.patch_app_metadata({"plan": "pro", "trial": None}, ACTOR.as_dict())
+    (patched,) = user.collect_events()
+    assert type(patched).__name__ == "AppMetadataPatched"
+    assert patched.patch == {"plan": "pro", "trial": None}  # type: ignore[attr-defined]
+    assert patched.changes == {"plan": {"old": "free", "new": "pro"}}  # type: ignore[attr-defined]
+    assert patched.actor["request_id"] == "req-1"  # type: ignore[attr-defined]
+    assert user.app_metadata == {"plan": "pro", "roles": ["viewer"]}
+
+
+def test_user_metadata_patch_leaves_app_metadata_alone() -> None:
+    user = new_user(user_metadata={"hobby": "surfing"}, app_metadata={"plan": "free"})
+    user.patch_user_metadata({"color": "blue"}, ACTOR.as_dict())
+    (patched,) = user.collect_events()
+    assert type(patched).__name__ == "UserMetadataPatched"
+    assert user.user_metadata == {"hobby": "surfing", "color": "blue"}
+    assert user.app_metadata == {"plan": "free"}
+
+
+def test_profile_update_hides_password_hashes_in_changes() -> None:
+    user = new_user()
+    user.update_profile({"password_hash": "$argon2id$new", "name": "J."}, ACTOR.as_dict())
+    (updated,) = user.collect_events()
+    assert updated.changes == {  # type: ignore[attr-defined]
+        "password": {"old": None, "new": REDACTED},
+        "name": {"old": "Jane", "new": "J."},
+    }
+    assert user.profile["password_hash"] == "$argon2id$new"
+    assert "password_hash" not in user.as_auth0()
+
+
+def test_profile_update_with_null_unsets_the_attribute() -> None:
+    user = new_user()
+    user.update_profile({"name": None}, ACTOR.as_dict())
+    assert "name" not in user.as_auth0()
+
+
+def test_a_deleted_user_is_not_found() -> None:
+    user = new_user()
+    user.delete(ACTOR.as_dict())
+    with pytest.raises(UserNotFound):
+        user.ensure_live()
+
+
+def test_auth0_view_has_the_bare_id_in_identities_and_millisecond_timestamps() -> None:
+    view = new_user().as_auth0()
+    assert view["identities"] == [
+        {
+            "connection": "Username-Password-Authentication",
+            "user_id": "0123456789abcdef01234567",
+            "provider": "auth0",
+            "isSocial": False,
+        }
+    ]
+    assert view["created_at"].endswith("Z")
+    assert len(view["created_at"]) == len("2026-01-01T00:00:00.000Z")
