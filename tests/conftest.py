@@ -94,5 +94,3 @@ def http(server: RunningServer, token: str) -> Iterator[httpx.Client]:
         base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}
     ) as client:
         yield client
-
-

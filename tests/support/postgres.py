@@ -31,7 +31,10 @@ def _pg_bin(name: str) -> str:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    """`durable=False` (tests) turns fsync off; benchmarks keep PostgreSQL's durable defaults."""
+
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
         self.port = free_port()
         self.directory = Path(tempfile.mkdtemp(prefix="metaledger-pg-"))
         self.data = self.directory / "data"
@@ -48,21 +51,39 @@ class PostgresServer:
             os.chown(self.directory, user.pw_uid, user.pw_gid)
         subprocess.run(
             self._command(
-                _pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                "-E", "UTF8", "--no-sync",
+                _pg_bin("initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
             ),
             check=True,
             capture_output=True,
         )
         options = (
             f"-p {self.port} -k {self.directory} -h 127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=200 -c shared_buffers=128MB"
+            "-c max_connections=200 -c shared_buffers=256MB"
         )
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run(
             self._command(
-                _pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.directory / "log"),
-                "-o", options, "-w", "-t", "60", "start",
+                _pg_bin("pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.directory / "log"),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
             ),
             check=True,
             capture_output=True,
