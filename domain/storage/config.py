@@ -32,8 +32,14 @@ def postgres_env(database_url: str) -> dict[str, str]:
     return env
 
 
-def event_store_env(database_url: str | None, data_dir: Path) -> dict[str, str]:
-    """The event store: PostgreSQL when a postgresql:// URL is given, else a SQLite file."""
+def event_store_env(
+    database_url: str | None, data_dir: Path, aggregate_cache_size: int = 0
+) -> dict[str, str]:
+    """The event store: PostgreSQL when a postgresql:// URL is given, else a SQLite file.
+
+    With a cache, a read fetches only the events stored after the cached version (the library's
+    fast-forward), so it stays correct when several processes write.
+    """
     if database_url and is_postgres(database_url):
         env = postgres_env(database_url)
         env["APPLICATION_RECORDER_TOPIC"] = "domain.storage.recorders:PostgresProfilesRecorder"
@@ -47,4 +53,6 @@ def event_store_env(database_url: str | None, data_dir: Path) -> dict[str, str]:
             "APPLICATION_RECORDER_TOPIC": "domain.storage.recorders:SQLiteProfilesRecorder",
         }
     env["CREATE_TABLE"] = "y"
+    if aggregate_cache_size > 0:
+        env["AGGREGATE_CACHE_MAXSIZE"] = str(aggregate_cache_size)
     return env

@@ -1,0 +1,96 @@
+"""PATCH and GET-by-id throughput and latency over HTTP, SQLite and PostgreSQL, 10,000 users.
+
+Run: .venv/bin/python -m tests.benchmarks.bench_users_http [--users N] [--requests N]
+
+The server is a real `metaledger serve` process; the load comes from another process on the
+same machine (both share its cores). Baseline, measured in the same run: GET /healthz, the cost
+of the HTTP stack alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+
+import aiohttp
+
+from tests.benchmarks.harness import Figures, admin_token, load, serve
+from tests.support.postgres import PostgresServer
+
+PLANS = ("free", "pro", "enterprise")
+ROLES = ("viewer", "editor", "admin", "billing")
+
+
+def bench_backend(label: str, database_url: str | None, users: int, requests: int) -> None:
+    with serve(database_url) as base_url:
+        token = admin_token(base_url)
+        user_ids: list[str] = []
+
+        async def create(session: aiohttp.ClientSession, index: int) -> int:
+            body = {
+                "connection": "Username-Password-Authentication",
+                "email": f"user{index}@example.com",
+                "user_metadata": {"hobby": "surfing", "theme": "dark"},
+                "app_metadata": {"plan": PLANS[index % 3], "roles": [ROLES[index % 4]]},
+            }
+            async with session.post("/api/v2/users", json=body) as response:
+                if response.status == 201:
+                    user_ids.append((await response.json())["user_id"])
+                return response.status
+
+        async def healthz(session: aiohttp.ClientSession, _: int) -> int:
+            async with session.get("/healthz") as response:
+                await response.read()
+                return response.status
+
+        chooser = random.Random(7)
+
+        async def patch(session: aiohttp.ClientSession, index: int) -> int:
+            user_id = chooser.choice(user_ids)
+            body = {
+                "user_metadata": {"theme": ("dark", "light")[index % 2], "counter": index},
+                "app_metadata": {"plan": PLANS[index % 3]},
+            }
+            async with session.patch(f"/api/v2/users/{user_id}", json=body) as response:
+                await response.read()
+                return response.status
+
+        async def get(session: aiohttp.ClientSession, _: int) -> int:
+            async with session.get(f"/api/v2/users/{chooser.choice(user_ids)}") as response:
+                await response.read()
+                return response.status
+
+        print(f"\n== {label} ==")
+        baseline = load("GET /healthz (baseline)", base_url, token, healthz, requests, 32)
+        print(baseline.line())
+        seeded = load(f"POST /users ({users} users)", base_url, token, create, users, 16)
+        print(seeded.line(baseline))
+        results: list[Figures] = [
+            load("PATCH /users/{id} (2 buckets)", base_url, token, patch, requests, 32),
+            load("GET /users/{id}", base_url, token, get, requests, 32),
+        ]
+        for figures in results:
+            print(figures.line(baseline))
+
+
+def main() -> None:
+    options = argparse.ArgumentParser(description=__doc__)
+    options.add_argument("--users", type=int, default=10_000)
+    options.add_argument("--requests", type=int, default=20_000)
+    args = options.parse_args()
+    bench_backend("SQLite (embedded default)", None, args.users, args.requests)
+    postgres = PostgresServer(durable=True)
+    postgres.start()
+    try:
+        bench_backend(
+            "PostgreSQL (fsync on)",
+            postgres.url(postgres.create_database()),
+            args.users,
+            args.requests,
+        )
+    finally:
+        postgres.stop()
+
+
+if __name__ == "__main__":
+    main()
