@@ -6,7 +6,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from api.security.clients import ClientRegistry, admin_client
+from api.security.external_issuer import external_issuer
 from api.security.keys import SigningKey
+from api.security.login import PasswordLogin
+from api.security.login_throttle import LoginThrottle
+from api.security.password_policy import PasswordPolicy
 from api.security.passwords import Passwords
 from api.security.tokens import TokenService
 from api.settings import Settings
@@ -31,6 +35,8 @@ class Container:
     signing_key: SigningKey
     clients: ClientRegistry
     passwords: Passwords
+    password_policy: PasswordPolicy
+    login: PasswordLogin
     # Started and stopped with the HTTP app, in order (stopped in reverse).
     background: list[BackgroundService] = field(default_factory=list)
 
@@ -47,19 +53,40 @@ def build_profiles(settings: Settings) -> UserProfiles:
 
 def build(settings: Settings) -> Container:
     signing_key = SigningKey.load_or_create(settings.data_dir, settings.signing_key_pem)
+    profiles = build_profiles(settings)
+    passwords = Passwords(
+        settings.argon2_time_cost, settings.argon2_memory_cost_kib, settings.argon2_parallelism
+    )
     return Container(
         settings=settings,
-        profiles=build_profiles(settings),
-        tokens=TokenService(signing_key, settings.issuer, settings.token_lifetime_seconds),
+        profiles=profiles,
+        tokens=TokenService(
+            signing_key,
+            settings.issuer,
+            settings.token_lifetime_seconds,
+            external_issuer(
+                settings.external_issuer, settings.external_jwks_url, settings.external_audience
+            ),
+        ),
         signing_key=signing_key,
         clients=ClientRegistry(
             [
                 admin_client(
-                    settings.data_dir, settings.admin_client_id, settings.admin_client_secret
-                )
+                    settings.data_dir,
+                    settings.admin_client_id,
+                    settings.admin_client_secret,
+                    settings.connections,
+                ),
+                *settings.applications,
             ]
         ),
-        passwords=Passwords(
-            settings.argon2_time_cost, settings.argon2_memory_cost_kib, settings.argon2_parallelism
+        passwords=passwords,
+        password_policy=PasswordPolicy(
+            settings.password_min_length, settings.password_character_classes
+        ),
+        login=PasswordLogin(
+            profiles,
+            passwords,
+            LoginThrottle(settings.brute_force_max_attempts, settings.brute_force_block_seconds),
         ),
     )

@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from api.security.applications import parse_applications
+from api.security.claims import ClaimMapping, parse_claims
+from api.security.clients import Client
 from domain.profiles import DEFAULT_CONNECTION
 
 PREFIX = "METALEDGER_"
@@ -30,6 +33,19 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_cost_kib: int = 64 * 1024
     argon2_parallelism: int = 2
+    # Authentication API: applications beside the admin client, the connection of the plain
+    # `password` grant, password policy, brute-force protection, claims copied from metadata,
+    # and an optional external issuer whose tokens the Management API also accepts.
+    applications: tuple[Client, ...] = ()
+    default_directory: str = DEFAULT_CONNECTION
+    password_min_length: int = 8
+    password_character_classes: int = 3
+    brute_force_max_attempts: int = 10
+    brute_force_block_seconds: int = 900
+    claims: tuple[ClaimMapping, ...] = ()
+    external_issuer: str | None = None
+    external_jwks_url: str | None = None
+    external_audience: str | None = None
     kafka_bootstrap_servers: str | None = None
     kafka_topic: str = "metaledger.users"
 
@@ -55,7 +71,12 @@ class Settings:
             value = get(name)
             return int(value) if value is not None else default
 
-        connections = get("CONNECTIONS")
+        listed = get("CONNECTIONS")
+        connections = (
+            frozenset(name.strip() for name in listed.split(",") if name.strip())
+            if listed
+            else frozenset({DEFAULT_CONNECTION})
+        )
         return cls(
             host=get("HOST") or cls.host,
             port=integer("PORT", cls.port),
@@ -66,17 +87,29 @@ class Settings:
             admin_client_secret=get("ADMIN_CLIENT_SECRET"),
             signing_key_pem=get("SIGNING_KEY"),
             token_lifetime_seconds=integer("TOKEN_LIFETIME_SECONDS", cls.token_lifetime_seconds),
-            connections=(
-                frozenset(name.strip() for name in connections.split(",") if name.strip())
-                if connections
-                else frozenset({DEFAULT_CONNECTION})
-            ),
+            connections=connections,
             metadata_max_bytes=integer("METADATA_MAX_BYTES", cls.metadata_max_bytes),
             metadata_max_depth=integer("METADATA_MAX_DEPTH", cls.metadata_max_depth),
             max_body_bytes=integer("MAX_BODY_BYTES", cls.max_body_bytes),
             argon2_time_cost=integer("ARGON2_TIME_COST", cls.argon2_time_cost),
             argon2_memory_cost_kib=integer("ARGON2_MEMORY_COST_KIB", cls.argon2_memory_cost_kib),
             argon2_parallelism=integer("ARGON2_PARALLELISM", cls.argon2_parallelism),
+            applications=parse_applications(get("APPLICATIONS"), connections),
+            default_directory=get("DEFAULT_DIRECTORY") or cls.default_directory,
+            password_min_length=integer("PASSWORD_MIN_LENGTH", cls.password_min_length),
+            password_character_classes=integer(
+                "PASSWORD_CHARACTER_CLASSES", cls.password_character_classes
+            ),
+            brute_force_max_attempts=integer(
+                "BRUTE_FORCE_MAX_ATTEMPTS", cls.brute_force_max_attempts
+            ),
+            brute_force_block_seconds=integer(
+                "BRUTE_FORCE_BLOCK_SECONDS", cls.brute_force_block_seconds
+            ),
+            claims=parse_claims(get("CLAIMS")),
+            external_issuer=get("EXTERNAL_ISSUER"),
+            external_jwks_url=get("EXTERNAL_JWKS_URL"),
+            external_audience=get("EXTERNAL_AUDIENCE"),
             kafka_bootstrap_servers=get("KAFKA_BOOTSTRAP_SERVERS"),
             kafka_topic=get("KAFKA_TOPIC") or cls.kafka_topic,
         )

@@ -145,6 +145,17 @@ class UserProfiles(Application[UUID]):
                 _back_off(attempt)
         raise ConcurrentUpdateError(user_id)
 
+    def record_login(self, user_id: str, ip: str | None, client_id: str, actor: Actor) -> Written:
+        """Records UserLoggedIn: last_login, last_ip and logins_count follow from it."""
+        for attempt in range(MAX_WRITE_ATTEMPTS):
+            user = self.get_user(user_id)
+            user.record_login(ip, client_id, actor.as_dict())
+            try:
+                return Written(user, _last_position(self.save(user)))
+            except IntegrityError:
+                _back_off(attempt)
+        raise ConcurrentUpdateError(user_id)
+
     # Queries
 
     def get_user(self, user_id: str, version: int | None = None) -> User:

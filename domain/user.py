@@ -105,6 +105,18 @@ class User(Aggregate):
         def apply(self, aggregate: User) -> None:
             aggregate.deleted = True
 
+    class UserLoggedIn(Aggregate.Event):
+        """A successful password login; `ip` is the end user's address, `client_id` the app."""
+
+        ip: str | None
+        client_id: str
+        actor: dict[str, Any]
+
+        def apply(self, aggregate: User) -> None:
+            aggregate.last_login = format_timestamp(self.timestamp)
+            aggregate.last_ip = self.ip
+            aggregate.logins_count += 1
+
     @property
     def email(self) -> str | None:
         value = self.profile.get("email")
@@ -149,6 +161,9 @@ class User(Aggregate):
 
     def delete(self, actor: dict[str, Any]) -> None:
         self.trigger_event(self.UserDeleted, actor=actor)
+
+    def record_login(self, ip: str | None, client_id: str, actor: dict[str, Any]) -> None:
+        self.trigger_event(self.UserLoggedIn, ip=ip, client_id=client_id, actor=actor)
 
     def as_auth0(self) -> dict[str, Any]:
         """The Auth0 user object (never the password hash)."""

@@ -1,4 +1,4 @@
-"""Authentication API: `POST /oauth/token`."""
+"""Authentication API: `POST /oauth/token` (client credentials, password, password-realm)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,26 @@ import binascii
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.body import decode, read_limited
-from api.deps import ContainerDep
+from api.bootstrap import Container
+from api.deps import ContainerDep, request_id
 from api.errors import OAuthError
 from api.responses import json_response
-from api.security.clients import Client
+from api.security.clients import CLIENT_CREDENTIALS, PASSWORD, PASSWORD_REALM, Client
+from api.security.login import TooManyAttempts, UserBlocked, WrongCredentials
 from api.security.tokens import CLIENT_CREDENTIALS_GRANT
+from api.security.user_tokens import PASSWORD_GRANT, user_scopes, user_token_response
+from domain.actor import Actor
 
 router = APIRouter(tags=["authentication"])
 
 TOKEN_FORM_LIMIT = 64 * 1024
+# Set by a trusted (confidential) server-side application: the end user's address, so that
+# brute-force protection counts per user and not per application server.
+FORWARDED_FOR = "auth0-forwarded-for"
 
 
 def _basic_credentials(request: Request) -> tuple[str | None, str | None]:
@@ -32,14 +40,33 @@ def _basic_credentials(request: Request) -> tuple[str | None, str | None]:
     return client_id, secret
 
 
-def authenticate_client(container: ContainerDep, request: Request, form: dict[str, Any]) -> Client:
+def authenticate_client(
+    container: Container, request: Request, form: dict[str, Any], grant_type: str
+) -> Client:
+    """The calling application, allowed `grant_type`. A public application names itself by
+    client_id; a confidential one must also prove its secret."""
     basic_id, basic_secret = _basic_credentials(request)
     client_id = form.get("client_id") or basic_id
     secret = form.get("client_secret") or basic_secret
     client = container.clients.get(client_id if isinstance(client_id, str) else None)
-    if client is None or not client.secret_matches(secret if isinstance(secret, str) else None):
+    if client is None or not (
+        client.is_public or client.secret_matches(secret if isinstance(secret, str) else None)
+    ):
         raise OAuthError(401, "access_denied", "Unauthorized")
+    if grant_type not in client.grants:
+        raise OAuthError(
+            403, "unauthorized_client", f"Grant type '{grant_type}' not allowed for the client."
+        )
     return client
+
+
+def requested_audience(container: Container, form: dict[str, Any]) -> str | None:
+    audience = form.get("audience")
+    if audience is None or audience == "":
+        return None
+    if audience == container.settings.management_audience:
+        return str(audience)
+    raise OAuthError(403, "access_denied", f"Service not enabled within domain: {audience}")
 
 
 def granted_scopes(requested: object, allowed: tuple[str, ...]) -> list[str]:
@@ -50,26 +77,16 @@ def granted_scopes(requested: object, allowed: tuple[str, ...]) -> list[str]:
     return [scope for scope in allowed if scope in asked]
 
 
-@router.post("/oauth/token", summary="Get an access token")
-async def token(request: Request, container: ContainerDep) -> Response:
-    form = decode(
-        await read_limited(request, TOKEN_FORM_LIMIT), request.headers.get("content-type", "")
-    )
-    grant_type = form.get("grant_type")
-    if grant_type != "client_credentials":
-        raise OAuthError(
-            403, "unauthorized_client", f"Grant type '{grant_type}' not allowed for the client."
-        )
-    client = authenticate_client(container, request, form)
-    if "client_credentials" not in client.grants:
-        raise OAuthError(
-            403,
-            "unauthorized_client",
-            "Grant type 'client_credentials' not allowed for the client.",
-        )
-    audience = form.get("audience") or container.settings.management_audience
-    if audience != container.settings.management_audience:
-        raise OAuthError(403, "access_denied", f"Service not enabled within domain: {audience}")
+def required(form: dict[str, Any], name: str) -> str:
+    value = form.get(name)
+    if not isinstance(value, str) or not value:
+        raise OAuthError(400, "invalid_request", f"Missing required parameter: {name}")
+    return value
+
+
+def client_credentials(container: Container, request: Request, form: dict[str, Any]) -> Response:
+    client = authenticate_client(container, request, form, CLIENT_CREDENTIALS)
+    audience = requested_audience(container, form) or container.settings.management_audience
     scopes = granted_scopes(form.get("scope"), client.scopes)
     access_token = container.tokens.issue(
         sub=f"{client.client_id}@clients",
@@ -85,4 +102,77 @@ async def token(request: Request, container: ContainerDep) -> Response:
             "expires_in": container.settings.token_lifetime_seconds,
             "scope": " ".join(scopes),
         }
+    )
+
+
+def password_login(
+    container: Container, request: Request, form: dict[str, Any], grant_type: str
+) -> Response:
+    """The resource-owner password grants; with `password-realm` the realm names the
+    connection, with `password` the default directory is used."""
+    client = authenticate_client(container, request, form, grant_type)
+    username = required(form, "username")
+    password = required(form, "password")
+    connection = (
+        required(form, "realm")
+        if grant_type == PASSWORD_REALM
+        else container.settings.default_directory
+    )
+    if connection not in client.connections:
+        raise OAuthError(
+            403,
+            "unauthorized_client",
+            f"The connection {connection} is not enabled for the client.",
+        )
+    audience = requested_audience(container, form)
+    scopes = user_scopes(form.get("scope"), management=audience is not None)
+    socket_ip = request.client.host if request.client else "unknown"
+    forwarded = request.headers.get(FORWARDED_FOR, "").strip()
+    ip = forwarded if forwarded and not client.is_public else socket_ip
+    try:
+        user = container.login.authenticate(connection, username, password, ip)
+    except TooManyAttempts as refused:
+        raise OAuthError(
+            429,
+            "too_many_attempts",
+            "Your account has been blocked after multiple consecutive login attempts.",
+            headers=refused.block.headers(),
+        ) from None
+    except WrongCredentials:
+        raise OAuthError(403, "invalid_grant", "Wrong email or password.") from None
+    except UserBlocked:
+        raise OAuthError(401, "unauthorized", "user is blocked") from None
+    actor = Actor(
+        kind="user",
+        id=user.user_id,
+        grant=PASSWORD_GRANT,
+        request_id=request_id(request),
+        ip=socket_ip,
+    )
+    written = container.profiles.record_login(user.user_id, ip, client.client_id, actor)
+    return json_response(
+        user_token_response(
+            container.tokens,
+            written.user,
+            client.client_id,
+            scopes,
+            audience,
+            container.settings.claims,
+        )
+    )
+
+
+@router.post("/oauth/token", summary="Get an access token")
+async def token(request: Request, container: ContainerDep) -> Response:
+    form = decode(
+        await read_limited(request, TOKEN_FORM_LIMIT), request.headers.get("content-type", "")
+    )
+    grant_type = form.get("grant_type")
+    if grant_type == CLIENT_CREDENTIALS:
+        return client_credentials(container, request, form)
+    if grant_type in (PASSWORD, PASSWORD_REALM):
+        # Hashing is slow on purpose: off the event loop.
+        return await run_in_threadpool(password_login, container, request, form, grant_type)
+    raise OAuthError(
+        403, "unauthorized_client", f"Grant type '{grant_type}' not allowed for the client."
     )

@@ -65,9 +65,15 @@ def select_fields(user: dict[str, Any], fields: str | None, include: bool) -> di
     return {key: value for key, value in user.items() if (key in names) == include}
 
 
+def acts_on_self(principal: Principal, user_id: str) -> bool:
+    """An end user's token names its user in `sub`; a machine token never stands for a user,
+    whatever its `sub` looks like."""
+    return not principal.is_client and principal.sub == user_id
+
+
 def own_user_only(principal: Principal, user_id: str, admin_scopes: tuple[str, ...]) -> None:
     """An end-user token granted only `…:current_user…` scopes acts on its own user."""
-    if not principal.has_any(*admin_scopes) and principal.sub != user_id:
+    if not principal.has_any(*admin_scopes) and not acts_on_self(principal, user_id):
         raise insufficient_scope(SUBJECT_MISMATCH)
 
 
@@ -131,10 +137,10 @@ def authorize_update(principal: Principal, user_id: str, sent: set[str]) -> None
     if principal.has_any("update:users_app_metadata"):
         allowed.add(APP_METADATA)
     if principal.has_any("update:current_user_metadata", "create:current_user_metadata"):
-        if principal.sub != user_id and not allowed:
-            raise insufficient_scope(SUBJECT_MISMATCH)
-        if principal.sub == user_id:
+        if acts_on_self(principal, user_id):
             allowed.add(USER_METADATA)
+        elif not allowed:
+            raise insufficient_scope(SUBJECT_MISMATCH)
     if not allowed:
         raise insufficient_scope(
             "Insufficient scope; expected any of: update:users,update:users_app_metadata,"

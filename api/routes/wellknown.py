@@ -7,6 +7,9 @@ from starlette.responses import Response
 
 from api.deps import ContainerDep
 from api.responses import json_response
+from api.security.claims import OIDC_SCOPES
+from api.security.clients import GRANT_TYPES
+from api.security.user_tokens import USER_SCOPES
 
 router = APIRouter(prefix="/.well-known", tags=["discovery"])
 
@@ -25,7 +28,8 @@ def openid_configuration(container: ContainerDep) -> Response:
             "token_endpoint": f"{issuer}oauth/token",
             "jwks_uri": f"{issuer}.well-known/jwks.json",
             "userinfo_endpoint": f"{issuer}userinfo",
-            "grant_types_supported": ["client_credentials"],
+            "grant_types_supported": sorted(GRANT_TYPES),
+            "scopes_supported": [*OIDC_SCOPES, *USER_SCOPES],
             "response_types_supported": ["token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],

@@ -12,6 +12,11 @@ from pathlib import Path
 
 ADMIN_CLIENT_FILE = "admin-client.json"
 
+CLIENT_CREDENTIALS = "client_credentials"
+PASSWORD = "password"
+PASSWORD_REALM = "http://auth0.com/oauth/grant-type/password-realm"
+GRANT_TYPES = frozenset({CLIENT_CREDENTIALS, PASSWORD, PASSWORD_REALM})
+
 MANAGEMENT_SCOPES = (
     "read:users",
     "create:users",
@@ -23,11 +28,19 @@ MANAGEMENT_SCOPES = (
 
 @dataclass(frozen=True)
 class Client:
+    """An application. Without a secret it is public (a SPA or native app): it may sign users
+    up and log them in, but never use client credentials."""
+
     client_id: str
     client_secret: str | None
     name: str
     grants: frozenset[str]
     scopes: tuple[str, ...]
+    connections: frozenset[str] = frozenset()
+
+    @property
+    def is_public(self) -> bool:
+        return self.client_secret is None
 
     def secret_matches(self, offered: str | None) -> bool:
         if self.client_secret is None or offered is None:
@@ -37,14 +50,21 @@ class Client:
 
 class ClientRegistry:
     def __init__(self, clients: list[Client]) -> None:
-        self._clients = {client.client_id: client for client in clients}
+        self._clients: dict[str, Client] = {}
+        for client in clients:
+            if client.client_id in self._clients:
+                raise ValueError(f"two applications have the client_id {client.client_id!r}")
+            self._clients[client.client_id] = client
 
     def get(self, client_id: str | None) -> Client | None:
         return self._clients.get(client_id) if client_id else None
 
 
-def admin_client(data_dir: Path, client_id: str | None, client_secret: str | None) -> Client:
-    """The bootstrap machine-to-machine client, allowed every management scope.
+def admin_client(
+    data_dir: Path, client_id: str | None, client_secret: str | None, connections: frozenset[str]
+) -> Client:
+    """The bootstrap client: every management scope, every grant and every connection, so that
+    a fresh install can be exercised end to end (signup and password logins included).
 
     Without configured credentials they are generated once, printed, and kept in the data dir.
     """
@@ -54,8 +74,9 @@ def admin_client(data_dir: Path, client_id: str | None, client_secret: str | Non
         client_id=client_id,
         client_secret=client_secret,
         name="metaledger admin",
-        grants=frozenset({"client_credentials"}),
+        grants=GRANT_TYPES,
         scopes=MANAGEMENT_SCOPES,
+        connections=connections,
     )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
+from functools import cached_property
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -20,3 +23,15 @@ class Passwords:
             return self._hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
+
+    def verify_login(self, password_hash: str | None, password: str) -> bool:
+        """Like `verify`, but a user without a hash (unknown, or no password set) costs as
+        much as one with a wrong password, so response times do not tell them apart."""
+        if password_hash is None:
+            self.verify(self._dummy_hash, password)
+            return False
+        return self.verify(password_hash, password)
+
+    @cached_property
+    def _dummy_hash(self) -> str:
+        return self._hasher.hash(secrets.token_urlsafe(16))

@@ -1,4 +1,8 @@
-"""RS256 access tokens for the Management API audience, issued and checked here."""
+"""RS256 tokens: access tokens for the Management API and /userinfo, and OIDC ID tokens.
+
+Tokens are issued and checked here; with an external issuer configured, its tokens are
+accepted too (checked against its own keys and audience).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 
 import jwt
 
+from api.security.external_issuer import REQUIRED_CLAIMS, ExternalIssuer
 from api.security.keys import SigningKey
 
 CLIENT_CREDENTIALS_GRANT = "client-credentials"
@@ -39,47 +44,58 @@ class Principal:
 
 
 class TokenService:
-    def __init__(self, key: SigningKey, issuer: str, lifetime_seconds: int) -> None:
+    def __init__(
+        self,
+        key: SigningKey,
+        issuer: str,
+        lifetime_seconds: int,
+        external: ExternalIssuer | None = None,
+    ) -> None:
         self.key = key
         self.issuer = issuer
         self.lifetime_seconds = lifetime_seconds
+        self.external = external
+
+    @property
+    def userinfo_audience(self) -> str:
+        return f"{self.issuer}userinfo"
 
     def issue(
         self,
         *,
         sub: str,
-        audience: str,
+        audience: str | list[str],
         scopes: list[str],
         client_id: str,
         grant: str,
-        extra: dict[str, Any] | None = None,
     ) -> str:
+        return self._sign(
+            sub=sub, audience=audience, azp=client_id, scope=" ".join(scopes), gty=grant
+        )
+
+    def issue_id_token(self, claims: dict[str, Any], client_id: str) -> str:
+        """An OIDC ID token for `client_id`; `claims` start with the user's `sub`."""
+        return self._sign(**claims, audience=client_id)
+
+    def _sign(self, *, sub: str, audience: str | list[str], **claims: Any) -> str:
         now = int(time.time())
-        claims: dict[str, Any] = {
+        payload = {
             "iss": self.issuer,
             "sub": sub,
             "aud": audience,
             "iat": now,
             "exp": now + self.lifetime_seconds,
-            "azp": client_id,
-            "scope": " ".join(scopes),
-            "gty": grant,
-            **(extra or {}),
+            **claims,
         }
         return jwt.encode(
-            claims, self.key.private_key, algorithm="RS256", headers={"kid": self.key.kid}
+            payload, self.key.private_key, algorithm="RS256", headers={"kid": self.key.kid}
         )
 
-    def verify(self, token: str, audience: str) -> Principal:
+    def verify(self, token: str, audience: str, *, allow_external: bool = True) -> Principal:
+        """Who `token` speaks for, if it is valid for `audience` (or, when `allow_external`,
+        was issued by the external issuer for its audience)."""
         try:
-            claims = jwt.decode(
-                token,
-                self.key.public_key,
-                algorithms=["RS256"],
-                audience=audience,
-                issuer=self.issuer,
-                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
-            )
+            claims = self._decode(token, audience, allow_external)
         except jwt.ExpiredSignatureError:
             raise InvalidTokenError(
                 "Expired token received for JSON Web Token validation"
@@ -91,9 +107,34 @@ class TokenService:
         except jwt.PyJWTError:
             raise InvalidTokenError("Invalid token.") from None
         scope = claims.get("scope", "")
+        scopes = set(scope.split()) if isinstance(scope, str) else set()
+        # Identity providers with role-based access put API permissions in their own claim.
+        permissions = claims.get("permissions", [])
+        if isinstance(permissions, list):
+            scopes.update(p for p in permissions if isinstance(p, str))
         return Principal(
             sub=str(claims["sub"]),
-            scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
+            scopes=frozenset(scopes),
             client_id=claims.get("azp"),
             grant=claims.get("gty"),
         )
+
+    def _decode(self, token: str, audience: str, allow_external: bool) -> dict[str, Any]:
+        external = self.external if allow_external else None
+        if external is not None and _claimed_issuer(token) == external.issuer:
+            return external.decode(token)
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            self.key.public_key,
+            algorithms=["RS256"],
+            audience=audience,
+            issuer=self.issuer,
+            options={"require": REQUIRED_CLAIMS},
+        )
+        return claims
+
+
+def _claimed_issuer(token: str) -> object:
+    """The `iss` a token claims, unverified: it only picks which keys will verify it."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return claims.get("iss")
