@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import random
@@ -13,7 +14,7 @@ from typing import Any, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Recording, Transcoder
+from eventsourcing.persistence import IntegrityError, Mapper, Recording, Transcoder
 
 from domain import metadata
 from domain.actor import Actor
@@ -26,7 +27,9 @@ from domain.errors import (
 )
 from domain.metadata import APP_METADATA, USER_METADATA, Metadata, MetadataLimits
 from domain.storage.email_index import EmailClaim, EmailTakenError
+from domain.storage.shredding import KeyRing, ShreddingMapper
 from domain.storage.transcoder import OrjsonTranscoder
+from domain.storage.user_keys import KeyRecord
 from domain.user import User, user_aggregate_id
 
 DEFAULT_CONNECTION = "Username-Password-Authentication"
@@ -63,6 +66,10 @@ class EmailIndex(Protocol):
     def user_ids_by_email(self, email: str) -> list[str]: ...
 
 
+class KeyStore(Protocol):
+    def user_keys_of(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, KeyRecord]: ...
+
+
 class ConcurrentUpdateError(Exception):
     """A write lost the optimistic-concurrency race more than MAX_WRITE_ATTEMPTS times."""
 
@@ -84,6 +91,11 @@ class UserProfiles(Application[UUID]):
 
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder()
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        # The library builds the recorder after the mapper: keys are loaded through it lazily.
+        self.keys = KeyRing(lambda ids: cast(KeyStore, self.recorder).user_keys_of(ids))
+        return ShreddingMapper(self.construct_transcoder(), self.keys)
 
     # Commands
 
@@ -129,20 +141,29 @@ class UserProfiles(Application[UUID]):
             return Written(user, _last_position(recordings))
         raise ConcurrentUpdateError(user_id)
 
-    def delete_user(self, user_id: str, actor: Actor) -> int | None:
-        """Records UserDeleted; a user that does not exist is not an error (Auth0 gives 204)."""
+    def delete_user(self, user_id: str, actor: Actor, *, erase: bool = False) -> int | None:
+        """Records UserDeleted; a user that does not exist is not an error (Auth0 gives 204).
+
+        With `erase`, the same transaction destroys the user's key, so their personal data
+        can no longer be read anywhere; a user deleted earlier without it can still be erased.
+        """
         for attempt in range(MAX_WRITE_ATTEMPTS):
-            try:
-                user = self.get_user(user_id)
-            except UserNotFound:
+            user = self._user_to_delete(user_id, erase)
+            if user is None:
                 return None
-            email = user.email
-            user.delete(actor.as_dict())
+            email = None if user.deleted else user.email
+            user.delete(actor.as_dict(), erase=erase)
             claims = [EmailClaim(user.connection, email, user.user_id, False)] if email else []
             try:
-                return _last_position(self.save(user, email_claims=claims))
+                recordings = self.save(user, email_claims=claims)
             except IntegrityError:
                 _back_off(attempt)
+                continue
+            if erase and self.repository.cache is not None:
+                # The cached aggregate still holds what the destroyed key protected.
+                with contextlib.suppress(KeyError):
+                    self.repository.cache.get(user.id, evict=True)
+            return _last_position(recordings)
         raise ConcurrentUpdateError(user_id)
 
     def record_login(self, user_id: str, ip: str | None, client_id: str, actor: Actor) -> Written:
@@ -155,6 +176,18 @@ class UserProfiles(Application[UUID]):
             except IntegrityError:
                 _back_off(attempt)
         raise ConcurrentUpdateError(user_id)
+
+    def _user_to_delete(self, user_id: str, erase: bool) -> User | None:
+        try:
+            user = cast(User, self.repository.get(user_aggregate_id(user_id)))
+        except AggregateNotFoundError:
+            return None
+        if user.deleted:
+            self.keys.forget(user.id)
+            record = self.keys.record(user.id)
+            if not (erase and record is not None and record.key is not None):
+                return None
+        return user
 
     # Queries
 

@@ -100,7 +100,12 @@ class User(Aggregate):
                     aggregate.profile[name] = value
 
     class UserDeleted(Aggregate.Event):
+        """Carries no personal data, so it stays readable after erasure; `erased` says the
+        user's key was destroyed with it (their other events then read as erased)."""
+
         actor: dict[str, Any]
+        user_id: str
+        erased: bool
 
         def apply(self, aggregate: User) -> None:
             aggregate.deleted = True
@@ -159,8 +164,8 @@ class User(Aggregate):
             self.UserProfileUpdated, attributes=attributes, changes=changes, actor=actor
         )
 
-    def delete(self, actor: dict[str, Any]) -> None:
-        self.trigger_event(self.UserDeleted, actor=actor)
+    def delete(self, actor: dict[str, Any], erase: bool = False) -> None:
+        self.trigger_event(self.UserDeleted, actor=actor, user_id=self.user_id, erased=erase)
 
     def record_login(self, ip: str | None, client_id: str, actor: dict[str, Any]) -> None:
         self.trigger_event(self.UserLoggedIn, ip=ip, client_id=client_id, actor=actor)

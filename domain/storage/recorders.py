@@ -1,9 +1,14 @@
-"""Application recorders that keep the email index with the events (SQLite and PostgreSQL)."""
+"""Application recorders that write, in the events' own transaction, the tables kept beside
+them: the unique email index, the users' keys and the timestamp → version index (SQLite and
+PostgreSQL)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
@@ -12,6 +17,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed
 
+from domain.storage.dialect import POSTGRES, SQLITE, Dialect, as_uuid
 from domain.storage.email_index import (
     EMAIL_INDEX_TABLE,
     EmailIndexStatements,
@@ -19,6 +25,25 @@ from domain.storage.email_index import (
     is_email_conflict,
     write_claims,
 )
+from domain.storage.event_times import (
+    EVENT_TIMES_TABLE,
+    EventTimeStatements,
+    microseconds,
+    write_times,
+)
+from domain.storage.shredding import SealedStoredEvent
+from domain.storage.user_keys import (
+    USER_KEYS_TABLE,
+    KeyRecord,
+    UserKeyStatements,
+    key_records,
+    write_keys,
+)
+
+log = logging.getLogger("metaledger.storage")
+
+Execute = Callable[[str, Sequence[Any]], object]
+ExecuteMany = Callable[[str, Sequence[Sequence[Any]]], object]
 
 
 class EmailConflicts(ApplicationRecorder):
@@ -36,35 +61,114 @@ class EmailConflicts(ApplicationRecorder):
         return ids
 
 
-class SQLiteProfilesRecorder(EmailConflicts, SQLiteApplicationRecorder):
+class TablesBesideEvents:
+    """Writes and reads of the email index, the key table and the event-time index."""
+
+    email_index: EmailIndexStatements
+    user_keys: UserKeyStatements
+    event_times: EventTimeStatements
+
+    def _tables(self, dialect: Dialect, prefix: str, schema: str | None) -> list[str]:
+        self.email_index = EmailIndexStatements(
+            prefix + EMAIL_INDEX_TABLE, dialect.placeholder, schema=schema
+        )
+        self.user_keys = UserKeyStatements(dialect, prefix + USER_KEYS_TABLE, schema)
+        self.event_times = EventTimeStatements(dialect, prefix + EVENT_TIMES_TABLE, schema)
+        return [*self.email_index.create, *self.user_keys.create, *self.event_times.create]
+
+    def _write_beside(
+        self,
+        execute: Execute,
+        executemany: ExecuteMany,
+        stored_events: Sequence[StoredEvent],
+        kwargs: dict[str, Any],
+    ) -> None:
+        sealed = [s for s in stored_events if isinstance(s, SealedStoredEvent)]
+        write_keys(
+            execute,
+            self.user_keys,
+            [s.new_key for s in sealed if s.new_key is not None],
+            [as_uuid(s.originator_id) for s in sealed if s.destroys_key],
+        )
+        write_times(
+            executemany,
+            self.event_times,
+            [(as_uuid(s.originator_id), s.originator_version, s.recorded_at) for s in sealed],
+        )
+        write_claims(execute, self.email_index, kwargs.get("email_claims", ()))
+
+    def _rows(self, statement: str, params: Sequence[Any]) -> list[Any]:
+        raise NotImplementedError
+
+    def user_ids_by_email(self, email: str) -> list[str]:
+        return [row["user_id"] for row in self._rows(self.email_index.select_by_email, (email,))]
+
+    def user_keys_of(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, KeyRecord]:
+        if not aggregate_ids:
+            return {}
+        params = (self.user_keys.dialect.ids_param(aggregate_ids),)
+        return key_records(self._rows(self.user_keys.select, params))
+
+    def version_at(self, aggregate_id: UUID, moment: datetime) -> int | None:
+        """The user's last version recorded at or before `moment`, None if there is none."""
+        params = (self.event_times.dialect.id_param(aggregate_id), microseconds(moment))
+        rows = self._rows(self.event_times.version_at, params)
+        return int(rows[0]["version"]) if rows else None
+
+
+def _destroys_a_key(stored_events: Sequence[StoredEvent]) -> bool:
+    return any(isinstance(s, SealedStoredEvent) and s.destroys_key for s in stored_events)
+
+
+class SQLiteProfilesRecorder(TablesBesideEvents, EmailConflicts, SQLiteApplicationRecorder):
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
-        self.email_index = EmailIndexStatements(EMAIL_INDEX_TABLE, "?")
+        self._beside = self._tables(SQLITE, "", None)
         super().__init__(datastore, events_table_name)
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *self.email_index.create]
+        return [*super().construct_create_table_statements(), *self._beside]
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super().insert_events(stored_events, **kwargs)
+        if _destroys_a_key(stored_events):
+            self._truncate_wal()
+        return ids
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = super()._insert_events(c, stored_events, **kwargs)
-        write_claims(c.execute, self.email_index, kwargs.get("email_claims", ()))
+        if _destroys_a_key(stored_events):
+            # Freed cells are zeroed rather than left in the file (a build default on Debian).
+            c.execute("PRAGMA secure_delete = ON")
+        self._write_beside(c.execute, c.executemany, stored_events, kwargs)
         return ids
 
-    def user_ids_by_email(self, email: str) -> list[str]:
+    def _truncate_wal(self) -> None:
+        """Copies the WAL into the database and empties it, so the pages that held the
+        destroyed key and the released email survive in neither file."""
+        with self.datastore.get_connection(commit=True) as connection:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = cursor.fetchone()[0]
+        if busy:
+            log.warning("erasure: the WAL could not be truncated yet (readers active)")
+
+    def _rows(self, statement: str, params: Sequence[Any]) -> list[Any]:
         with self.datastore.transaction(commit=False) as c:
-            c.execute(self.email_index.select_by_email, (email,))
-            return [row["user_id"] for row in c.fetchall()]
+            c.execute(statement, params)
+            rows: list[Any] = c.fetchall()
+            return rows
 
 
-class PostgresProfilesRecorder(EmailConflicts, PostgresApplicationRecorder):
+class PostgresProfilesRecorder(TablesBesideEvents, EmailConflicts, PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
-        prefix = events_table_name.removesuffix("_events")
-        self.email_index = EmailIndexStatements(
-            f"{prefix}_{EMAIL_INDEX_TABLE}", "%s", schema=datastore.schema
-        )
-        self.sql_create_statements.extend(Composed([SQL(s)]) for s in self.email_index.create)
+        prefix = events_table_name.removesuffix("_events") + "_"
+        beside = self._tables(POSTGRES, prefix, datastore.schema)
+        self.sql_create_statements.extend(Composed([SQL(s)]) for s in beside)
 
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -72,10 +176,10 @@ class PostgresProfilesRecorder(EmailConflicts, PostgresApplicationRecorder):
         # After the library's insert, which takes the table lock and may conflict first; on a
         # cursor of its own, since the library reads the new notification ids from `curs`.
         super()._insert_stored_events(curs, stored_events, **kwargs)
-        with curs.connection.cursor() as index_cursor:
-            write_claims(index_cursor.execute, self.email_index, kwargs.get("email_claims", ()))
+        with curs.connection.cursor() as beside:
+            self._write_beside(beside.execute, beside.executemany, stored_events, kwargs)
 
-    def user_ids_by_email(self, email: str) -> list[str]:
+    def _rows(self, statement: str, params: Sequence[Any]) -> list[Any]:
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(self.email_index.select_by_email, (email,))
-            return [row["user_id"] for row in curs.fetchall()]
+            curs.execute(statement, params)
+            return curs.fetchall()

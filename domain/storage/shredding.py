@@ -1,0 +1,319 @@
+"""Crypto-shredding: every user's personal data sealed under a key of its own.
+
+The library's cipher sees only bytes and encrypts with one key per application, so sealing is
+done by a custom mapper (`Application.construct_mapper`). Each stored event or snapshot is split
+in two: a plain header that must stay readable after erasure — the envelope (time, topics),
+the actor and the user id — and the personal fields (profile, metadata, patches, changes,
+login details, and any field a future event adds), encrypted with AES-256-GCM under the user's
+key. A UserDeleted carries no personal field, so it is stored in the clear and relays and
+projections can always read it.
+
+The actor is deliberately kept in the clear: the audit trail (who changed what, when) outlives
+the erasure of the subject's data; for an end user acting on their own profile it holds their
+user id and source IP.
+
+When the key is destroyed, the sealed part can no longer be decrypted and events decode as
+ordinary event objects whose personal fields read as blanks (`{}`, `[]`, `""`, `0`, None) and
+whose `erased` attribute is True, so replays, history and projections keep working.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.domain import CanInitAggregate, DomainEventProtocol
+from eventsourcing.persistence import (
+    Mapper,
+    MapperDeserialisationError,
+    StoredEvent,
+    Transcoder,
+    find_id_convertor,
+)
+from eventsourcing.utils import get_topic, resolve_topic
+
+from domain.storage.user_keys import KeyRecord, NewKey
+
+ERASED = "erased"
+# Fields that stay readable after erasure; every other field is personal and sealed.
+PLAIN_FIELDS = frozenset(
+    {
+        "timestamp",
+        "originator_topic",
+        "topic",
+        "class_version",
+        "actor",
+        "user_id",
+        "connection",
+        "deleted",
+        ERASED,
+        "_created_on",
+        "_modified_on",
+    }
+)
+# A snapshot keeps the aggregate's attributes in one field: they are split one by one.
+NESTED_FIELD = "state"
+# Header entry holding what each sealed field reads as once its key is gone.
+BLANKS = "__blanks__"
+SEALED = b"\x01"  # a plain JSON state starts with "{"
+NONCE_BYTES = 12
+KEY_CACHE_SECONDS = 5.0
+KEY_CACHE_SIZE = 100_000
+UNSAVED_KEYS = 10_000
+
+
+class UserKeyMissingError(Exception):
+    """An event of a user whose key row does not exist was about to be sealed."""
+
+
+@dataclass(frozen=True)
+class SealedStoredEvent(StoredEvent):
+    """A stored event and what the recorder writes beside it in the same transaction."""
+
+    recorded_at: datetime
+    new_key: NewKey | None = None
+    destroys_key: bool = False
+
+
+KeyLoader = Callable[[Sequence[UUID]], dict[UUID, KeyRecord]]
+
+
+class KeyRing:
+    """Users' keys, loaded from the key table and cached for a few seconds.
+
+    The cache is short-lived so that a key destroyed by another process stops being used
+    soon; readers that must not show erased data (history, time travel) `forget` first.
+    """
+
+    def __init__(
+        self,
+        load: KeyLoader,
+        ttl_seconds: float = KEY_CACHE_SECONDS,
+        maxsize: int = KEY_CACHE_SIZE,
+    ) -> None:
+        self._load = load
+        self._ttl = ttl_seconds
+        self._maxsize = maxsize
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[UUID, tuple[float, KeyRecord | None, AESGCM | None]] = (
+            OrderedDict()
+        )
+
+    def record(self, aggregate_id: UUID) -> KeyRecord | None:
+        """The user's key row, or None when there is none."""
+        return self._entry(aggregate_id)[1]
+
+    def cipher(self, aggregate_id: UUID) -> AESGCM | None:
+        """The user's cipher, or None when the key was destroyed (or never existed)."""
+        return self._entry(aggregate_id)[2]
+
+    def user_id(self, aggregate_id: UUID) -> str | None:
+        record = self.record(aggregate_id)
+        return record.user_id if record else None
+
+    def prefetch(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Loads, in one query, the keys of `aggregate_ids` that are not cached."""
+        now = time.monotonic()
+        with self._lock:
+            missing = [id_ for id_ in set(aggregate_ids) if not self._fresh(id_, now)]
+        if missing:
+            self._store(missing, self._load(missing))
+
+    def forget(self, aggregate_id: UUID) -> None:
+        with self._lock:
+            self._entries.pop(aggregate_id, None)
+
+    def _entry(self, aggregate_id: UUID) -> tuple[float, KeyRecord | None, AESGCM | None]:
+        with self._lock:
+            if self._fresh(aggregate_id, time.monotonic()):
+                return self._entries[aggregate_id]
+        self._store([aggregate_id], self._load([aggregate_id]))
+        with self._lock:
+            return self._entries.get(aggregate_id) or (0.0, None, None)
+
+    def _fresh(self, aggregate_id: UUID, now: float) -> bool:
+        entry = self._entries.get(aggregate_id)
+        return entry is not None and now - entry[0] < self._ttl
+
+    def _store(self, aggregate_ids: Sequence[UUID], records: dict[UUID, KeyRecord]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            # A missing row is not cached: the user may be created a moment later.
+            for aggregate_id, record in records.items():
+                cipher = AESGCM(record.key) if record.key else None
+                self._entries[aggregate_id] = (now, record, cipher)
+                self._entries.move_to_end(aggregate_id)
+            while len(self._entries) > self._maxsize:
+                self._entries.popitem(last=False)
+
+
+class ShreddingMapper(Mapper[UUID]):
+    """Seals the personal fields of each event under its user's key (see the module doc)."""
+
+    def __init__(self, transcoder: Transcoder, keys: KeyRing) -> None:
+        super().__init__(transcoder)
+        self.keys = keys
+        # Keys made for users whose first event is not committed yet, for their later events
+        # in the same save; a key row in the store always wins over these.
+        self._unsaved: OrderedDict[UUID, AESGCM] = OrderedDict()
+        self._unsaved_lock = threading.Lock()
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> SealedStoredEvent:
+        topic = get_topic(type(domain_event))
+        state = dict(vars(domain_event))
+        originator_id: UUID = state.pop("originator_id")
+        version: int = state.pop("originator_version")
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        plain, personal, blanks = split(state)
+        destroys_key = plain.get(ERASED) is True
+        if destroys_key:
+            # A snapshot taken right after this event must not be sealed with the old key.
+            self.keys.forget(originator_id)
+        new_key = None
+        if not personal:
+            data = self.transcoder.encode(plain)
+        else:
+            if isinstance(domain_event, CanInitAggregate):
+                key = AESGCM.generate_key(bit_length=256)
+                new_key = NewKey(originator_id, str(state["user_id"]), key)
+                fresh = AESGCM(key)
+                self._remember_unsaved(originator_id, fresh)
+                cipher: AESGCM | None = fresh
+            else:
+                cipher = self._cipher_for_writing(originator_id)
+            header = self.transcoder.encode({**plain, BLANKS: blanks})
+            data = SEALED + len(header).to_bytes(4, "big") + header
+            # Under a destroyed key the personal part is simply not written.
+            if cipher is not None:
+                nonce = os.urandom(NONCE_BYTES)
+                aad = associated_data(originator_id, version, topic)
+                data += nonce + cipher.encrypt(nonce, self.transcoder.encode(personal), aad)
+        return SealedStoredEvent(
+            originator_id=originator_id,
+            originator_version=version,
+            topic=topic,
+            state=data,
+            recorded_at=state["timestamp"],
+            new_key=new_key,
+            destroys_key=destroys_key,
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        data = stored_event.state
+        if data[:1] != SEALED:
+            return super().to_domain_event(stored_event)
+        header_end = 5 + int.from_bytes(data[1:5], "big")
+        state: dict[str, Any] = self.transcoder.decode(data[5:header_end])
+        blanks = state.pop(BLANKS)
+        sealed = data[header_end:]
+        originator_id = stored_event.originator_id
+        assert isinstance(originator_id, UUID)
+        cipher = self.keys.cipher(originator_id) if sealed else None
+        if cipher is None:
+            join(state, blanks)
+            state[ERASED] = True
+        else:
+            aad = associated_data(
+                originator_id, stored_event.originator_version, stored_event.topic
+            )
+            try:
+                plaintext = cipher.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
+            except InvalidTag as error:
+                raise MapperDeserialisationError(
+                    f"sealed payload of {originator_id} v{stored_event.originator_version} "
+                    "does not authenticate under the user's key"
+                ) from error
+            join(state, self.transcoder.decode(plaintext))
+        return _construct(stored_event, state)
+
+    def _cipher_for_writing(self, aggregate_id: UUID) -> AESGCM | None:
+        record = self.keys.record(aggregate_id)
+        with self._unsaved_lock:
+            unsaved = self._unsaved.pop(aggregate_id, None)
+        if record is not None:
+            return self.keys.cipher(aggregate_id)
+        if unsaved is None:
+            raise UserKeyMissingError(str(aggregate_id))
+        self._remember_unsaved(aggregate_id, unsaved)
+        return unsaved
+
+    def _remember_unsaved(self, aggregate_id: UUID, cipher: AESGCM) -> None:
+        with self._unsaved_lock:
+            self._unsaved[aggregate_id] = cipher
+            while len(self._unsaved) > UNSAVED_KEYS:
+                self._unsaved.popitem(last=False)
+
+
+def is_erased(event: object) -> bool:
+    """True for events of an erased user (and for the UserDeleted that erased them)."""
+    return vars(event).get(ERASED) is True
+
+
+def split(state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(plain fields, personal fields, blanks standing in for the personal fields)."""
+    plain: dict[str, Any] = {}
+    personal: dict[str, Any] = {}
+    blanks: dict[str, Any] = {}
+    for name, value in state.items():
+        if name in PLAIN_FIELDS:
+            plain[name] = value
+        elif name == NESTED_FIELD and isinstance(value, dict):
+            plain[name], nested, blanks[name] = split(value)
+            if nested:
+                personal[name] = nested
+        else:
+            personal[name] = value
+            blanks[name] = blank(value)
+    return plain, personal, blanks
+
+
+def join(state: dict[str, Any], part: dict[str, Any]) -> None:
+    """Puts the personal fields (or their blanks) back into the plain ones."""
+    for name, value in part.items():
+        if name == NESTED_FIELD and isinstance(state.get(name), dict):
+            state[name].update(value)
+        else:
+            state[name] = value
+
+
+def blank(value: Any) -> Any:
+    """What a sealed value reads as once erased: an empty value of the same JSON type."""
+    if isinstance(value, dict):
+        return {}
+    if isinstance(value, list | tuple):
+        return []
+    if isinstance(value, str | bool | int | float):
+        return type(value)()
+    return None
+
+
+def associated_data(originator_id: UUID, version: int, topic: str) -> bytes:
+    """Binds a sealed payload to its row, so it cannot be moved to another user or version."""
+    return originator_id.bytes + version.to_bytes(8, "big") + topic.encode()
+
+
+def _construct(stored_event: StoredEvent, state: dict[str, Any]) -> DomainEventProtocol[UUID]:
+    """The event object, built the way the library's Mapper builds it (ids, upcasting)."""
+    cls = resolve_topic(stored_event.topic)
+    id_convertor = find_id_convertor(cls, cast(Hashable, type(stored_event.originator_id)))
+    state["originator_id"] = id_convertor(stored_event.originator_id)
+    state["originator_version"] = stored_event.originator_version
+    class_version = getattr(cls, "class_version", 1)
+    from_version = state.pop("class_version", 1)
+    while from_version < class_version:
+        getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
+        from_version += 1
+    domain_event: DomainEventProtocol[UUID] = object.__new__(cls)
+    object.__setattr__(domain_event, "__dict__", state)
+    return domain_event

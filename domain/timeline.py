@@ -1,0 +1,152 @@
+"""One event as history shows it: version, name, time, actor, the patch and per-key changes.
+
+Change keys are qualified so that one filter reads the same on every event: a metadata key is
+`user_metadata.<key>` or `app_metadata.<key>`, a root attribute is its own name (`email`).
+Passwords never show: their value reads `[redacted]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.utils import get_topic
+
+from domain.metadata import APP_METADATA, USER_METADATA, Changes
+from domain.storage.shredding import ERASED, is_erased
+from domain.user import REDACTED, User
+
+# Library and envelope fields, not part of what an event changed.
+ENVELOPE = frozenset(
+    {"originator_id", "originator_version", "originator_topic", "timestamp", "actor", ERASED}
+)
+
+Rendered = tuple[dict[str, Any], Changes]
+
+
+def _event_classes() -> dict[str, type[Aggregate.Event]]:
+    return {
+        name: value
+        for name, value in vars(User).items()
+        if isinstance(value, type)
+        and issubclass(value, Aggregate.Event)
+        and name not in ("Event", "Created")
+    }
+
+
+# Event name → stored topic, for every event a user's stream can hold.
+EVENT_TOPICS = {name: get_topic(cls) for name, cls in _event_classes().items()}
+
+
+def event_name(topic: str) -> str:
+    """`domain.user:User.UserMetadataPatched` → `UserMetadataPatched`."""
+    return topic.rsplit(".", 1)[-1]
+
+
+def format_instant(moment: datetime) -> str:
+    """ISO-8601 in UTC to the microsecond, so that a time read here works as `as_of`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Entry:
+    version: int
+    event: str
+    timestamp: datetime
+    actor: dict[str, Any] | None
+    patch: dict[str, Any] | None  # None when erased
+    changes: Changes | None
+    erased: bool
+
+    def touches(self, key: str) -> bool:
+        """Whether a change is at `key` or below it (`user_metadata` covers all its keys)."""
+        return any(name == key or name.startswith(key + ".") for name in (self.changes or {}))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "event": self.event,
+            "timestamp": format_instant(self.timestamp),
+            "actor": self.actor,
+            "patch": self.patch,
+            "changes": self.changes,
+            "erased": self.erased,
+        }
+
+
+def entry_for(event: Any) -> Entry:
+    name = type(event).__name__
+    erased = is_erased(event)
+    patch: dict[str, Any] | None = None
+    changes: Changes | None = None
+    if not erased:
+        patch, changes = _RENDERERS.get(name, _other)(event)
+    return Entry(
+        version=event.originator_version,
+        event=name,
+        timestamp=event.timestamp,
+        actor=getattr(event, "actor", None),
+        patch=patch,
+        changes=changes,
+        erased=erased,
+    )
+
+
+def _shown(attributes: dict[str, Any]) -> dict[str, Any]:
+    shown = dict(attributes)
+    if "password_hash" in shown:
+        hashed = shown.pop("password_hash")
+        shown["password"] = REDACTED if hashed is not None else None
+    return shown
+
+
+def _qualified(bucket: str, changes: Changes) -> Changes:
+    return {f"{bucket}.{key}": change for key, change in changes.items()}
+
+
+def _created(event: Any) -> Rendered:
+    profile = _shown(event.profile)
+    changes: Changes = {name: {"old": None, "new": value} for name, value in profile.items()}
+    for bucket in (USER_METADATA, APP_METADATA):
+        added = {key: {"old": None, "new": value} for key, value in getattr(event, bucket).items()}
+        changes.update(_qualified(bucket, added))
+    patch = {
+        **profile,
+        USER_METADATA: event.user_metadata,
+        APP_METADATA: event.app_metadata,
+    }
+    return patch, changes
+
+
+def _bucket_patched(bucket: str) -> Callable[[Any], Rendered]:
+    def render(event: Any) -> Rendered:
+        return {bucket: event.patch}, _qualified(bucket, event.changes)
+
+    return render
+
+
+def _profile_updated(event: Any) -> Rendered:
+    return _shown(event.attributes), event.changes
+
+
+def _deleted(_: Any) -> Rendered:
+    return {}, {}
+
+
+def _other(event: Any) -> Rendered:
+    """An event this module does not know yet: its fields, and its changes if it has any."""
+    fields = {key: value for key, value in vars(event).items() if key not in ENVELOPE}
+    changes = fields.pop("changes", None)
+    return fields, changes if isinstance(changes, dict) else {}
+
+
+_RENDERERS: dict[str, Callable[[Any], Rendered]] = {
+    "UserCreated": _created,
+    "UserMetadataPatched": _bucket_patched(USER_METADATA),
+    "AppMetadataPatched": _bucket_patched(APP_METADATA),
+    "UserProfileUpdated": _profile_updated,
+    "UserDeleted": _deleted,
+}
