@@ -18,7 +18,11 @@ from domain.actor import Actor
 Model = TypeVar("Model", bound=BaseModel)
 
 
-def get_container(request: Request) -> Container:
+# Dependencies are `async def` even though they never await: FastAPI runs a plain `def`
+# dependency in the thread pool, and a thread hop per dependency costs more than its work.
+
+
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
@@ -37,7 +41,7 @@ def _unauthorized(message: str) -> ApiError:
     )
 
 
-def get_principal(request: Request, container: ContainerDep) -> Principal:
+async def get_principal(request: Request, container: ContainerDep) -> Principal:
     header = request.headers.get("authorization")
     if not header:
         raise _unauthorized("Missing authentication")
@@ -57,12 +61,14 @@ def insufficient_scope(message: str) -> ApiError:
     return ApiError(403, message, "insufficient_scope")
 
 
-def any_scope(*scopes: str, separator: str = "; ") -> Callable[[Principal], Principal]:
+def any_scope(
+    *scopes: str, separator: str = "; "
+) -> Callable[[Principal], Awaitable[Principal]]:
     """Requires one of `scopes`. Auth0 words the message with "," on some endpoints."""
     expected = ", ".join(scopes) if separator == "; " else ",".join(scopes)
     message = f"Insufficient scope{separator.strip()} expected any of: {expected}."
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if not principal.has_any(*scopes):
             raise insufficient_scope(message)
         return principal

@@ -8,12 +8,12 @@ import hashlib
 import random
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Mapper, Recording, Transcoder
 
 from domain import metadata
@@ -25,6 +25,7 @@ from domain.errors import (
     UserAlreadyExists,
     UserNotFound,
 )
+from domain.group_commit import GroupCommit
 from domain.metadata import APP_METADATA, USER_METADATA, Metadata, MetadataLimits
 from domain.storage.email_index import EmailClaim, EmailTakenError
 from domain.storage.shredding import KeyRing, ShreddingMapper
@@ -86,6 +87,7 @@ class UserProfiles(Application[UUID]):
         limits: MetadataLimits | None = None,
     ) -> None:
         super().__init__(env)
+        self._group_commit = GroupCommit(self._record_batch)
         self.connections = connections
         self.limits = limits or MetadataLimits()
 
@@ -96,6 +98,53 @@ class UserProfiles(Application[UUID]):
         # The library builds the recorder after the mapper: keys are loaded through it lazily.
         self.keys = KeyRing(lambda ids: cast(KeyStore, self.recorder).user_keys_of(ids))
         return ShreddingMapper(self.construct_transcoder(), self.keys)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """Stores the objects' new events; concurrent saves share one transaction.
+
+        Keyword arguments are lists (like `email_claims`) that the recorder writes in the same
+        transaction; a batch concatenates them.
+        """
+        pending: ProcessingEvent[UUID] = ProcessingEvent()
+        pending.collect_events(*objs, **kwargs)
+        return self._group_commit.submit(pending)
+
+    def _record_batch(
+        self, batch: list[ProcessingEvent[UUID]]
+    ) -> list[list[Recording[UUID]] | BaseException]:
+        try:
+            recordings = self._record_together(batch)
+        except (IntegrityError, EmailTakenError) as error:
+            if len(batch) == 1:
+                return [error]
+            # One save conflicted: commit the others alone to tell which.
+            return [self._record_alone(pending) for pending in batch]
+        per_save: list[list[Recording[UUID]] | BaseException] = []
+        start = 0
+        for pending in batch:
+            per_save.append(recordings[start : start + len(pending.events)])
+            start += len(pending.events)
+        return per_save
+
+    def _record_alone(
+        self, pending: ProcessingEvent[UUID]
+    ) -> list[Recording[UUID]] | BaseException:
+        try:
+            return self._record_together([pending])
+        except (IntegrityError, EmailTakenError) as error:
+            return error
+
+    def _record_together(self, batch: list[ProcessingEvent[UUID]]) -> list[Recording[UUID]]:
+        together: ProcessingEvent[UUID] = ProcessingEvent()
+        for pending in batch:
+            together.events.extend(pending.events)
+            together.aggregates.update(pending.aggregates)
+            for name, values in pending.saved_kwargs.items():
+                together.saved_kwargs.setdefault(name, []).extend(values)
+        recordings = self._record(together)
+        self._take_snapshots(together)
+        self._notify(recordings)
+        return recordings
 
     # Commands
 
@@ -193,7 +242,12 @@ class UserProfiles(Application[UUID]):
 
     def get_user(self, user_id: str, version: int | None = None) -> User:
         try:
-            user = cast(User, self.repository.get(user_aggregate_id(user_id), version=version))
+            user = cast(
+                User,
+                self.repository.get(
+                    user_aggregate_id(user_id), version=version, projector_func=replay
+                ),
+            )
         except AggregateNotFoundError:
             raise UserNotFound("The user does not exist.") from None
         user.ensure_live()
@@ -272,6 +326,14 @@ class UserProfiles(Application[UUID]):
         if email:
             claims.append(EmailClaim(user.connection, email, user.user_id, True))
         return claims
+
+
+def replay(user: User | None, events: Iterable[Any]) -> User | None:
+    """Folds events into the user: the library's default projector checks each event against
+    a runtime Protocol, which costs more than the fold itself."""
+    for domain_event in events:
+        user = domain_event.mutate(user)
+    return user
 
 
 def _last_position(recordings: Sequence[Recording[UUID]]) -> int | None:

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+import orjson
 from eventsourcing.domain import Aggregate, event
 
 from domain import metadata
@@ -169,6 +170,23 @@ class User(Aggregate):
 
     def record_login(self, ip: str | None, client_id: str, actor: dict[str, Any]) -> None:
         self.trigger_event(self.UserLoggedIn, ip=ip, client_id=client_id, actor=actor)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> User:
+        """The repository copies cached users for every command; their state is JSON, which
+        orjson copies several times faster than `copy.deepcopy`."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update(orjson.loads(orjson.dumps(self._json_state())))
+        for name, value in self.__dict__.items():
+            if name not in clone.__dict__:
+                clone.__dict__[name] = list(value) if isinstance(value, list) else value
+        return clone
+
+    def _json_state(self) -> dict[str, Any]:
+        return {
+            name: value
+            for name, value in self.__dict__.items()
+            if isinstance(value, dict) or (isinstance(value, list) and not name.startswith("_"))
+        }
 
     def as_auth0(self) -> dict[str, Any]:
         """The Auth0 user object (never the password hash)."""
