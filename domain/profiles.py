@@ -242,11 +242,8 @@ class UserProfiles(Application[UUID]):
 
     def get_user(self, user_id: str, version: int | None = None) -> User:
         try:
-            user = cast(
-                User,
-                self.repository.get(
-                    user_aggregate_id(user_id), version=version, projector_func=replay
-                ),
+            user: User = self.repository.get(
+                user_aggregate_id(user_id), version=version, projector_func=replay
             )
         except AggregateNotFoundError:
             raise UserNotFound("The user does not exist.") from None
