@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from api import history_command
 from api.bootstrap import build
 from api.main import create_app
 from api.settings import Settings
@@ -41,6 +42,7 @@ def serve(settings: Settings, _: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Command] = {
     "serve": Command("serve the HTTP API (and, embedded, the background workers)", serve),
+    "history": Command("print a user's timeline", history_command.run, history_command.arguments),
 }
 
 

@@ -8,6 +8,8 @@ import orjson
 from starlette.responses import Response
 
 POSITION_HEADER = "X-Metaledger-Position"
+# Time-travel reads name the version they return.
+VERSION_HEADER = "X-Metaledger-Version"
 
 
 def json_response(

@@ -48,6 +48,8 @@ class Settings:
     external_audience: str | None = None
     kafka_bootstrap_servers: str | None = None
     kafka_topic: str = "metaledger.users"
+    # DELETE /api/v2/users/{id} without `erase=`: also destroy the user's personal data?
+    erase_on_delete: bool = False
 
     def __post_init__(self) -> None:
         if not self.issuer:
@@ -112,4 +114,5 @@ class Settings:
             external_audience=get("EXTERNAL_AUDIENCE"),
             kafka_bootstrap_servers=get("KAFKA_BOOTSTRAP_SERVERS"),
             kafka_topic=get("KAFKA_TOPIC") or cls.kafka_topic,
+            erase_on_delete=(get("ERASE_ON_DELETE") or "").lower() in ("1", "true", "yes", "on"),
         )

@@ -18,11 +18,13 @@ from api.deps import (
     raw_body_of,
 )
 from api.errors import ApiError, invalid_body
-from api.responses import json_response, position_headers
+from api.query_params import invalid_query, parse_instant
+from api.responses import VERSION_HEADER, json_response, position_headers
 from api.schemas import CreateUserRequest, UpdateUserRequest
 from api.security.tokens import Principal
 from domain.metadata import APP_METADATA, USER_METADATA
 from domain.profiles import NewUser, UserUpdate
+from domain.time_travel import user_as_of, user_at_version
 
 router = APIRouter(prefix="/api/v2", tags=["users"])
 
@@ -44,6 +46,13 @@ Fields = Annotated[
 ]
 IncludeFields = Annotated[
     bool, Query(description="true: include only `fields`; false: exclude them.")
+]
+AsOf = Annotated[
+    str | None,
+    Query(description="metaledger extension: the user as of this ISO-8601 date-time."),
+]
+Version = Annotated[
+    int | None, Query(ge=1, description="metaledger extension: the user at this version.")
 ]
 
 
@@ -112,7 +121,12 @@ def create_user(
     return json_response(written.user.as_auth0(), 201, position_headers(written.position))
 
 
-@router.get("/users/{id}", summary="Get a user")
+@router.get(
+    "/users/{id}",
+    summary="Get a user",
+    description="With `as_of` or `version` (metaledger extensions), the user exactly as they "
+    "were then; 404 before the user existed, once deleted, and for an erased user.",
+)
 def get_user(
     id: str,
     container: ContainerDep,
@@ -121,11 +135,23 @@ def get_user(
     ],
     fields: Fields = None,
     include_fields: IncludeFields = True,
+    as_of: AsOf = None,
+    version: Version = None,
 ) -> Response:
     user_id = checked_user_id(id, "retrieve")
     own_user_only(principal, user_id, ("read:users", "read:user_idp_tokens"))
-    user = container.profiles.get_user(user_id)
-    return json_response(select_fields(user.as_auth0(), fields, include_fields))
+    if as_of is not None and version is not None:
+        raise invalid_query("Use either as_of or version, not both.")
+    headers = {}
+    if as_of is not None:
+        user = user_as_of(container.profiles, user_id, parse_instant(as_of, "as_of"))
+    elif version is not None:
+        user = user_at_version(container.profiles, user_id, version)
+    else:
+        user = container.profiles.get_user(user_id)
+    if as_of is not None or version is not None:
+        headers[VERSION_HEADER] = str(user.version)
+    return json_response(select_fields(user.as_auth0(), fields, include_fields), headers=headers)
 
 
 def authorize_update(principal: Principal, user_id: str, sent: set[str]) -> None:
@@ -184,16 +210,32 @@ def update_user(
     return json_response(written.user.as_auth0(), headers=position_headers(written.position))
 
 
-@router.delete("/users/{id}", status_code=204, summary="Delete a user")
+@router.delete(
+    "/users/{id}",
+    status_code=204,
+    summary="Delete a user",
+    description="Records UserDeleted. With erasure (`erase=true`, or the server's "
+    "METALEDGER_ERASE_ON_DELETE default) the user's key is destroyed with it: their personal "
+    "data becomes unreadable everywhere while their history keeps its versions, times and "
+    "actors. A user deleted earlier can be erased later the same way.",
+)
 def delete_user(
     id: str,
     request: Request,
     container: ContainerDep,
     principal: Annotated[Principal, Depends(any_scope("delete:users", "delete:current_user"))],
+    erase: Annotated[
+        bool | None,
+        Query(description="metaledger extension: erase the user's personal data."),
+    ] = None,
 ) -> Response:
     user_id = checked_user_id(id, "delete")
     own_user_only(principal, user_id, ("delete:users",))
-    position = container.profiles.delete_user(user_id, actor_for(principal, request))
+    position = container.profiles.delete_user(
+        user_id,
+        actor_for(principal, request),
+        erase=container.settings.erase_on_delete if erase is None else erase,
+    )
     return Response(status_code=204, headers=position_headers(position))
 
 
