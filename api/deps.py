@@ -61,9 +61,7 @@ def insufficient_scope(message: str) -> ApiError:
     return ApiError(403, message, "insufficient_scope")
 
 
-def any_scope(
-    *scopes: str, separator: str = "; "
-) -> Callable[[Principal], Awaitable[Principal]]:
+def any_scope(*scopes: str, separator: str = "; ") -> Callable[[Principal], Awaitable[Principal]]:
     """Requires one of `scopes`. Auth0 words the message with "," on some endpoints."""
     expected = ", ".join(scopes) if separator == "; " else ",".join(scopes)
     message = f"Insufficient scope{separator.strip()} expected any of: {expected}."
