@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -38,6 +39,13 @@ def _basic_credentials(request: Request) -> tuple[str | None, str | None]:
     except (binascii.Error, UnicodeDecodeError):
         return None, None
     return client_id, secret
+
+
+def _ip_address(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        return None
 
 
 def authenticate_client(
@@ -127,7 +135,7 @@ def password_login(
     audience = requested_audience(container, form)
     scopes = user_scopes(form.get("scope"), management=audience is not None)
     socket_ip = request.client.host if request.client else "unknown"
-    forwarded = request.headers.get(FORWARDED_FOR, "").strip()
+    forwarded = _ip_address(request.headers.get(FORWARDED_FOR, ""))
     ip = forwarded if forwarded and not client.is_public else socket_ip
     try:
         user = container.login.authenticate(connection, username, password, ip)

@@ -317,6 +317,14 @@ def test_forwarded_ip_becomes_last_ip(
     assert container.profiles.get_user(user_id).last_ip == "203.0.113.5"
 
 
+def test_a_forwarded_value_that_is_not_an_ip_is_ignored(
+    anonymous: httpx.Client, container: Container, user_id: str
+) -> None:
+    body = backend_login_body("lin@example.com")
+    assert token(anonymous, body, **{"auth0-forwarded-for": "<script>"}).status_code == 200
+    assert container.profiles.get_user(user_id).last_ip == "127.0.0.1"
+
+
 def test_missing_username_is_invalid_request(anonymous: httpx.Client) -> None:
     body = login_body("x@example.com")
     del body["username"]
