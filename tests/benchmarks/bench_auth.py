@@ -115,7 +115,7 @@ def bench_backend(
 def main() -> None:
     options = argparse.ArgumentParser(description=__doc__)
     options.add_argument("--users", type=int, default=40)
-    options.add_argument("--logins", type=int, default=120)
+    options.add_argument("--logins", type=int, default=80)
     options.add_argument("--requests", type=int, default=4_000)
     options.add_argument("--postgres", action="store_true", help="also run on PostgreSQL")
     args = options.parse_args()
