@@ -14,7 +14,7 @@ from typing import Any, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import IntegrityError, Mapper, Recording, Transcoder
+from eventsourcing.persistence import EventStore, IntegrityError, Mapper, Recording, Transcoder
 
 from domain import metadata
 from domain.actor import Actor
@@ -28,7 +28,7 @@ from domain.errors import (
 from domain.group_commit import GroupCommit
 from domain.metadata import APP_METADATA, USER_METADATA, Metadata, MetadataLimits
 from domain.storage.email_index import EmailClaim, EmailTakenError
-from domain.storage.shredding import KeyRing, ShreddingMapper
+from domain.storage.shredding import KeyRing, SealingEventStore, ShreddingMapper
 from domain.storage.transcoder import OrjsonTranscoder
 from domain.storage.user_keys import KeyRecord
 from domain.user import User, user_aggregate_id
@@ -98,6 +98,9 @@ class UserProfiles(Application[UUID]):
         # The library builds the recorder after the mapper: keys are loaded through it lazily.
         self.keys = KeyRing(lambda ids: cast(KeyStore, self.recorder).user_keys_of(ids))
         return ShreddingMapper(self.construct_transcoder(), self.keys)
+
+    def construct_event_store(self) -> EventStore[UUID]:
+        return SealingEventStore(self.mapper, self.recorder)
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """Stores the objects' new events; concurrent saves share one transaction.

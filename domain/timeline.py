@@ -7,7 +7,7 @@ Passwords never show: their value reads `[redacted]`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,14 +16,23 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 from domain.metadata import APP_METADATA, USER_METADATA, Changes
-from domain.storage.shredding import ERASED, is_erased
+from domain.storage.shredding import ERASED
 from domain.user import REDACTED, User
 
 # Library and envelope fields, not part of what an event changed.
 ENVELOPE = frozenset(
-    {"originator_id", "originator_version", "originator_topic", "timestamp", "actor", ERASED}
+    {
+        "originator_id",
+        "originator_version",
+        "originator_topic",
+        "class_version",
+        "timestamp",
+        "actor",
+        ERASED,
+    }
 )
 
+Fields = Mapping[str, Any]
 Rendered = tuple[dict[str, Any], Changes]
 
 
@@ -48,10 +57,13 @@ def event_name(topic: str) -> str:
 
 def format_instant(moment: datetime) -> str:
     """ISO-8601 in UTC to the microsecond, so that a time read here works as `as_of`."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    text = moment.isoformat(timespec="microseconds")
+    return (text[:-6] if moment.tzinfo else text) + "Z"  # "+00:00" reads "Z"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a feed export builds a million of them
 class Entry:
     version: int
     event: str
@@ -78,17 +90,21 @@ class Entry:
 
 
 def entry_for(event: Any) -> Entry:
-    name = type(event).__name__
-    erased = is_erased(event)
+    return describe(type(event).__name__, event.originator_version, vars(event))
+
+
+def describe(name: str, version: int, fields: Mapping[str, Any]) -> Entry:
+    """The entry of the event called `name`, from its decoded fields."""
+    erased = fields.get(ERASED) is True
     patch: dict[str, Any] | None = None
     changes: Changes | None = None
     if not erased:
-        patch, changes = _RENDERERS.get(name, _other)(event)
+        patch, changes = _RENDERERS.get(name, _other)(fields)
     return Entry(
-        version=event.originator_version,
+        version=version,
         event=name,
-        timestamp=event.timestamp,
-        actor=getattr(event, "actor", None),
+        timestamp=fields["timestamp"],
+        actor=fields.get("actor"),
         patch=patch,
         changes=changes,
         erased=erased,
@@ -107,43 +123,43 @@ def _qualified(bucket: str, changes: Changes) -> Changes:
     return {f"{bucket}.{key}": change for key, change in changes.items()}
 
 
-def _created(event: Any) -> Rendered:
-    profile = _shown(event.profile)
+def _created(fields: Fields) -> Rendered:
+    profile = _shown(fields["profile"])
     changes: Changes = {name: {"old": None, "new": value} for name, value in profile.items()}
     for bucket in (USER_METADATA, APP_METADATA):
-        added = {key: {"old": None, "new": value} for key, value in getattr(event, bucket).items()}
+        added = {key: {"old": None, "new": value} for key, value in fields[bucket].items()}
         changes.update(_qualified(bucket, added))
     patch = {
         **profile,
-        USER_METADATA: event.user_metadata,
-        APP_METADATA: event.app_metadata,
+        USER_METADATA: fields[USER_METADATA],
+        APP_METADATA: fields[APP_METADATA],
     }
     return patch, changes
 
 
-def _bucket_patched(bucket: str) -> Callable[[Any], Rendered]:
-    def render(event: Any) -> Rendered:
-        return {bucket: event.patch}, _qualified(bucket, event.changes)
+def _bucket_patched(bucket: str) -> Callable[[Fields], Rendered]:
+    def render(fields: Fields) -> Rendered:
+        return {bucket: fields["patch"]}, _qualified(bucket, fields["changes"])
 
     return render
 
 
-def _profile_updated(event: Any) -> Rendered:
-    return _shown(event.attributes), event.changes
+def _profile_updated(fields: Fields) -> Rendered:
+    return _shown(fields["attributes"]), fields["changes"]
 
 
-def _deleted(_: Any) -> Rendered:
+def _deleted(_: Fields) -> Rendered:
     return {}, {}
 
 
-def _other(event: Any) -> Rendered:
+def _other(fields: Fields) -> Rendered:
     """An event this module does not know yet: its fields, and its changes if it has any."""
-    fields = {key: value for key, value in vars(event).items() if key not in ENVELOPE}
-    changes = fields.pop("changes", None)
-    return fields, changes if isinstance(changes, dict) else {}
+    shown = {key: value for key, value in fields.items() if key not in ENVELOPE}
+    changes = shown.pop("changes", None)
+    return shown, changes if isinstance(changes, dict) else {}
 
 
-_RENDERERS: dict[str, Callable[[Any], Rendered]] = {
+_RENDERERS: dict[str, Callable[[Fields], Rendered]] = {
     "UserCreated": _created,
     "UserMetadataPatched": _bucket_patched(USER_METADATA),
     "AppMetadataPatched": _bucket_patched(APP_METADATA),

@@ -15,9 +15,10 @@ class Dialect:
     placeholder: str
     id_type: str  # how aggregate ids are kept: as the library keeps them in its events table
     blob_type: str
+    position: str  # the events table's notification id column
     id_param: Callable[[UUID], Any]
-    ids_param: Callable[[Sequence[UUID]], Any]
-    any_of: str  # a condition on one parameter holding many ids, `{}` = the column
+    list_param: Callable[[Sequence[Any]], Any]  # many values as one parameter
+    any_of: str  # a condition on one parameter holding many values, `{}` = the column
 
     def table(self, name: str, schema: str | None = None) -> str:
         return f"{schema}.{name}" if schema else name
@@ -27,8 +28,9 @@ SQLITE = Dialect(
     placeholder="?",
     id_type="TEXT",
     blob_type="BLOB",
+    position="rowid",
     id_param=lambda id_: id_.hex,
-    ids_param=lambda ids: orjson.dumps([id_.hex for id_ in ids]).decode(),
+    list_param=lambda values: orjson.dumps(list(values)).decode(),
     any_of="{} IN (SELECT value FROM json_each(?))",
 )
 
@@ -36,8 +38,9 @@ POSTGRES = Dialect(
     placeholder="%s",
     id_type="uuid",
     blob_type="bytea",
+    position="notification_id",
     id_param=lambda id_: id_,
-    ids_param=list,
+    list_param=list,
     any_of="{} = ANY(%s)",
 )
 

@@ -68,7 +68,19 @@ class TablesBesideEvents:
     user_keys: UserKeyStatements
     event_times: EventTimeStatements
 
-    def _tables(self, dialect: Dialect, prefix: str, schema: str | None) -> list[str]:
+    def _tables(
+        self, dialect: Dialect, prefix: str, schema: str | None, events_table: str
+    ) -> list[str]:
+        self.dialect = dialect
+        p = dialect.placeholder
+        after = (
+            f"SELECT {dialect.position} AS position, originator_id, originator_version, topic, "
+            f"state FROM {events_table} WHERE {dialect.position} > {p}"
+        )
+        self._events_after = f"{after} ORDER BY position LIMIT {p}"
+        self._events_of_topics_after = (
+            f"{after} AND {dialect.any_of.format('topic')} ORDER BY position LIMIT {p}"
+        )
         self.email_index = EmailIndexStatements(
             prefix + EMAIL_INDEX_TABLE, dialect.placeholder, schema=schema
         )
@@ -106,14 +118,22 @@ class TablesBesideEvents:
     def user_keys_of(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, KeyRecord]:
         if not aggregate_ids:
             return {}
-        params = (self.user_keys.dialect.ids_param(aggregate_ids),)
-        return key_records(self._rows(self.user_keys.select, params))
+        ids = self.dialect.list_param([self.dialect.id_param(id_) for id_ in aggregate_ids])
+        return key_records(self._rows(self.user_keys.select, (ids,)))
 
     def version_at(self, aggregate_id: UUID, moment: datetime) -> int | None:
         """The user's last version recorded at or before `moment`, None if there is none."""
-        params = (self.event_times.dialect.id_param(aggregate_id), microseconds(moment))
+        params = (self.dialect.id_param(aggregate_id), microseconds(moment))
         rows = self._rows(self.event_times.version_at, params)
         return int(rows[0]["version"]) if rows else None
+
+    def events_after(self, position: int, limit: int, topics: Sequence[str] = ()) -> list[Any]:
+        """Rows (position, originator_id, originator_version, topic, state) in log order: the
+        notification log without the library's per-row objects, for bulk readers."""
+        if topics:
+            params = (position, self.dialect.list_param(topics), limit)
+            return self._rows(self._events_of_topics_after, params)
+        return self._rows(self._events_after, (position, limit))
 
 
 def _destroys_a_key(stored_events: Sequence[StoredEvent]) -> bool:
@@ -122,7 +142,7 @@ def _destroys_a_key(stored_events: Sequence[StoredEvent]) -> bool:
 
 class SQLiteProfilesRecorder(TablesBesideEvents, EmailConflicts, SQLiteApplicationRecorder):
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
-        self._beside = self._tables(SQLITE, "", None)
+        self._beside = self._tables(SQLITE, "", None, events_table_name)
         super().__init__(datastore, events_table_name)
 
     def construct_create_table_statements(self) -> list[str]:
@@ -167,7 +187,9 @@ class PostgresProfilesRecorder(TablesBesideEvents, EmailConflicts, PostgresAppli
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
         prefix = events_table_name.removesuffix("_events") + "_"
-        beside = self._tables(POSTGRES, prefix, datastore.schema)
+        beside = self._tables(
+            POSTGRES, prefix, datastore.schema, f"{datastore.schema}.{events_table_name}"
+        )
         self.sql_create_statements.extend(Composed([SQL(s)]) for s in beside)
 
     def _insert_stored_events(

@@ -23,18 +23,22 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.domain import CanInitAggregate, DomainEventProtocol
 from eventsourcing.persistence import (
+    EventStore,
     Mapper,
     MapperDeserialisationError,
+    Recording,
     StoredEvent,
     Transcoder,
     find_id_convertor,
@@ -68,7 +72,6 @@ SEALED = b"\x01"  # a plain JSON state starts with "{"
 NONCE_BYTES = 12
 KEY_CACHE_SECONDS = 5.0
 KEY_CACHE_SIZE = 100_000
-UNSAVED_KEYS = 10_000
 
 
 class UserKeyMissingError(Exception):
@@ -85,6 +88,11 @@ class SealedStoredEvent(StoredEvent):
 
 
 KeyLoader = Callable[[Sequence[UUID]], dict[UUID, KeyRecord]]
+
+
+class KeyEntry(NamedTuple):
+    record: KeyRecord | None  # None: no key row
+    cipher: AESGCM | None  # None: no key row, or the key was destroyed
 
 
 class KeyRing:
@@ -104,56 +112,54 @@ class KeyRing:
         self._ttl = ttl_seconds
         self._maxsize = maxsize
         self._lock = threading.Lock()
-        self._entries: OrderedDict[UUID, tuple[float, KeyRecord | None, AESGCM | None]] = (
-            OrderedDict()
-        )
+        self._entries: OrderedDict[UUID, tuple[float, KeyEntry]] = OrderedDict()
 
     def record(self, aggregate_id: UUID) -> KeyRecord | None:
         """The user's key row, or None when there is none."""
-        return self._entry(aggregate_id)[1]
+        return self.lookup([aggregate_id])[aggregate_id].record
 
     def cipher(self, aggregate_id: UUID) -> AESGCM | None:
         """The user's cipher, or None when the key was destroyed (or never existed)."""
-        return self._entry(aggregate_id)[2]
+        return self.lookup([aggregate_id])[aggregate_id].cipher
 
-    def user_id(self, aggregate_id: UUID) -> str | None:
-        record = self.record(aggregate_id)
-        return record.user_id if record else None
-
-    def prefetch(self, aggregate_ids: Iterable[UUID]) -> None:
-        """Loads, in one query, the keys of `aggregate_ids` that are not cached."""
+    def lookup(self, aggregate_ids: Iterable[UUID]) -> dict[UUID, KeyEntry]:
+        """The entries of `aggregate_ids`, loading those not cached in one query."""
+        found: dict[UUID, KeyEntry] = {}
+        missing = []
         now = time.monotonic()
         with self._lock:
-            missing = [id_ for id_ in set(aggregate_ids) if not self._fresh(id_, now)]
+            for aggregate_id in set(aggregate_ids):
+                cached = self._entries.get(aggregate_id)
+                if cached is not None and now - cached[0] < self._ttl:
+                    found[aggregate_id] = cached[1]
+                else:
+                    missing.append(aggregate_id)
         if missing:
-            self._store(missing, self._load(missing))
+            found.update(self._load_entries(missing))
+        return found
+
+    def prefetch(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Loads, in one query, the keys of `aggregate_ids` that are not cached yet."""
+        self.lookup(aggregate_ids)
 
     def forget(self, aggregate_id: UUID) -> None:
         with self._lock:
             self._entries.pop(aggregate_id, None)
 
-    def _entry(self, aggregate_id: UUID) -> tuple[float, KeyRecord | None, AESGCM | None]:
-        with self._lock:
-            if self._fresh(aggregate_id, time.monotonic()):
-                return self._entries[aggregate_id]
-        self._store([aggregate_id], self._load([aggregate_id]))
-        with self._lock:
-            return self._entries.get(aggregate_id) or (0.0, None, None)
-
-    def _fresh(self, aggregate_id: UUID, now: float) -> bool:
-        entry = self._entries.get(aggregate_id)
-        return entry is not None and now - entry[0] < self._ttl
-
-    def _store(self, aggregate_ids: Sequence[UUID], records: dict[UUID, KeyRecord]) -> None:
+    def _load_entries(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, KeyEntry]:
+        records = self._load(aggregate_ids)
+        loaded = {id_: KeyEntry(None, None) for id_ in aggregate_ids}
         now = time.monotonic()
         with self._lock:
             # A missing row is not cached: the user may be created a moment later.
             for aggregate_id, record in records.items():
-                cipher = AESGCM(record.key) if record.key else None
-                self._entries[aggregate_id] = (now, record, cipher)
+                entry = KeyEntry(record, AESGCM(record.key) if record.key else None)
+                loaded[aggregate_id] = entry
+                self._entries[aggregate_id] = (now, entry)
                 self._entries.move_to_end(aggregate_id)
             while len(self._entries) > self._maxsize:
                 self._entries.popitem(last=False)
+        return loaded
 
 
 class ShreddingMapper(Mapper[UUID]):
@@ -162,10 +168,18 @@ class ShreddingMapper(Mapper[UUID]):
     def __init__(self, transcoder: Transcoder, keys: KeyRing) -> None:
         super().__init__(transcoder)
         self.keys = keys
-        # Keys made for users whose first event is not committed yet, for their later events
-        # in the same save; a key row in the store always wins over these.
-        self._unsaved: OrderedDict[UUID, AESGCM] = OrderedDict()
-        self._unsaved_lock = threading.Lock()
+        # The keys made while one save's events are mapped, for that save's later events of
+        # the same users: their rows are written by the same transaction.
+        self._new_keys: ContextVar[dict[UUID, AESGCM] | None] = ContextVar("new_keys", default=None)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Maps the events of one save together (see `SealingEventStore`)."""
+        token = self._new_keys.set({})
+        try:
+            yield
+        finally:
+            self._new_keys.reset(token)
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> SealedStoredEvent:
         topic = get_topic(type(domain_event))
@@ -188,7 +202,9 @@ class ShreddingMapper(Mapper[UUID]):
                 key = AESGCM.generate_key(bit_length=256)
                 new_key = NewKey(originator_id, str(state["user_id"]), key)
                 fresh = AESGCM(key)
-                self._remember_unsaved(originator_id, fresh)
+                new_keys = self._new_keys.get()
+                if new_keys is not None:
+                    new_keys[originator_id] = fresh
                 cipher: AESGCM | None = fresh
             else:
                 cipher = self._cipher_for_writing(originator_id)
@@ -213,46 +229,60 @@ class ShreddingMapper(Mapper[UUID]):
         data = stored_event.state
         if data[:1] != SEALED:
             return super().to_domain_event(stored_event)
+        originator_id = stored_event.originator_id
+        assert isinstance(originator_id, UUID)
+        version = stored_event.originator_version
+        cipher = self.keys.cipher(originator_id)
+        state = self.decode_state(originator_id, version, stored_event.topic, data, cipher)
+        return _construct(stored_event, state)
+
+    def decode_state(
+        self, originator_id: UUID, version: int, topic: str, data: bytes, cipher: AESGCM | None
+    ) -> dict[str, Any]:
+        """A stored event's fields, unsealed with `cipher`, or blanks and `erased` without it."""
+        if data[:1] != SEALED:
+            plain: dict[str, Any] = self.transcoder.decode(data)
+            return plain
         header_end = 5 + int.from_bytes(data[1:5], "big")
         state: dict[str, Any] = self.transcoder.decode(data[5:header_end])
         blanks = state.pop(BLANKS)
         sealed = data[header_end:]
-        originator_id = stored_event.originator_id
-        assert isinstance(originator_id, UUID)
-        cipher = self.keys.cipher(originator_id) if sealed else None
-        if cipher is None:
+        if cipher is None or not sealed:
             join(state, blanks)
             state[ERASED] = True
-        else:
-            aad = associated_data(
-                originator_id, stored_event.originator_version, stored_event.topic
-            )
-            try:
-                plaintext = cipher.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
-            except InvalidTag as error:
-                raise MapperDeserialisationError(
-                    f"sealed payload of {originator_id} v{stored_event.originator_version} "
-                    "does not authenticate under the user's key"
-                ) from error
-            join(state, self.transcoder.decode(plaintext))
-        return _construct(stored_event, state)
+            return state
+        aad = associated_data(originator_id, version, topic)
+        try:
+            plaintext = cipher.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
+        except InvalidTag as error:
+            raise MapperDeserialisationError(
+                f"sealed payload of {originator_id} v{version} "
+                "does not authenticate under the user's key"
+            ) from error
+        join(state, self.transcoder.decode(plaintext))
+        return state
 
     def _cipher_for_writing(self, aggregate_id: UUID) -> AESGCM | None:
-        record = self.keys.record(aggregate_id)
-        with self._unsaved_lock:
-            unsaved = self._unsaved.pop(aggregate_id, None)
-        if record is not None:
-            return self.keys.cipher(aggregate_id)
-        if unsaved is None:
+        new_keys = self._new_keys.get()
+        if new_keys and aggregate_id in new_keys:
+            return new_keys[aggregate_id]
+        entry = self.keys.lookup([aggregate_id])[aggregate_id]
+        if entry.record is None:
             raise UserKeyMissingError(str(aggregate_id))
-        self._remember_unsaved(aggregate_id, unsaved)
-        return unsaved
+        return entry.cipher
 
-    def _remember_unsaved(self, aggregate_id: UUID, cipher: AESGCM) -> None:
-        with self._unsaved_lock:
-            self._unsaved[aggregate_id] = cipher
-            while len(self._unsaved) > UNSAVED_KEYS:
-                self._unsaved.popitem(last=False)
+
+class SealingEventStore(EventStore[UUID]):
+    """Maps each save's events as one batch, so that events following a user's creation in
+    the same save are sealed with the key that save brings."""
+
+    mapper: ShreddingMapper
+
+    def put(
+        self, domain_events: Sequence[DomainEventProtocol[UUID]], **kwargs: Any
+    ) -> list[Recording[UUID]]:
+        with self.mapper.batch():
+            return super().put(domain_events, **kwargs)
 
 
 def is_erased(event: object) -> bool:
@@ -309,11 +339,16 @@ def _construct(stored_event: StoredEvent, state: dict[str, Any]) -> DomainEventP
     id_convertor = find_id_convertor(cls, cast(Hashable, type(stored_event.originator_id)))
     state["originator_id"] = id_convertor(stored_event.originator_id)
     state["originator_version"] = stored_event.originator_version
+    upcast(cls, state)
+    domain_event: DomainEventProtocol[UUID] = object.__new__(cls)
+    object.__setattr__(domain_event, "__dict__", state)
+    return domain_event
+
+
+def upcast(cls: type, state: dict[str, Any]) -> None:
+    """Brings the fields of an event stored by an older `class_version` up to date."""
     class_version = getattr(cls, "class_version", 1)
     from_version = state.pop("class_version", 1)
     while from_version < class_version:
         getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
         from_version += 1
-    domain_event: DomainEventProtocol[UUID] = object.__new__(cls)
-    object.__setattr__(domain_event, "__dict__", state)
-    return domain_event

@@ -43,7 +43,7 @@ def test_a_destroyed_key_gives_no_cipher_but_keeps_the_user_id() -> None:
     user = uuid4()
     ring = KeyRing(CountingTable({user: KeyRecord("auth0|a", None)}).load)
     assert ring.cipher(user) is None
-    assert ring.user_id(user) == "auth0|a"
+    assert ring.record(user) == KeyRecord("auth0|a", None)
 
 
 def test_a_forgotten_key_is_read_afresh() -> None:
@@ -65,15 +65,22 @@ def test_an_expired_key_is_read_afresh() -> None:
     assert len(table.queries) == 2
 
 
-def test_prefetch_loads_only_the_uncached_keys_in_one_query() -> None:
+def test_a_lookup_loads_only_the_uncached_keys_in_one_query() -> None:
     cached, first, second = uuid4(), uuid4(), uuid4()
     table = CountingTable({id_: KeyRecord(str(id_), KEY) for id_ in (cached, first, second)})
     ring = KeyRing(table.load)
     ring.cipher(cached)
-    ring.prefetch([cached, first, second, first])
+    entries = ring.lookup([cached, first, second, first])
     assert table.queries[1] == sorted([first, second])
-    assert ring.user_id(second) == str(second)
     assert len(table.queries) == 2
+    assert set(entries) == {cached, first, second}
+    assert entries[second].record == KeyRecord(str(second), KEY)
+
+
+def test_a_lookup_answers_for_users_without_a_key() -> None:
+    unknown = uuid4()
+    entry = KeyRing(CountingTable({}).load).lookup([unknown])[unknown]
+    assert (entry.record, entry.cipher) == (None, None)
 
 
 def test_the_cache_keeps_at_most_maxsize_keys() -> None:
@@ -84,3 +91,13 @@ def test_the_cache_keeps_at_most_maxsize_keys() -> None:
         ring.cipher(user)
     ring.cipher(users[0])
     assert len(table.queries) == 4
+
+
+def test_prefetched_keys_are_served_from_the_cache() -> None:
+    first, second = uuid4(), uuid4()
+    table = CountingTable({id_: KeyRecord(str(id_), KEY) for id_ in (first, second)})
+    ring = KeyRing(table.load)
+    ring.prefetch([first, second])
+    assert ring.cipher(first) is not None
+    assert ring.cipher(second) is not None
+    assert len(table.queries) == 1

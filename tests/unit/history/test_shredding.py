@@ -12,7 +12,13 @@ from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 
 from domain.actor import Actor
 from domain.storage.dialect import as_uuid
-from domain.storage.shredding import KeyRing, SealedStoredEvent, ShreddingMapper, is_erased
+from domain.storage.shredding import (
+    KeyRing,
+    SealedStoredEvent,
+    ShreddingMapper,
+    UserKeyMissingError,
+    is_erased,
+)
 from domain.storage.transcoder import OrjsonTranscoder
 from domain.storage.user_keys import KeyRecord
 from domain.user import User
@@ -65,7 +71,9 @@ def new_user() -> User:
 
 
 def store(mapper: ShreddingMapper, table: KeyTable, user: User) -> list[SealedStoredEvent]:
-    stored = [mapper.to_stored_event(event) for event in user.collect_events()]
+    """What a save stores: the user's new events, mapped as one batch."""
+    with mapper.batch():
+        stored = [mapper.to_stored_event(event) for event in user.collect_events()]
     table.record(stored)
     return stored
 
@@ -198,7 +206,19 @@ def test_events_saved_with_the_creation_are_sealed_with_the_new_key(
 ) -> None:
     user = new_user()
     user.patch_user_metadata({"hobby": "kitesurfing"}, ACTOR.as_dict())
-    stored = [mapper.to_stored_event(event) for event in user.collect_events()]
+    with mapper.batch():
+        stored = [mapper.to_stored_event(event) for event in user.collect_events()]
     table.record(stored)
     patched = mapper.to_domain_event(stored[1])
     assert vars(patched)["patch"] == {"hobby": "kitesurfing"}
+
+
+def test_outside_a_batch_an_event_of_a_user_without_a_key_is_refused(
+    mapper: ShreddingMapper,
+) -> None:
+    user = new_user()
+    user.patch_user_metadata({"hobby": "kitesurfing"}, ACTOR.as_dict())
+    created, patched = user.collect_events()
+    mapper.to_stored_event(created)
+    with pytest.raises(UserKeyMissingError):
+        mapper.to_stored_event(patched)
