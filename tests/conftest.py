@@ -10,6 +10,7 @@ import pytest
 
 from api.bootstrap import Container, build
 from api.settings import Settings
+from tests.support.oauth import client_credentials_token
 from tests.support.postgres import PostgresServer
 from tests.support.server import RunningServer
 
@@ -68,19 +69,10 @@ def server(container: Container) -> Iterator[RunningServer]:
         yield running
 
 
-def admin_token(base_url: str, audience: str = "http://metaledger.test/api/v2/") -> str:
-    response = httpx.post(
-        f"{base_url}/oauth/token",
-        json={
-            "grant_type": "client_credentials",
-            "client_id": ADMIN_CLIENT_ID,
-            "client_secret": ADMIN_CLIENT_SECRET,
-            "audience": audience,
-        },
+def admin_token(base_url: str, scope: str | None = None) -> str:
+    return client_credentials_token(
+        base_url, ADMIN_CLIENT_ID, ADMIN_CLIENT_SECRET, "http://metaledger.test/api/v2/", scope
     )
-    response.raise_for_status()
-    token: str = response.json()["access_token"]
-    return token
 
 
 @pytest.fixture

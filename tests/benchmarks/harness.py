@@ -18,6 +18,7 @@ from pathlib import Path
 import aiohttp
 import httpx
 
+from tests.support.oauth import client_credentials_token
 from tests.support.ports import free_port
 
 CLIENT_ID = "bench-admin"
@@ -90,18 +91,7 @@ def serve(database_url: str | None, extra_env: dict[str, str] | None = None) -> 
 
 
 def admin_token(base_url: str) -> str:
-    response = httpx.post(
-        f"{base_url}/oauth/token",
-        json={
-            "grant_type": "client_credentials",
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "audience": f"{base_url}/api/v2/",
-        },
-    )
-    response.raise_for_status()
-    token: str = response.json()["access_token"]
-    return token
+    return client_credentials_token(base_url, CLIENT_ID, CLIENT_SECRET, f"{base_url}/api/v2/")
 
 
 Call = Callable[[aiohttp.ClientSession, int], Awaitable[int]]

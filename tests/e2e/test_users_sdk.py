@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from auth0.management import (
     Auth0,
@@ -12,7 +11,7 @@ from auth0.management import (
     NotFoundError,
 )
 
-from tests.conftest import ADMIN_CLIENT_ID, ADMIN_CLIENT_SECRET
+from tests.conftest import admin_token
 from tests.support.server import RunningServer
 
 CONNECTION = "Username-Password-Authentication"
@@ -25,21 +24,8 @@ def sdk(server: RunningServer, token: str) -> Auth0:
 
 @pytest.fixture
 def read_only_sdk(server: RunningServer) -> Auth0:
-    response = httpx.post(
-        f"{server.base_url}/oauth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": ADMIN_CLIENT_ID,
-            "client_secret": ADMIN_CLIENT_SECRET,
-            "audience": "http://metaledger.test/api/v2/",
-            "scope": "read:users",
-        },
-    )
-    return Auth0(
-        base_url=f"{server.base_url}/api/v2",
-        token=response.json()["access_token"],
-        max_retries=0,
-    )
+    token = admin_token(server.base_url, scope="read:users")
+    return Auth0(base_url=f"{server.base_url}/api/v2", token=token, max_retries=0)
 
 
 def test_sdk_creates_reads_updates_and_deletes_a_user(sdk: Auth0) -> None:
