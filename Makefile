@@ -26,6 +26,18 @@ postgres:
 	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 		|| { $(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
 
+# The Kafka broker's jars from Maven Central (then cached in ~/.m2); the suite starts its own
+# broker from them. Java 17 and Maven come from Debian's packages when missing.
+kafka-jars:
+	@{ command -v java && command -v mvn; } >/dev/null 2>&1 \
+		|| { $(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless maven; }
+	compose/kafka/broker.sh --fetch-only
+
+# A Kafka broker in the foreground on 127.0.0.1:9092, for `make run` with
+# METALEDGER_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 (data in a temporary directory).
+kafka: kafka-jars
+	compose/kafka/broker.sh --host 127.0.0.1 --port 9092
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -33,7 +45,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy .
 
-pytest: install postgres
+pytest: install postgres kafka-jars
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
-from api import history_command
+from api import history_command, stream_commands
 from api.bootstrap import build
 from api.main import create_app
 from api.settings import Settings
@@ -43,6 +43,13 @@ def serve(settings: Settings, _: argparse.Namespace) -> int:
 COMMANDS: dict[str, Command] = {
     "serve": Command("serve the HTTP API (and, embedded, the background workers)", serve),
     "history": Command("print a user's timeline", history_command.run, history_command.arguments),
+    "relay": Command("run the Kafka relay: publish the event log", stream_commands.relay),
+    "consume": Command(
+        "run a change-stream consumer", stream_commands.consume, stream_commands.consume_arguments
+    ),
+    "tail": Command(
+        "print the change stream", stream_commands.tail, stream_commands.tail_arguments
+    ),
 }
 
 

@@ -48,6 +48,9 @@ class Settings:
     external_audience: str | None = None
     kafka_bootstrap_servers: str | None = None
     kafka_topic: str = "metaledger.users"
+    # Used when the relay creates the topic (and consumers their dead-letter topics).
+    kafka_partitions: int = 3
+    kafka_replication_factor: int = 1
     # DELETE /api/v2/users/{id} without `erase=`: also destroy the user's personal data?
     erase_on_delete: bool = False
 
@@ -114,5 +117,9 @@ class Settings:
             external_audience=get("EXTERNAL_AUDIENCE"),
             kafka_bootstrap_servers=get("KAFKA_BOOTSTRAP_SERVERS"),
             kafka_topic=get("KAFKA_TOPIC") or cls.kafka_topic,
+            kafka_partitions=integer("KAFKA_PARTITIONS", cls.kafka_partitions),
+            kafka_replication_factor=integer(
+                "KAFKA_REPLICATION_FACTOR", cls.kafka_replication_factor
+            ),
             erase_on_delete=(get("ERASE_ON_DELETE") or "").lower() in ("1", "true", "yes", "on"),
         )

@@ -40,7 +40,8 @@ def user_aggregate_id(user_id: str) -> UUID:
 
 def format_timestamp(moment: datetime) -> str:
     """ISO-8601 in UTC with milliseconds, as Auth0 writes timestamps."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat is a few times cheaper than strftime; the relay formats three per event
+    return moment.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 class User(Aggregate):

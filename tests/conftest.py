@@ -10,6 +10,7 @@ import pytest
 
 from api.bootstrap import Container, build
 from api.settings import Settings
+from tests.support.kafka_broker import KafkaBroker
 from tests.support.oauth import client_credentials_token
 from tests.support.postgres import PostgresServer
 from tests.support.server import RunningServer
@@ -25,6 +26,15 @@ def postgres_server() -> Iterator[PostgresServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[KafkaBroker]:
+    """One real Kafka broker for the whole run; tests use topics of their own."""
+    broker = KafkaBroker()
+    broker.start()
+    yield broker
+    broker.close()
 
 
 @pytest.fixture

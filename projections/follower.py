@@ -1,0 +1,81 @@
+"""Runs a follower of the event log: batch after batch, waiting for new events when caught up.
+
+A follower is a `step` that handles the next batch and says how many events it read. A step that
+raises (a store or broker down) is retried after a pause that doubles up to a bound, so an
+outage costs no busy loop and the follower resumes by itself when the dependency returns.
+Runs in a thread of its own beside the API (embedded mode) or in the foreground of a process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from contextlib import closing
+
+from eventsourcing.persistence import ApplicationRecorder
+
+from projections.wakeup import Wakeup, wakeup_for
+
+FIRST_PAUSE = 0.1
+MAX_PAUSE = 5.0
+
+
+class Follower:
+    def __init__(
+        self,
+        name: str,
+        step: Callable[[], int],
+        batch_size: int,
+        recorder: ApplicationRecorder,
+        *,
+        poll_interval: float = 0.02,
+        max_pause: float = MAX_PAUSE,
+        on_failure: Callable[[int], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.step = step
+        self.batch_size = batch_size
+        self.recorder = recorder
+        self.poll_interval = poll_interval
+        self.max_pause = max_pause
+        self.on_failure = on_failure
+        self.log = logging.getLogger(f"metaledger.{name}")
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._wakeup: Wakeup | None = None
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._wakeup is not None:
+            self._wakeup.interrupt()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+            self._thread = None
+
+    def run(self) -> None:
+        """Follows the log until `stop()`."""
+        with closing(wakeup_for(self.recorder, self.poll_interval)) as wakeup:
+            self._wakeup = wakeup
+            failures = 0
+            while not self._stopping.is_set():
+                try:
+                    count = self.step()
+                except Exception:
+                    failures += 1
+                    self.log.exception("%s failed (attempt %d)", self.name, failures)
+                    if self.on_failure is not None:
+                        self.on_failure(failures)
+                    self._stopping.wait(min(FIRST_PAUSE * 2 ** (failures - 1), self.max_pause))
+                    continue
+                if failures:
+                    self.log.info("%s recovered after %d failed attempts", self.name, failures)
+                    failures = 0
+                if count < self.batch_size:
+                    wakeup.wait()
+            self._wakeup = None

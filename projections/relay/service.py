@@ -1,0 +1,123 @@
+"""The relay as a running service: topic first, then batch after batch, reporting its lag.
+
+While the broker is away the API keeps accepting writes (they wait in the event store); the
+relay retries with a growing pause, says how many events are waiting, and catches up when the
+broker returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from domain.profiles import UserProfiles
+from projections.cloudevents import Origin
+from projections.follower import Follower
+from projections.relay.position import relay_position
+from projections.relay.publisher import Publisher
+from projections.relay.relay import LIVE_BATCH_SIZE, Lag, Relay
+from projections.relay.topics import TopicSpec
+
+log = logging.getLogger("metaledger.relay")
+
+LAG_REPORT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    bootstrap_servers: str
+    topic: TopicSpec
+    issuer: str
+    database_url: str | None
+    data_dir: Path
+    batch_size: int = LIVE_BATCH_SIZE
+
+
+def build_relay(config: RelayConfig, profiles: UserProfiles) -> Relay:
+    return Relay(
+        profiles,
+        relay_position(config.database_url, config.data_dir),
+        Publisher(config.bootstrap_servers, config.topic),
+        Origin.of(config.issuer, config.topic.name),
+        batch_size=config.batch_size,
+    )
+
+
+class RelayWorker:
+    """One step of the relay, with the topic made sure of and the lag reported."""
+
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+        self._topic_ready = False
+        self._reported_at = 0.0
+
+    def step(self) -> int:
+        if not self._topic_ready:
+            self.relay.publisher.ensure_topic()
+            self._topic_ready = True
+        count = self.relay.publish_batch()
+        if count == self.relay.batch_size and self._due():
+            self._report("publishing", self.relay.lag())
+        return count
+
+    def report_failure(self, failures: int) -> None:
+        with contextlib.suppress(Exception):  # the store may be what is down
+            lag = self.relay.lag()
+            if failures == 1 or self._due():
+                self._report("waiting for the broker", lag)
+
+    def _due(self) -> bool:
+        now = time.monotonic()
+        if now - self._reported_at < LAG_REPORT_SECONDS:
+            return False
+        self._reported_at = now
+        return True
+
+    @staticmethod
+    def _report(state: str, lag: Lag) -> None:
+        log.warning(
+            "relay %s: %d events behind (position %d, last event %d)",
+            state,
+            lag.events,
+            lag.position,
+            lag.end,
+        )
+
+
+class RelayService:
+    """Started and stopped with the API (embedded), or run in the foreground by `relay`."""
+
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+        self.worker = RelayWorker(relay)
+        self.follower = Follower(
+            "relay",
+            self.worker.step,
+            relay.batch_size,
+            relay.profiles.recorder,
+            on_failure=self.worker.report_failure,
+        )
+
+    def start(self) -> None:
+        self.follower.start()
+
+    def stop(self) -> None:
+        self.follower.stop()
+        self.close()
+
+    def run(self) -> None:
+        try:
+            self.follower.run()
+        finally:
+            self.close()
+
+    def request_stop(self) -> None:
+        """From a signal handler: the foreground `run` returns after the current batch."""
+        self.follower.stop()
+
+    def close(self) -> None:
+        self.relay.publisher.close()
+        self.relay.position.close()

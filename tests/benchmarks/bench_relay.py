@@ -1,0 +1,212 @@
+"""The change stream: relay throughput from a backlog, and write → consumer latency.
+
+Run: .venv/bin/python -m tests.benchmarks.bench_relay [--users N] [--rate R] [--seconds S]
+
+1. Backlog: N users with 10 events each (200,000 events by default) in the SQLite event store,
+   published by the relay to a real broker (the test suite's KafkaBroker, started here).
+   Baseline, measured in the same run: the bare kafka-python producer sending the same number of
+   messages of the same size (idempotent, acks=all), with nothing to read, decrypt or fold.
+2. Latency: a real `metaledger serve` process with the relay embedded, PATCHes of app_metadata
+   paced at R per second, and the entitlements consumer in this process; latency runs from the
+   moment a request is sent to the moment the consumer's handler has committed its effects.
+   Baseline: the HTTP round trip of the same PATCH.
+Everything shares the machine's cores: the broker, the server, the load and the consumer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import aiohttp
+import orjson
+from kafka import KafkaProducer
+
+from api.bootstrap import build_profiles
+from api.settings import Settings
+from consumers.database import Database
+from consumers.entitlements import EntitlementsHandler
+from consumers.messages import ChangeEvent
+from consumers.runner import ConsumerConfig, ConsumerRunner
+from projections.relay.publisher import BATCH_BYTES, LINGER_MS
+from projections.relay.service import RelayConfig, build_relay
+from projections.relay.topics import TopicSpec, ensure_topic
+from tests.benchmarks.harness import admin_token, serve
+from tests.support.backlog import write_backlog
+from tests.support.kafka_broker import KafkaBroker
+from tests.support.stream import at_least, read_topic, unique_topic
+
+EVENTS_PER_USER = 10
+PARTITIONS = 3
+
+
+def bench_backlog(broker: KafkaBroker, users: int) -> None:
+    data_dir = Path(tempfile.mkdtemp(prefix="metaledger-bench-relay-"))
+    settings = Settings(data_dir=data_dir, issuer="http://bench.test/")
+    profiles = build_profiles(settings)
+    started = time.perf_counter()
+    end = write_backlog(profiles, users, EVENTS_PER_USER)
+    print(f"backlog: {end:,} events written in {time.perf_counter() - started:.1f} s")
+
+    topic = TopicSpec(unique_topic("bench"), PARTITIONS, 1)
+    relay = build_relay(
+        RelayConfig(broker.bootstrap_servers, topic, settings.issuer, None, data_dir), profiles
+    )
+    relay.publisher.ensure_topic()
+    started = time.perf_counter()
+    published = relay.catch_up()
+    relay_seconds = time.perf_counter() - started
+    relay.publisher.close()
+    relay.position.close()
+    profiles.close()
+    relay_rate = published / relay_seconds
+
+    size = average_message_size(broker, topic.name)
+    baseline_rate = bare_producer(broker, published, size)
+    print(f"  bare producer, {published:,} messages of {size} bytes   {baseline_rate:9,.0f} msg/s")
+    print(
+        f"  relay, backlog of {published:,} events               {relay_rate:9,.0f} events/s"
+        f"  {relay_rate / baseline_rate:5.2f}x baseline  ({relay_seconds:.1f} s; target ≥ 20,000)"
+    )
+
+
+def average_message_size(broker: KafkaBroker, topic: str) -> int:
+    sample = read_topic(broker.bootstrap_servers, topic, at_least(2000), timeout=30)
+    return int(statistics.fmean(len(m.value or b"") for m in sample[:2000]))
+
+
+def bare_producer(broker: KafkaBroker, count: int, size: int) -> float:
+    topic = unique_topic("bench-bare")
+    ensure_topic(broker.bootstrap_servers, TopicSpec(topic, PARTITIONS, 1))
+    producer = KafkaProducer(
+        bootstrap_servers=broker.bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=LINGER_MS,
+        batch_size=BATCH_BYTES,
+    )
+    value = b"x" * size
+    keys = [f"auth0|backlog{n % 20000:017d}".encode() for n in range(count)]
+    started = time.perf_counter()
+    for key in keys:
+        producer.send(topic, key=key, value=value)
+    producer.flush()
+    rate = count / (time.perf_counter() - started)
+    producer.close()
+    return rate
+
+
+def bench_latency(broker: KafkaBroker, rate: int, seconds: int) -> None:
+    topic = unique_topic("bench-latency")
+    env = {
+        "METALEDGER_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "METALEDGER_KAFKA_TOPIC": topic,
+    }
+    with serve(None, env) as base_url:
+        token = admin_token(base_url)
+        user_ids = asyncio.run(create_users(base_url, token, 200))
+        handled: dict[int, float] = {}
+
+        def on_handled(event: ChangeEvent) -> None:
+            sequence = event.data.get("patch", {}).get("app_metadata", {}).get("seq")
+            if isinstance(sequence, int):
+                handled[sequence] = time.perf_counter()
+
+        data_dir = Path(tempfile.mkdtemp(prefix="metaledger-bench-consumer-"))
+        runner = ConsumerRunner(
+            ConsumerConfig(broker.bootstrap_servers, topic),
+            EntitlementsHandler(),
+            Database(None, data_dir, "entitlements.sqlite3"),
+            on_handled=on_handled,
+        )
+        thread = threading.Thread(target=runner.run)
+        thread.start()
+        try:
+            sent, round_trips = asyncio.run(paced_patches(base_url, token, user_ids, rate, seconds))
+            deadline = time.monotonic() + 60
+            while len(handled) < len(sent) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            runner.stop()
+            thread.join(60)
+    latencies = sorted((handled[n] - sent[n]) * 1000 for n in sent if n in handled)
+    trips = sorted(round_trips)
+    print(f"latency: {len(sent):,} PATCHes at {rate}/s, {len(latencies):,} seen by the consumer")
+    print(
+        f"  HTTP round trip (baseline)        p50 {pct(trips, 0.5):7.1f} ms  "
+        f"p99 {pct(trips, 0.99):7.1f} ms"
+    )
+    print(
+        f"  write → consumer handler          p50 {pct(latencies, 0.5):7.1f} ms  "
+        f"p99 {pct(latencies, 0.99):7.1f} ms  ({pct(latencies, 0.99) / pct(trips, 0.99):5.1f}x "
+        "baseline p99; target p99 ≤ 250 ms)"
+    )
+
+
+def pct(ordered: list[float], fraction: float) -> float:
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
+
+
+async def create_users(base_url: str, token: str, count: int) -> list[str]:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(base_url, headers=headers) as session:
+        user_ids = []
+        for number in range(count):
+            body = {
+                "connection": "Username-Password-Authentication",
+                "email": f"latency{number}@example.com",
+                "app_metadata": {"plan": "free"},
+            }
+            async with session.post("/api/v2/users", json=body) as response:
+                user_ids.append((await response.json())["user_id"])
+        return user_ids
+
+
+async def paced_patches(
+    base_url: str, token: str, user_ids: list[str], rate: int, seconds: int
+) -> tuple[dict[int, float], list[float]]:
+    """PATCHes sent on a fixed schedule (not waiting for each other), each with a sequence
+    number in app_metadata for the consumer side to recognise."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    sent: dict[int, float] = {}
+    round_trips: list[float] = []
+    async with aiohttp.ClientSession(base_url, headers=headers) as session:
+
+        async def one(sequence: int) -> None:
+            user_id = user_ids[sequence % len(user_ids)]
+            body = orjson.dumps({"app_metadata": {"plan": f"plan-{sequence % 7}", "seq": sequence}})
+            sent[sequence] = started = time.perf_counter()
+            async with session.patch(f"/api/v2/users/{user_id}", data=body) as response:
+                await response.read()
+            round_trips.append((time.perf_counter() - started) * 1000)
+
+        tasks = []
+        began = time.perf_counter()
+        for sequence in range(rate * seconds):
+            delay = began + sequence / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(sequence)))
+        await asyncio.gather(*tasks)
+    return sent, round_trips
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=20_000, help="backlog users (x10 events)")
+    parser.add_argument("--rate", type=int, default=200, help="PATCHes per second")
+    parser.add_argument("--seconds", type=int, default=30, help="how long the paced load runs")
+    args = parser.parse_args()
+    with KafkaBroker() as broker:
+        print(f"broker up in {broker.startup_seconds:.1f} s at {broker.bootstrap_servers}")
+        bench_backlog(broker, args.users)
+        bench_latency(broker, args.rate, args.seconds)
+
+
+if __name__ == "__main__":
+    main()

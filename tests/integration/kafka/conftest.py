@@ -1,0 +1,60 @@
+"""The change-stream suite: the application on the parametrized store, and a topic per test on
+the session's broker."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from api.bootstrap import build_profiles
+from api.change_stream import relay_config
+from api.settings import Settings
+from domain.actor import Actor
+from domain.profiles import DEFAULT_CONNECTION, NewUser, UserProfiles, UserUpdate
+from projections.relay.relay import Relay
+from projections.relay.service import build_relay
+from tests.support.kafka_broker import KafkaBroker
+from tests.support.stream import unique_topic
+
+ACTOR = Actor(kind="client", id="stream-client", grant="client-credentials", request_id="req-1")
+
+
+@pytest.fixture
+def stream_settings(settings: Settings, kafka_broker: KafkaBroker) -> Settings:
+    return dataclasses.replace(
+        settings,
+        kafka_bootstrap_servers=kafka_broker.bootstrap_servers,
+        kafka_topic=unique_topic(),
+    )
+
+
+@pytest.fixture
+def profiles(stream_settings: Settings) -> Iterator[UserProfiles]:
+    app = build_profiles(stream_settings)
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def relay(stream_settings: Settings, profiles: UserProfiles) -> Iterator[Relay]:
+    config = relay_config(stream_settings)
+    assert config is not None
+    built = build_relay(config, profiles)
+    built.publisher.ensure_topic()
+    yield built
+    built.publisher.close()
+    built.position.close()
+
+
+def create(profiles: UserProfiles, email: str, **fields: Any) -> str:
+    written = profiles.create_user(
+        NewUser(connection=DEFAULT_CONNECTION, profile={"email": email}, **fields), ACTOR
+    )
+    return written.user.user_id
+
+
+def patch(profiles: UserProfiles, user_id: str, **buckets: dict[str, Any] | None) -> None:
+    profiles.update_user(user_id, UserUpdate(buckets=dict(buckets)), ACTOR)
