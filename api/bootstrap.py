@@ -17,6 +17,9 @@ from api.settings import Settings
 from domain.metadata import MetadataLimits
 from domain.profiles import UserProfiles
 from domain.storage.config import event_store_env
+from projections.search.config import search_store
+from projections.search.projector import Projector, ProjectorService
+from projections.search.store import SearchStore
 
 
 class BackgroundService(Protocol):
@@ -37,6 +40,7 @@ class Container:
     passwords: Passwords
     password_policy: PasswordPolicy
     login: PasswordLogin
+    search: SearchStore
     # Started and stopped with the HTTP app, in order (stopped in reverse).
     background: list[BackgroundService] = field(default_factory=list)
 
@@ -57,6 +61,10 @@ def build(settings: Settings) -> Container:
     passwords = Passwords(
         settings.argon2_time_cost, settings.argon2_memory_cost_kib, settings.argon2_parallelism
     )
+    search = search_store(settings.database_url, settings.data_dir)
+    background: list[BackgroundService] = []
+    if settings.embedded_workers:
+        background.append(ProjectorService(Projector(profiles, search)))
     return Container(
         settings=settings,
         profiles=profiles,
@@ -89,4 +97,6 @@ def build(settings: Settings) -> Container:
             passwords,
             LoginThrottle(settings.brute_force_max_attempts, settings.brute_force_block_seconds),
         ),
+        search=search,
+        background=background,
     )

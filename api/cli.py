@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
-from api import history_command, stream_commands
+from api import history_command, search_commands, stream_commands
 from api.bootstrap import build
 from api.main import create_app
 from api.settings import Settings
@@ -43,6 +43,12 @@ def serve(settings: Settings, _: argparse.Namespace) -> int:
 COMMANDS: dict[str, Command] = {
     "serve": Command("serve the HTTP API (and, embedded, the background workers)", serve),
     "history": Command("print a user's timeline", history_command.run, history_command.arguments),
+    "project": Command("run the search projector: follow the event log", search_commands.project),
+    "rebuild": Command(
+        "rebuild the search read model from position 0",
+        search_commands.rebuild,
+        search_commands.rebuild_arguments,
+    ),
     "relay": Command("run the Kafka relay: publish the event log", stream_commands.relay),
     "consume": Command(
         "run a change-stream consumer", stream_commands.consume, stream_commands.consume_arguments

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api.bootstrap import Container, build
 from api.errors import install_error_handlers
 from api.middleware import CorrelationIdMiddleware
-from api.routes import health, history, oauth, signup, userinfo, users, wellknown
+from api.routes import health, history, oauth, search, signup, userinfo, users, wellknown
 from api.settings import Settings
 
 DESCRIPTION = """
@@ -44,6 +44,6 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.state.container = container
     install_error_handlers(app)
     app.add_middleware(CorrelationIdMiddleware)
-    for module in (users, history, oauth, signup, userinfo, wellknown, health):
+    for module in (users, search, history, oauth, signup, userinfo, wellknown, health):
         app.include_router(module.router)
     return app

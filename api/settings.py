@@ -53,6 +53,9 @@ class Settings:
     kafka_replication_factor: int = 1
     # DELETE /api/v2/users/{id} without `erase=`: also destroy the user's personal data?
     erase_on_delete: bool = False
+    # `serve` also runs the background workers (search projector, relay) in its own process;
+    # false when they run as processes of their own (`metaledger project`, `metaledger relay`).
+    embedded_workers: bool = True
 
     def __post_init__(self) -> None:
         if not self.issuer:
@@ -122,4 +125,6 @@ class Settings:
                 "KAFKA_REPLICATION_FACTOR", cls.kafka_replication_factor
             ),
             erase_on_delete=(get("ERASE_ON_DELETE") or "").lower() in ("1", "true", "yes", "on"),
+            embedded_workers=(get("EMBEDDED_WORKERS") or "true").lower()
+            not in ("0", "false", "no", "off"),
         )

@@ -1,0 +1,106 @@
+"""`metaledger project` and `metaledger rebuild`: the search projector as a process of its own.
+
+`project` follows the event log until stopped (SIGINT/SIGTERM), for deployments where `serve`
+runs with METALEDGER_EMBEDDED_WORKERS=false. `rebuild` drops the read model and projects the
+whole log again from position 0; stop other projectors first, or they race it batch by batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from types import FrameType
+from typing import TextIO
+
+from api.bootstrap import build_profiles
+from api.settings import Settings
+from projections.search.config import search_store
+from projections.search.projector import (
+    REBUILD_BATCH_SIZE,
+    Progress,
+    Projector,
+    ProjectorService,
+)
+from projections.search.projector import rebuild as rebuild_read_model
+
+BAR_WIDTH = 30
+
+
+def project(settings: Settings, _: argparse.Namespace) -> int:
+    profiles = build_profiles(settings)
+    store = search_store(settings.database_url, settings.data_dir)
+    service = ProjectorService(Projector(profiles, store))
+
+    def stop(_signal: int, _frame: FrameType | None) -> None:
+        service.stop()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    print(f"metaledger: projecting from position {store.position() or 0}", file=sys.stderr)
+    try:
+        service.run()
+    finally:
+        store.close()
+        profiles.close()
+    return 0
+
+
+def rebuild_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=REBUILD_BATCH_SIZE,
+        help=f"events per transaction (default {REBUILD_BATCH_SIZE})",
+    )
+
+
+def rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    profiles = build_profiles(settings)
+    store = search_store(settings.database_url, settings.data_dir)
+    try:
+        bar = ProgressBar(sys.stderr)
+        started = time.monotonic()
+        events = rebuild_read_model(profiles, store, args.batch_size, bar.show)
+        elapsed = time.monotonic() - started
+        bar.finish()
+        skipped = len(store.skipped_events())
+        print(
+            f"metaledger: rebuilt the search read model from {events:,} events in "
+            f"{elapsed:.1f} s ({events / max(elapsed, 1e-9):,.0f} events/s, {skipped} skipped)",
+            file=sys.stderr,
+        )
+    finally:
+        store.close()
+        profiles.close()
+    return 0
+
+
+class ProgressBar:
+    """Redrawn in place on a terminal; a line per tenth of the way otherwise (logs)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.started = time.monotonic()
+        self.interactive = out.isatty()
+        self.last_tenth = -1
+
+    def show(self, progress: Progress) -> None:
+        share = min(progress.position / progress.end, 1.0) if progress.end else 1.0
+        rate = progress.events / max(time.monotonic() - self.started, 1e-9)
+        filled = int(share * BAR_WIDTH)
+        line = (
+            f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {share:4.0%}  "
+            f"position {progress.position:,} of {progress.end:,}  {rate:,.0f} events/s"
+        )
+        if self.interactive:
+            self.out.write("\r" + line)
+        elif int(share * 10) > self.last_tenth:
+            self.last_tenth = int(share * 10)
+            self.out.write(line + "\n")
+        self.out.flush()
+
+    def finish(self) -> None:
+        if self.interactive:
+            self.out.write("\n")

@@ -1,0 +1,191 @@
+"""The read model in PostgreSQL tables of its own, beside the event store.
+
+Text columns use the "C" collation: comparisons and order are by code point, as in SQLite, so a
+prefix wildcard is an index range and both backends sort alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed
+
+from projections.search.errors import QueryTimeout
+from projections.search.query import Dialect, QueryTranslator, like_pattern
+from projections.search.store import (
+    METADATA_TABLE,
+    SKIPPED_TABLE,
+    STATEMENT_TIMEOUT_SECONDS,
+    USERS_TABLE,
+    Batch,
+    ColumnTypes,
+    Found,
+    SearchRequest,
+    SearchResult,
+    SkippedEvent,
+    Statements,
+    StoredUser,
+    added_entries,
+    removed_entries,
+    row_values,
+    schema_statements,
+)
+
+_TYPES = ColumnTypes(
+    text='text COLLATE "C"',
+    integer="bigint",
+    boolean="boolean",
+    real="double precision",
+    uuid="uuid",
+    blob="bytea",
+    rowid_key=False,
+    nulls_first=" NULLS FIRST",
+)
+
+
+class PostgresSearchStore(PostgresTrackingRecorder):
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        *,
+        tracking_table_name: str = "search_tracking",
+        application_name: str = "UserProfiles",
+    ):
+        super().__init__(datastore, tracking_table_name=tracking_table_name)
+        self.application_name = application_name
+        self.statement_timeout = STATEMENT_TIMEOUT_SECONDS
+        self.schema = datastore.schema
+        dialect = Dialect(
+            marker="%s",
+            users_table=f"{self.schema}.{USERS_TABLE}",
+            metadata_table=f"{self.schema}.{METADATA_TABLE}",
+            pattern_operator="LIKE",
+            pattern=like_pattern,
+        )
+        self.translator = QueryTranslator(dialect)
+        self.statements = Statements(dialect)
+        # The read model's own tables and indexes (besides the library's tracking table).
+        self.ddl = schema_statements(_TYPES, f"{self.schema}.")
+        self.sql_create_statements.extend(Composed([SQL(s)]) for s in self.ddl)
+
+    # Reads
+
+    def search(self, request: SearchRequest) -> SearchResult:
+        page_sql, page_params = self.statements.page(request)
+        timeout_ms = max(1, int(self.statement_timeout * 1000))  # 0 would mean no timeout
+        with self.datastore.get_connection() as connection:
+            try:
+                with connection.transaction(), connection.cursor() as curs:
+                    # One snapshot for the page and its total.
+                    curs.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    curs.execute(f"SET LOCAL statement_timeout = {timeout_ms}")
+                    curs.execute(page_sql, page_params)
+                    users = [
+                        Found(
+                            row["key"],
+                            StoredUser(row["key"], row["version"], row["state"]).restore(
+                                row["aggregate_id"]
+                            ),
+                        )
+                        for row in curs.fetchall()
+                    ]
+                    total = None
+                    if request.count_total:
+                        curs.execute(*self.statements.count(request))
+                        total = _first(curs)
+            except psycopg.errors.QueryCanceled as error:
+                raise QueryTimeout(str(error)) from None
+        return SearchResult(users, total)
+
+    def position(self) -> int | None:
+        position: int | None = self.max_tracking_id(self.application_name)
+        return position
+
+    def load(self, aggregate_ids: Collection[UUID]) -> dict[UUID, StoredUser]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                self.statements.select_users("aggregate_id = ANY(%s)"), (list(aggregate_ids),)
+            )
+            return {
+                row["aggregate_id"]: StoredUser(row["key"], row["version"], bytes(row["state"]))
+                for row in curs.fetchall()
+            }
+
+    def skipped_events(self) -> list[SkippedEvent]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                f"SELECT notification_id, topic, reason FROM {self.schema}.{SKIPPED_TABLE} "
+                "ORDER BY notification_id"
+            )
+            return [
+                SkippedEvent(row["notification_id"], row["topic"], row["reason"])
+                for row in curs.fetchall()
+            ]
+
+    # Writes
+
+    def apply(self, batch: Batch) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            # First: refuses a position already recorded, and serialises concurrent projectors.
+            self._insert_tracking(curs, Tracking(self.application_name, batch.position))
+            self._write(curs, batch)
+
+    def _write(self, curs: Cursor[DictRow], batch: Batch) -> None:
+        removed = removed_entries(batch)
+        if removed:
+            curs.executemany(self.statements.delete_metadata, removed)
+        if batch.deletions:
+            curs.execute(
+                f"DELETE FROM {self.schema}.{USERS_TABLE} WHERE key = ANY(%s)",
+                ([user.key for user in batch.deletions],),
+            )
+        if batch.upserts:
+            curs.executemany(
+                self.statements.upsert_user,
+                [row_values(row, row.aggregate_id) for row in batch.upserts],
+            )
+        _copy(
+            curs,
+            f"COPY {self.schema}.{METADATA_TABLE} (path, text, key, num) FROM STDIN",
+            added_entries(batch),
+        )
+        _copy(
+            curs,
+            f"COPY {self.schema}.{SKIPPED_TABLE} (notification_id, topic, reason) FROM STDIN",
+            [(s.notification_id, s.topic, s.reason) for s in batch.skipped],
+        )
+
+    def reset(self) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            for table in (USERS_TABLE, METADATA_TABLE, SKIPPED_TABLE):
+                curs.execute(f"DROP TABLE IF EXISTS {self.schema}.{table}")
+            curs.execute(
+                f"DELETE FROM {self.schema}.{self.tracking_table_name} WHERE application_name = %s",
+                (self.application_name,),
+            )
+            for statement in self.ddl:
+                curs.execute(statement)
+
+    def close(self) -> None:
+        self.datastore.close()
+
+
+def _copy(curs: Cursor[DictRow], statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    with curs.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _first(curs: Cursor[DictRow]) -> int:
+    row = curs.fetchone()
+    assert row is not None
+    return int(next(iter(row.values())))

@@ -1,0 +1,200 @@
+"""The projector: follows the event log in order and keeps the read model, batch by batch.
+
+Each batch of notifications is folded in memory, with the domain's own events applied to the
+User aggregates they belong to, and written with its position in one transaction: exactly once,
+also across crashes (a batch is either wholly written with its position, or not at all).
+
+An event the projector cannot read (unknown topic, payload made unreadable) or that belongs to
+no projected user is skipped, recorded as skipped, and passed: the position moves on.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import cast
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import CanInitAggregate
+from eventsourcing.persistence import Notification
+
+from domain.storage.shredding import ShreddingMapper
+from domain.user import User
+from projections.follower import Follower
+from projections.search.documents import (
+    Buckets,
+    RemovedUser,
+    buckets_of,
+    metadata_entries,
+    user_row,
+)
+from projections.search.store import Batch, SearchStore, SkippedEvent
+
+log = logging.getLogger("metaledger.projector")
+
+LIVE_BATCH_SIZE = 500
+REBUILD_BATCH_SIZE = 2000
+
+
+@dataclass
+class _Tracked:
+    """A user as the batch changes it."""
+
+    key: int
+    user: User
+    stored: Buckets | None  # the metadata as stored; None for a user new to the read model
+
+
+@dataclass(frozen=True)
+class Progress:
+    position: int
+    end: int
+    events: int
+
+
+class Projector:
+    def __init__(
+        self,
+        application: Application[UUID],
+        store: SearchStore,
+        batch_size: int = LIVE_BATCH_SIZE,
+    ) -> None:
+        self.application = application
+        self.store = store
+        self.batch_size = batch_size
+
+    def project_batch(self) -> int:
+        """Applies the next batch of events, if any; returns how many were read."""
+        position = self.store.position() or 0
+        notifications = self.application.recorder.select_notifications(
+            position, self.batch_size, inclusive_of_start=False
+        )
+        if notifications:
+            self.store.apply(self.fold(notifications))
+        return len(notifications)
+
+    def catch_up(self, report: Callable[[Progress], None] | None = None) -> int:
+        """Applies every event recorded so far; returns how many."""
+        end = self.application.recorder.max_notification_id() or 0
+        events = 0
+        while (count := self.project_batch()) > 0:
+            events += count
+            if report is not None:
+                report(Progress(self.store.position() or 0, end, events))
+            if count < self.batch_size:
+                break
+        return events
+
+    def fold(self, notifications: Sequence[Notification]) -> Batch:
+        batch = Batch(position=notifications[-1].id)
+        mapper = self.application.mapper
+        if isinstance(mapper, ShreddingMapper):  # one key query for the batch, not one per user
+            mapper.keys.prefetch(cast(UUID, n.originator_id) for n in notifications)
+        events = []
+        for notification in notifications:
+            try:
+                event = self.application.mapper.to_domain_event(notification)
+            except Exception as error:  # unknown topic, or a payload that cannot be read
+                batch.skipped.append(_skipped(notification, f"unreadable: {error!r}"))
+                continue
+            if not isinstance(event, User.Event):
+                batch.skipped.append(_skipped(notification, "not a user event"))
+                continue
+            events.append((notification, event))
+        tracked = self._load({event.originator_id for _, event in events})
+        deleted: set[UUID] = set()
+        for notification, event in events:
+            self._apply(notification, event, tracked, deleted, batch)
+        for aggregate_id in deleted:
+            gone = tracked.pop(aggregate_id)
+            if gone.stored is not None:
+                batch.deletions.append(RemovedUser(gone.key, metadata_entries(gone.stored)))
+        batch.upserts.extend(user_row(t.key, t.user, t.stored) for t in tracked.values())
+        if batch.skipped:
+            first = batch.skipped[0]
+            log.warning(
+                "skipped %d of %d events up to position %d, first %d (%s): %s",
+                len(batch.skipped),
+                len(notifications),
+                batch.position,
+                first.notification_id,
+                first.topic,
+                first.reason,
+            )
+        return batch
+
+    def _load(self, aggregate_ids: set[UUID]) -> dict[UUID, _Tracked]:
+        stored = self.store.load(aggregate_ids) if aggregate_ids else {}
+        tracked = {}
+        for aggregate_id, row in stored.items():
+            user = row.restore(aggregate_id)
+            tracked[aggregate_id] = _Tracked(row.key, user, buckets_of(user))
+        return tracked
+
+    @staticmethod
+    def _apply(
+        notification: Notification,
+        event: User.Event,
+        tracked: dict[UUID, _Tracked],
+        deleted: set[UUID],
+        batch: Batch,
+    ) -> None:
+        aggregate_id = event.originator_id
+        current = tracked.get(aggregate_id)
+        if isinstance(event, CanInitAggregate):
+            if current is not None:
+                batch.skipped.append(_skipped(notification, "the user is already projected"))
+                return
+            user = cast(User, event.mutate(None))
+            tracked[aggregate_id] = _Tracked(notification.id, user, None)
+            return
+        if current is None or aggregate_id in deleted:
+            batch.skipped.append(_skipped(notification, "no such user in the read model"))
+            return
+        try:
+            event.mutate(current.user)
+        except Exception as error:  # a gap or a replay: the row stays, the event is recorded
+            batch.skipped.append(_skipped(notification, f"not applicable: {error!r}"))
+            return
+        if current.user.deleted:
+            deleted.add(aggregate_id)
+
+
+def _skipped(notification: Notification, reason: str) -> SkippedEvent:
+    return SkippedEvent(notification.id, notification.topic, reason)
+
+
+def rebuild(
+    application: Application[UUID],
+    store: SearchStore,
+    batch_size: int = REBUILD_BATCH_SIZE,
+    report: Callable[[Progress], None] | None = None,
+) -> int:
+    """Drops the read model and projects the whole log again from position 0; returns how
+    many events it read."""
+    store.reset()
+    # Folding makes no reference cycles, only short-lived containers freed as they go: the
+    # cycle collector would spend a third of the time rescanning them.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return Projector(application, store, batch_size).catch_up(report)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+class ProjectorService(Follower):
+    """The projector beside the API (embedded mode, in a thread) or as the whole of
+    `metaledger project`: catches up, then follows new events as they are recorded."""
+
+    def __init__(self, projector: Projector) -> None:
+        super().__init__(
+            "search-projector",
+            projector.project_batch,
+            projector.batch_size,
+            projector.application.recorder,
+        )

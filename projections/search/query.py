@@ -1,0 +1,447 @@
+"""Auth0 user-search queries (Lucene syntax, parsed by luqum) as parameterised SQL conditions.
+
+Values never enter the SQL text: every one is a parameter. Wildcards become a range on the
+indexed column for the literal prefix plus a GLOB/LIKE check, never a regular expression.
+
+The semantics, Auth0's (search engine v3) where it says, Lucene's otherwise:
+- `field:value` and `field:"a phrase"` match the whole value (fields are not tokenized);
+  email, name, given_name, family_name and nickname ignore case, everything else respects it;
+- explicit `AND`, `OR`, `NOT` are boolean logic; juxtaposed clauses follow Lucene (`+` must,
+  `-` must not, the rest should match, any one of them when nothing is required);
+- a term without a field looks in the root text fields, never in metadata;
+- on a date field a partial date (`2017-12`) stands for its whole period;
+- extensions: ranges and wildcards on metadata (numeric ranges when the bounds are numbers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from luqum.exceptions import IllegalCharacterError, ParseError
+from luqum.thread import parse as parse_lucene
+from luqum.tree import (
+    AndOperation,
+    Boost,
+    FieldGroup,
+    Fuzzy,
+    Group,
+    Item,
+    Not,
+    OrOperation,
+    Phrase,
+    Plus,
+    Prohibit,
+    Proximity,
+    Range,
+    Regex,
+    SearchField,
+    UnknownOperation,
+    Word,
+)
+from luqum.tree import From as OpenFrom
+from luqum.tree import To as OpenTo
+
+from projections.search.errors import InvalidQuery
+from projections.search.fields import (
+    BARE_TERM_FIELDS,
+    EXISTS_FIELD,
+    ROOT_FIELDS,
+    Kind,
+    RootField,
+    metadata_bucket,
+)
+from projections.search.terms import PERIOD_END, Term, date_prefix, number, successor
+
+MAX_QUERY_CLAUSES = 64
+MAX_QUERY_DEPTH = 32
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A SQL boolean expression over the users table (alias `u`) and its parameters."""
+
+    sql: str
+    params: tuple[Any, ...] = ()
+
+
+MATCH_ALL = Condition("1 = 1")
+
+
+def all_of(conditions: Sequence[Condition]) -> Condition:
+    return _join(" AND ", conditions) if conditions else MATCH_ALL
+
+
+def any_of(conditions: Sequence[Condition]) -> Condition:
+    return _join(" OR ", conditions) if conditions else Condition("1 = 0")
+
+
+def negation(condition: Condition) -> Condition:
+    # IS NOT TRUE, unlike NOT, also holds where the condition is NULL (a missing field).
+    return Condition(f"({condition.sql}) IS NOT TRUE", condition.params)
+
+
+def _join(operator: str, conditions: Sequence[Condition]) -> Condition:
+    if len(conditions) == 1:
+        return conditions[0]
+    return Condition(
+        operator.join(f"({c.sql})" for c in conditions),
+        tuple(param for c in conditions for param in c.params),
+    )
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the backends: parameter marker, table names, wildcard matching."""
+
+    marker: str
+    users_table: str
+    metadata_table: str
+    pattern_operator: str
+    pattern: Callable[[tuple[str, ...]], str]
+
+
+def glob_pattern(parts: tuple[str, ...]) -> str:
+    """SQLite GLOB (case-sensitive): `*` between the parts, their own `*?[` made literal."""
+    return "*".join("".join(f"[{c}]" if c in "*?[" else c for c in part) for part in parts)
+
+
+def like_pattern(parts: tuple[str, ...]) -> str:
+    """PostgreSQL LIKE (case-sensitive): `%` between the parts, their own `\\%_` escaped."""
+    return "%".join("".join(f"\\{c}" if c in "\\%_" else c for c in part) for part in parts)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    low: Term | None
+    high: Term | None
+    include_low: bool
+    include_high: bool
+
+
+def parse(q: str) -> Item:
+    if "\x00" in q:
+        raise InvalidQuery("The query contains a NUL character.")
+    try:
+        tree: Item = parse_lucene(q)
+    except IllegalCharacterError as error:
+        raise InvalidQuery(f"Cannot parse the query: {error}.") from None
+    except ParseError as error:
+        detail = str(error).removeprefix("Syntax error in input : ").rstrip("!")
+        raise InvalidQuery(f"Cannot parse the query: {' '.join(detail.split())}.") from None
+    return tree
+
+
+class QueryTranslator:
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+
+    def translate(self, q: str | None) -> Condition:
+        if q is None or not q.strip():
+            return MATCH_ALL
+        return _Translation(self.dialect).node(parse(q), None, 0)
+
+
+class _Translation:
+    """One query's translation: counts its clauses so no query grows without bound."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.clauses = 0
+
+    def node(self, node: Item, field: str | None, depth: int) -> Condition:
+        if depth > MAX_QUERY_DEPTH:
+            raise InvalidQuery(f"The query is nested deeper than {MAX_QUERY_DEPTH} levels.")
+        deeper = depth + 1
+        if isinstance(node, SearchField):
+            if field is not None:
+                raise InvalidQuery(f"Field '{node.name}' is nested inside field '{field}'.")
+            return self.node(node.expr, node.name, deeper)
+        if isinstance(node, Group | FieldGroup | Boost):  # a boost changes no match
+            return self.node(node.expr, field, deeper)
+        if isinstance(node, AndOperation):
+            return all_of([self.node(child, field, deeper) for child in node.operands])
+        if isinstance(node, OrOperation):
+            return any_of([self.node(child, field, deeper) for child in node.operands])
+        if isinstance(node, UnknownOperation):
+            return self.clauses_of(node.operands, field, deeper)
+        if isinstance(node, Not | Prohibit):
+            return negation(self.node(node.a, field, deeper))
+        if isinstance(node, Plus):
+            return self.node(node.a, field, deeper)
+        if isinstance(node, Word | Phrase):
+            return self.leaf(node, field)
+        if isinstance(node, Range):
+            bounds = Bounds(
+                _bound(node.low), _bound(node.high), node.include_low, node.include_high
+            )
+            return self.ranged(field, bounds)
+        if isinstance(node, OpenFrom):
+            return self.ranged(field, Bounds(_bound(node.a), None, node.include, True))
+        if isinstance(node, OpenTo):
+            return self.ranged(field, Bounds(None, _bound(node.a), True, node.include))
+        if isinstance(node, Fuzzy | Proximity):
+            raise InvalidQuery(f"Fuzzy and proximity searches are not supported: '{node}'.")
+        if isinstance(node, Regex):
+            raise InvalidQuery(f"Regular expressions are not supported: '{node}'.")
+        raise InvalidQuery(f"Unsupported query element: '{node}'.")
+
+    def clauses_of(self, operands: Sequence[Item], field: str | None, depth: int) -> Condition:
+        """Lucene's clause logic for juxtaposed clauses (no AND/OR between them)."""
+        must: list[Condition] = []
+        must_not: list[Condition] = []
+        should: list[Condition] = []
+        for operand in operands:
+            if isinstance(operand, Plus):
+                must.append(self.node(operand.a, field, depth))
+            elif isinstance(operand, Not | Prohibit):
+                must_not.append(self.node(operand.a, field, depth))
+            else:
+                should.append(self.node(operand, field, depth))
+        conditions = list(must)
+        if must_not:
+            conditions.append(negation(any_of(must_not)))
+        if should and not must:
+            conditions.append(any_of(should))
+        return all_of(conditions)
+
+    def count_clause(self) -> None:
+        self.clauses += 1
+        if self.clauses > MAX_QUERY_CLAUSES:
+            raise InvalidQuery(f"The query has more than {MAX_QUERY_CLAUSES} terms.")
+
+    # Terms
+
+    def leaf(self, node: Item, field: str | None) -> Condition:
+        self.count_clause()
+        term = Term.of(node)
+        if field is None:
+            return self.bare(term)
+        if field == EXISTS_FIELD:
+            return self.exists(term)
+        if metadata_bucket(field):
+            return self.metadata(self.metadata_match(_metadata_path(field), term))
+        return self.root_match(_root_field(field), term)
+
+    def bare(self, term: Term) -> Condition:
+        if term.is_any:
+            return MATCH_ALL
+        return any_of([self.text_match(field, term) for field in BARE_TERM_FIELDS])
+
+    def exists(self, term: Term) -> Condition:
+        if term.has_wildcards:
+            raise InvalidQuery(f"_exists_ needs a field name, not a pattern: '{term}'.")
+        name = term.literal
+        if metadata_bucket(name):
+            return self.metadata(self.path_exists(name))
+        field = _root_field(name)
+        return Condition(f"u.{field.column} IS NOT NULL") if field.nullable else MATCH_ALL
+
+    def root_match(self, field: RootField, term: Term) -> Condition:
+        if term.is_any:
+            return self.exists(Term((field.name,)))
+        if field.kind in (Kind.TEXT, Kind.FOLDED_TEXT):
+            return self.text_match(field, term)
+        if term.has_wildcards:
+            raise InvalidQuery(f"Wildcards are not supported on {field.name}: '{term}'.")
+        column = f"u.{field.column}"
+        if field.kind is Kind.BOOLEAN:
+            if term.literal not in ("true", "false"):
+                raise InvalidQuery(f"{field.name} is true or false, not '{term}'.")
+            return self.compare(column, "=", term.literal == "true")
+        if field.kind is Kind.INTEGER:
+            return self.compare(column, "=", _number_of(field.name, term))
+        start = _date_of(field.name, term)
+        return all_of(
+            [self.compare(column, ">=", start), self.compare(column, "<=", start + PERIOD_END)]
+        )
+
+    def text_match(self, field: RootField, term: Term) -> Condition:
+        if field.kind is Kind.FOLDED_TEXT:
+            term = term.folded()
+        return self.text_condition(f"u.{field.column}", term)
+
+    def text_condition(self, column: str, term: Term) -> Condition:
+        if not term.has_wildcards:
+            return self.compare(column, "=", term.literal)
+        term.check_wildcards()
+        conditions = []
+        if term.prefix:
+            conditions.append(self.compare(column, ">=", term.prefix))
+            upper = successor(term.prefix)
+            if upper is not None:
+                conditions.append(self.compare(column, "<", upper))
+        if term.parts[1:] != ("",):  # more than a prefix: check the whole pattern
+            conditions.append(
+                Condition(
+                    f"{column} {self.dialect.pattern_operator} {self.dialect.marker}",
+                    (self.dialect.pattern(term.parts),),
+                )
+            )
+        return all_of(conditions)
+
+    def compare(self, column: str, operator: str, value: Any) -> Condition:
+        return Condition(f"{column} {operator} {self.dialect.marker}", (value,))
+
+    # Ranges
+
+    def ranged(self, field: str | None, bounds: Bounds) -> Condition:
+        self.count_clause()
+        if field is None or field == EXISTS_FIELD:
+            raise InvalidQuery("A range needs a field: use field:[low TO high].")
+        if metadata_bucket(field):
+            path = _metadata_path(field)
+            return self.metadata(self.metadata_range(path, bounds))
+        root = _root_field(field)
+        column = f"u.{root.column}"
+        if bounds.low is None and bounds.high is None:
+            return self.exists(Term((root.name,)))
+        if root.kind is Kind.INTEGER:
+            return self.numeric_range(column, bounds, root.name)
+        if root.kind is Kind.DATE:
+            return self.date_range(column, bounds, root.name)
+        if root.kind is Kind.BOOLEAN:
+            raise InvalidQuery(f"Ranges are not supported on {root.name}.")
+        if root.kind is Kind.FOLDED_TEXT:
+            bounds = Bounds(
+                bounds.low and bounds.low.folded(),
+                bounds.high and bounds.high.folded(),
+                bounds.include_low,
+                bounds.include_high,
+            )
+        return self.text_range(column, bounds)
+
+    def text_range(self, column: str, bounds: Bounds) -> Condition:
+        return self.range_of(
+            column,
+            bounds.low.literal if bounds.low else None,
+            bounds.high.literal if bounds.high else None,
+            bounds,
+        )
+
+    def numeric_range(self, column: str, bounds: Bounds, name: str) -> Condition:
+        return self.range_of(
+            column,
+            _number_of(name, bounds.low) if bounds.low else None,
+            _number_of(name, bounds.high) if bounds.high else None,
+            bounds,
+        )
+
+    def date_range(self, column: str, bounds: Bounds, name: str) -> Condition:
+        """A partial date covers its period: `[* TO 2017-12]` takes in all of December."""
+        low = _date_of(name, bounds.low) if bounds.low else None
+        high = _date_of(name, bounds.high) if bounds.high else None
+        conditions = []
+        if low is not None:
+            conditions.append(
+                self.compare(column, ">=", low)
+                if bounds.include_low
+                else self.compare(column, ">", low + PERIOD_END)
+            )
+        if high is not None:
+            conditions.append(
+                self.compare(column, "<=", high + PERIOD_END)
+                if bounds.include_high
+                else self.compare(column, "<", high)
+            )
+        return all_of(conditions)
+
+    def range_of(self, column: str, low: Any, high: Any, bounds: Bounds) -> Condition:
+        conditions = []
+        if low is not None:
+            conditions.append(self.compare(column, ">=" if bounds.include_low else ">", low))
+        if high is not None:
+            conditions.append(self.compare(column, "<=" if bounds.include_high else "<", high))
+        return all_of(conditions)
+
+    # Metadata: entries (key, path, text, num) in a table of their own
+
+    def metadata(self, condition: Condition) -> Condition:
+        return Condition(
+            f"u.key IN (SELECT m.key FROM {self.dialect.metadata_table} m WHERE {condition.sql})",
+            condition.params,
+        )
+
+    def metadata_match(self, path: str, term: Term) -> Condition:
+        if term.is_any:
+            return self.path_exists(path)
+        at_path = self.compare("m.path", "=", path)
+        if term.has_wildcards:
+            return all_of([at_path, self.text_condition("m.text", term)])
+        as_text = all_of([at_path, self.compare("m.text", "=", term.literal)])
+        value = number(term.literal)
+        if value is None:
+            return as_text
+        # 30 finds the number 30 (and 30.0) as well as the string "30".
+        as_number = all_of(
+            [self.compare("m.path", "=", path), self.compare("m.num", "=", float(value))]
+        )
+        return any_of([as_text, as_number])
+
+    def metadata_range(self, path: str, bounds: Bounds) -> Condition:
+        if bounds.low is None and bounds.high is None:
+            return self.path_exists(path)
+        given = [bound.literal for bound in (bounds.low, bounds.high) if bound is not None]
+        at_path = self.compare("m.path", "=", path)
+        if all(number(text) is not None for text in given):
+            low, high = (_float_of(path, bound) for bound in (bounds.low, bounds.high))
+            return all_of([at_path, self.range_of("m.num", low, high, bounds)])
+        if all(date_prefix(text) is not None for text in given):
+            return all_of([at_path, self.date_range("m.text", bounds, path)])
+        return all_of([at_path, self.text_range("m.text", bounds)])
+
+    def path_exists(self, path: str) -> Condition:
+        """The path holds a value, or is an object (or array of objects) that holds one."""
+        return any_of(
+            [
+                self.compare("m.path", "=", path),
+                all_of(
+                    [
+                        self.compare("m.path", ">=", path + "."),
+                        self.compare("m.path", "<", path + "/"),  # "/" follows "."
+                    ]
+                ),
+            ]
+        )
+
+
+def _bound(node: Item) -> Term | None:
+    term = Term.of(node)
+    if term.is_any:
+        return None
+    if term.has_wildcards:
+        raise InvalidQuery(f"Range bounds cannot hold wildcards: '{term}'.")
+    return term
+
+
+def _root_field(name: str) -> RootField:
+    field = ROOT_FIELDS.get(name)
+    if field is None:
+        hint = " Use identities.connection." if name == "connection" else ""
+        raise InvalidQuery(f"The field '{name}' is not searchable.{hint}")
+    return field
+
+
+def _metadata_path(field: str) -> str:
+    if field.endswith(".") or ".." in field or "." not in field:
+        raise InvalidQuery(f"Name a key inside the metadata: '{field}.key'.")
+    return field
+
+
+def _number_of(name: str, term: Term) -> int | float:
+    value = number(term.literal)
+    if value is None:
+        raise InvalidQuery(f"{name} takes a number, not '{term}'.")
+    return value
+
+
+def _float_of(name: str, term: Term | None) -> float | None:
+    return None if term is None else float(_number_of(name, term))
+
+
+def _date_of(name: str, term: Term) -> str:
+    value = date_prefix(term.literal)
+    if value is None:
+        raise InvalidQuery(f"{name} takes a date like 2017-12-31 or 2017-12, not '{term}'.")
+    return value

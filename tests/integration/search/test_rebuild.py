@@ -1,0 +1,91 @@
+"""`metaledger rebuild` builds, from position 0, the read model the live projector built."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import psycopg
+
+from api.settings import Settings
+from domain.profiles import DEFAULT_CONNECTION, UserProfiles
+from domain.user import User
+from projections.search.config import SEARCH_FILE
+from projections.search.documents import user_row
+from projections.search.projector import Projector
+from projections.search.store import METADATA_TABLE, USERS_TABLE, Batch, SearchStore
+from tests.integration.search.conftest import ACTOR, create, found, patch
+from tests.support import processes
+
+Tables = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
+
+
+def tables(settings: Settings) -> Tables:
+    """Every row of the read model's tables, in a stable order."""
+    users = f"SELECT * FROM {USERS_TABLE} ORDER BY key"
+    metadata = f"SELECT path, text, key, num FROM {METADATA_TABLE} ORDER BY path, text, key"
+    if settings.database_url:
+        with psycopg.connect(settings.database_url) as connection:
+            return (
+                [tuple(row) for row in connection.execute(users)],
+                [tuple(row) for row in connection.execute(metadata)],
+            )
+    with sqlite3.connect(settings.data_dir / SEARCH_FILE) as connection:
+        return list(connection.execute(users)), list(connection.execute(metadata))
+
+
+def write_and_follow(profiles: UserProfiles, projector: Projector) -> None:
+    """A history written while the projector follows it, a few events per batch."""
+    for number in range(40):
+        user_id = create(
+            profiles,
+            f"user{number}",
+            {"email": f"user{number}@example.com"},
+            user_metadata={"addresses": [{"city": "Paris"}, {"city": f"City {number % 4}"}]},
+            app_metadata={"plan": "free", "seats": number},
+        )
+        if number % 2:
+            patch(profiles, user_id, app_metadata={"plan": "pro", "roles": ["admin"]})
+        if number % 5 == 0:
+            profiles.record_login(user_id, "198.51.100.7", "app", ACTOR)
+        if number % 7 == 0:
+            profiles.delete_user(f"auth0|user{number // 2}", ACTOR)
+        projector.catch_up()
+
+
+def test_a_rebuild_equals_the_incrementally_built_read_model(
+    settings: Settings, profiles: UserProfiles, projector: Projector
+) -> None:
+    projector.batch_size = 3
+    write_and_follow(profiles, projector)
+    incremental = tables(settings)
+    result = processes.run(settings, "rebuild")
+    assert (result.returncode, tables(settings)) == (0, incremental)
+
+
+def test_a_rebuild_reports_its_progress_and_speed(
+    settings: Settings, profiles: UserProfiles
+) -> None:
+    for number in range(5):
+        create(profiles, f"user{number}")
+    result = processes.run(settings, "rebuild")
+    summary = "rebuilt the search read model from 5 events"
+    assert ("100%" in result.stderr, summary in result.stderr) == (True, True)
+
+
+def test_a_rebuild_drops_rows_no_event_accounts_for(
+    settings: Settings, profiles: UserProfiles, store: SearchStore, projector: Projector
+) -> None:
+    create(profiles, "real")
+    projector.catch_up()
+    stray = User(
+        user_id="auth0|stray",
+        connection=DEFAULT_CONNECTION,
+        profile={},
+        user_metadata={},
+        app_metadata={},
+        actor={},
+    )
+    store.apply(Batch(position=1000, upserts=[user_row(1000, stray, None)]))
+    processes.run(settings, "rebuild")
+    assert found(store, "*") == {"auth0|real"}

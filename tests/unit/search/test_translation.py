@@ -1,0 +1,123 @@
+"""The SQL a query becomes: values only ever as parameters, bounded size, index-friendly shapes."""
+
+from __future__ import annotations
+
+import pytest
+
+from projections.search.errors import InvalidQuery
+from projections.search.query import (
+    MATCH_ALL,
+    Condition,
+    Dialect,
+    QueryTranslator,
+    glob_pattern,
+    like_pattern,
+)
+from projections.search.sqlite import DIALECT
+
+SQLITE = QueryTranslator(DIALECT)
+POSTGRES = QueryTranslator(
+    Dialect("%s", "public.search_users", "public.search_metadata", "LIKE", like_pattern)
+)
+
+
+def sql(q: str, translator: QueryTranslator = SQLITE) -> Condition:
+    return translator.translate(q)
+
+
+@pytest.mark.parametrize(
+    "value", ["'; DROP TABLE search_users; --", "x' OR '1'='1", "%s)--", "?); --", "\\", "é€😀"]
+)
+def test_a_value_never_enters_the_sql_text(value: str) -> None:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    condition = sql(f'app_metadata.note:"{escaped}" OR name:"{escaped}"')
+    assert (value in condition.sql, value in condition.params) == (False, True)
+
+
+def test_a_field_name_never_enters_the_sql_text() -> None:
+    condition = sql("user_metadata.x';DROP--:y")
+    assert ("';DROP" in condition.sql, "user_metadata.x';DROP--" in condition.params) == (
+        False,
+        True,
+    )
+
+
+def test_a_case_insensitive_field_compares_lowercased_values() -> None:
+    assert sql("email:Jane@X.COM") == Condition("u.email = ?", ("jane@x.com",))
+
+
+def test_a_case_sensitive_field_compares_the_value_as_typed() -> None:
+    assert sql("username:Jane") == Condition("u.username = ?", ("Jane",))
+
+
+def test_a_prefix_wildcard_is_an_index_range() -> None:
+    assert sql("user_id:auth0*") == Condition(
+        "(u.user_id >= ?) AND (u.user_id < ?)", ("auth0", "auth1")
+    )
+
+
+def test_a_pattern_checks_the_whole_value_within_the_prefix_range() -> None:
+    assert sql("name:ja*doe") == Condition(
+        "(u.name >= ?) AND (u.name < ?) AND (u.name GLOB ?)", ("ja", "jb", "ja*doe")
+    )
+
+
+def test_glob_special_characters_in_a_pattern_are_literal() -> None:
+    assert glob_pattern(("a[b", "c?d")) == "a[[]b*c[?]d"
+
+
+def test_like_special_characters_in_a_pattern_are_literal() -> None:
+    assert like_pattern(("50%", "a_b")) == "50\\%%a\\_b"
+
+
+def test_postgres_uses_its_markers_and_like() -> None:
+    assert sql("name:*usa", POSTGRES) == Condition("u.name LIKE %s", ("%usa",))
+
+
+def test_metadata_is_a_subquery_on_path_and_value() -> None:
+    assert sql("app_metadata.plan:pro") == Condition(
+        "u.key IN (SELECT m.key FROM search_metadata m WHERE (m.path = ?) AND (m.text = ?))",
+        ("app_metadata.plan", "pro"),
+    )
+
+
+def test_a_number_in_metadata_also_matches_the_numeric_value() -> None:
+    assert sql("app_metadata.seats:25").params == (
+        "app_metadata.seats",
+        "25",
+        "app_metadata.seats",
+        25.0,
+    )
+
+
+def test_not_also_holds_where_the_field_is_missing() -> None:
+    assert sql("NOT username:bob").sql == "(u.username = ?) IS NOT TRUE"
+
+
+def test_no_query_matches_everyone() -> None:
+    assert (sql(""), sql("   ")) == (MATCH_ALL, MATCH_ALL)
+
+
+def test_an_exclusive_partial_date_bound_skips_its_whole_period() -> None:
+    assert sql("created_at:{2017-12 TO *]") == Condition("u.created_at > ?", ("2017-12~",))
+
+
+def test_a_date_term_is_its_whole_period() -> None:
+    assert sql("last_login:2017-12") == Condition(
+        "(u.last_login >= ?) AND (u.last_login <= ?)", ("2017-12", "2017-12~")
+    )
+
+
+def test_the_clause_count_is_bounded() -> None:
+    with pytest.raises(InvalidQuery, match="more than 64 terms"):
+        sql(" ".join(f"n{i}" for i in range(65)))
+
+
+def test_the_nesting_depth_is_bounded() -> None:
+    with pytest.raises(InvalidQuery, match="deeper than 32"):
+        sql("(" * 33 + "x" + ")" * 33)
+
+
+def test_a_parse_error_says_where() -> None:
+    with pytest.raises(InvalidQuery, match="unexpected '\\]' at position 10"):
+        sql("name:[a TO]")
