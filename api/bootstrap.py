@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from api.change_stream import embedded_relay
 from api.security.clients import ClientRegistry, admin_client
 from api.security.external_issuer import external_issuer
 from api.security.keys import SigningKey
@@ -65,6 +66,7 @@ def build(settings: Settings) -> Container:
     background: list[BackgroundService] = []
     if settings.embedded_workers:
         background.append(ProjectorService(Projector(profiles, search)))
+        background.extend(embedded_relay(settings, profiles))
     return Container(
         settings=settings,
         profiles=profiles,

@@ -1,0 +1,28 @@
+"""`metaledger serve` runs the relay beside the API when a broker is configured."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from api.bootstrap import build
+from api.settings import Settings
+from projections.relay.service import RelayService
+
+
+def test_serve_runs_the_relay_beside_the_api_when_a_broker_is_set(
+    stream_settings: Settings,
+) -> None:
+    container = build(dataclasses.replace(stream_settings, embedded_workers=True))
+
+    assert any(isinstance(service, RelayService) for service in container.background)
+
+
+def test_serve_says_publishing_is_off_without_a_broker(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    container = build(settings)
+
+    assert not any(isinstance(service, RelayService) for service in container.background)
+    assert "Kafka publishing is off" in caplog.text
