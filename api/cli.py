@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ class Command:
 
 def serve(settings: Settings, _: argparse.Namespace) -> int:
     container = build(settings)
+    collect_cycles_rarely()
     store = "PostgreSQL" if settings.database_url else settings.data_dir / "events.sqlite3"
     print(
         f"metaledger: serving on http://{settings.host}:{settings.port} (event store: {store})",
@@ -38,6 +40,14 @@ def serve(settings: Settings, _: argparse.Namespace) -> int:
         access_log=False,
     )
     return 0
+
+
+def collect_cycles_rarely() -> None:
+    """Requests build many short-lived JSON containers, freed by reference counting; with the
+    default thresholds the cycle collector rescans them thousands of times a second (a feed
+    page of 10,000 events spends ~40% of its time there)."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 COMMANDS: dict[str, Command] = {

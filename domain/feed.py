@@ -21,6 +21,9 @@ from domain.storage.shredding import ShreddingMapper, upcast
 from domain.timeline import EVENT_TOPICS, Entry, describe, event_name
 from domain.user import user_aggregate_id
 
+# Event class and name by stored topic, resolved once rather than per event.
+KINDS = {topic: (resolve_topic(topic), event_name(topic)) for topic in EVENT_TOPICS.values()}
+
 
 class EventLog(Protocol):
     def events_after(self, position: int, limit: int, topics: Sequence[str] = ()) -> list[Any]: ...
@@ -33,8 +36,7 @@ class FeedItem:
     entry: Entry
 
     def as_dict(self) -> dict[str, Any]:
-        entry = self.entry.as_dict()
-        return {"position": self.position, "user_id": self.user_id, **entry}
+        return self.entry.as_dict(position=self.position, user_id=self.user_id)
 
 
 @dataclass(frozen=True)
@@ -78,9 +80,8 @@ class ChangeFeed:
             fields = self.mapper.decode_state(
                 aggregate_id, version, topic, bytes(row["state"]), key.cipher
             )
-            upcast(resolve_topic(topic), fields)
+            cls, name = KINDS.get(topic) or (resolve_topic(topic), event_name(topic))
+            upcast(cls, fields)
             user = key.record.user_id if key.record else None
-            items.append(
-                FeedItem(row["position"], user, describe(event_name(topic), version, fields))
-            )
+            items.append(FeedItem(row["position"], user, describe(name, version, fields)))
         return FeedPage(items, rows[-1]["position"])

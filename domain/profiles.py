@@ -14,7 +14,7 @@ from typing import Any, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import EventStore, IntegrityError, Mapper, Recording, Transcoder
+from eventsourcing.persistence import EventStore, IntegrityError, Mapper, Recording
 
 from domain import metadata
 from domain.actor import Actor
@@ -91,7 +91,7 @@ class UserProfiles(Application[UUID]):
         self.connections = connections
         self.limits = limits or MetadataLimits()
 
-    def construct_transcoder(self) -> Transcoder:
+    def construct_transcoder(self) -> OrjsonTranscoder:
         return OrjsonTranscoder()
 
     def construct_mapper(self) -> Mapper[UUID]:

@@ -77,11 +77,14 @@ class Entry:
         """Whether a change is at `key` or below it (`user_metadata` covers all its keys)."""
         return any(name == key or name.startswith(key + ".") for name in (self.changes or {}))
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, **head: Any) -> dict[str, Any]:
+        """The entry as data for orjson, after the `head` fields given. The timestamp stays a
+        datetime: orjson renders it (UTC, with microseconds unless they are zero) far faster."""
         return {
+            **head,
             "version": self.version,
             "event": self.event,
-            "timestamp": format_instant(self.timestamp),
+            "timestamp": self.timestamp,
             "actor": self.actor,
             "patch": self.patch,
             "changes": self.changes,

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from api.deps import ContainerDep, any_scope
 from api.query_params import invalid_query, names, parse_instant
-from api.responses import json_response
+from api.responses import NEXT_HEADER, json_response
 from api.routes.users import checked_user_id
 from api.security.tokens import Principal
 from domain.feed import ChangeFeed
@@ -31,9 +31,9 @@ EventNames = Annotated[
 ]
 
 ENTRY_DESCRIPTION = (
-    "Each event has its `version`, `event` name, `timestamp` (ISO-8601, microseconds, usable "
-    "as `as_of`), `actor` (kind, id, grant, request_id, ip), the `patch` as sent and the "
-    "per-key `changes` ({old, new}; metadata keys read `user_metadata.<key>` / "
+    "Each event has its `version`, `event` name, `timestamp` (ISO-8601 UTC to the "
+    "microsecond, usable as `as_of`), `actor` (kind, id, grant, request_id, ip), the `patch` "
+    "as sent and the per-key `changes` ({old, new}; metadata keys read `user_metadata.<key>` / "
     "`app_metadata.<key>`). Events of an erased user keep version, time and actor; their "
     "`patch` and `changes` are null and `erased` is true."
 )
@@ -104,7 +104,9 @@ def user_history(
     summary="The change feed (metaledger extension)",
     description="Every user's events in global order, for audit exports and for services "
     "that poll rather than read Kafka: the events after position `from` (0: from the start), "
-    "at most `take`, and `next`, the position to ask from next time. Positions increase but "
+    "at most `take`, and `next`, the position to ask from next time (also in the "
+    "X-Metaledger-Next header, so an export can ask for a page before parsing the previous "
+    "one). Positions increase but "
     "are not contiguous. With `user_id`, the filter applies within the `take` events scanned, "
     "so a page may be short before the end. " + ENTRY_DESCRIPTION,
 )
@@ -119,4 +121,7 @@ def change_feed(
     page = ChangeFeed(container.profiles).read(
         after, take, names(event, EVENT_NAMES, "event"), user_id
     )
-    return json_response({"events": [item.as_dict() for item in page.items], "next": page.next})
+    return json_response(
+        {"events": [item.as_dict() for item in page.items], "next": page.next},
+        headers={NEXT_HEADER: str(page.next)},
+    )

@@ -31,6 +31,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, cast
 from uuid import UUID
 
+import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.domain import CanInitAggregate, DomainEventProtocol
@@ -40,11 +41,11 @@ from eventsourcing.persistence import (
     MapperDeserialisationError,
     Recording,
     StoredEvent,
-    Transcoder,
     find_id_convertor,
 )
 from eventsourcing.utils import get_topic, resolve_topic
 
+from domain.storage.transcoder import OrjsonTranscoder
 from domain.storage.user_keys import KeyRecord, NewKey
 
 ERASED = "erased"
@@ -66,8 +67,9 @@ PLAIN_FIELDS = frozenset(
 )
 # A snapshot keeps the aggregate's attributes in one field: they are split one by one.
 NESTED_FIELD = "state"
-# Header entry holding what each sealed field reads as once its key is gone.
-BLANKS = "__blanks__"
+# A sealed state: SEALED, then three parts each after its length (4 bytes): the plain fields,
+# the blanks (what each personal field reads as once the key is gone), and the nonce and
+# ciphertext of the personal fields (empty under a destroyed key).
 SEALED = b"\x01"  # a plain JSON state starts with "{"
 NONCE_BYTES = 12
 KEY_CACHE_SECONDS = 5.0
@@ -165,7 +167,7 @@ class KeyRing:
 class ShreddingMapper(Mapper[UUID]):
     """Seals the personal fields of each event under its user's key (see the module doc)."""
 
-    def __init__(self, transcoder: Transcoder, keys: KeyRing) -> None:
+    def __init__(self, transcoder: OrjsonTranscoder, keys: KeyRing) -> None:
         super().__init__(transcoder)
         self.keys = keys
         # The keys made while one save's events are mapped, for that save's later events of
@@ -208,13 +210,13 @@ class ShreddingMapper(Mapper[UUID]):
                 cipher: AESGCM | None = fresh
             else:
                 cipher = self._cipher_for_writing(originator_id)
-            header = self.transcoder.encode({**plain, BLANKS: blanks})
-            data = SEALED + len(header).to_bytes(4, "big") + header
-            # Under a destroyed key the personal part is simply not written.
+            sealed = b""  # under a destroyed key the personal part is simply not written
             if cipher is not None:
                 nonce = os.urandom(NONCE_BYTES)
                 aad = associated_data(originator_id, version, topic)
-                data += nonce + cipher.encrypt(nonce, self.transcoder.encode(personal), aad)
+                sealed = nonce + cipher.encrypt(nonce, self.transcoder.encode(personal), aad)
+            parts = (self.transcoder.encode(plain), self.transcoder.encode(blanks), sealed)
+            data = SEALED + b"".join(len(part).to_bytes(4, "big") + part for part in parts)
         return SealedStoredEvent(
             originator_id=originator_id,
             originator_version=version,
@@ -243,12 +245,12 @@ class ShreddingMapper(Mapper[UUID]):
         if data[:1] != SEALED:
             plain: dict[str, Any] = self.transcoder.decode(data)
             return plain
-        header_end = 5 + int.from_bytes(data[1:5], "big")
-        state: dict[str, Any] = self.transcoder.decode(data[5:header_end])
-        blanks = state.pop(BLANKS)
-        sealed = data[header_end:]
+        plain_end = 5 + int.from_bytes(data[1:5], "big")
+        blanks_end = plain_end + 4 + int.from_bytes(data[plain_end : plain_end + 4], "big")
+        state: dict[str, Any] = self.transcoder.decode(data[5:plain_end])
+        sealed = data[blanks_end + 4 :]
         if cipher is None or not sealed:
-            join(state, blanks)
+            join(state, self.transcoder.decode(data[plain_end + 4 : blanks_end]))
             state[ERASED] = True
             return state
         aad = associated_data(originator_id, version, topic)
@@ -259,7 +261,8 @@ class ShreddingMapper(Mapper[UUID]):
                 f"sealed payload of {originator_id} v{version} "
                 "does not authenticate under the user's key"
             ) from error
-        join(state, self.transcoder.decode(plaintext))
+        # Plain JSON: the only datetimes the transcoder restores are plain fields.
+        join(state, orjson.loads(plaintext))
         return state
 
     def _cipher_for_writing(self, aggregate_id: UUID) -> AESGCM | None:

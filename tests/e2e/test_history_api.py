@@ -263,7 +263,9 @@ def test_the_feed_pages_through_every_event_in_order(http: httpx.Client) -> None
     first = create(http, user_metadata={"n": 1})
     second = create(http)
     patch(http, first, user_metadata={"n": 2})
-    page = http.get("/api/v2/events", params={"take": 2}).json()
+    response = http.get("/api/v2/events", params={"take": 2})
+    page = response.json()
+    assert response.headers["x-metaledger-next"] == str(page["next"])
     rest = http.get("/api/v2/events", params={"from": page["next"]}).json()
     items = page["events"] + rest["events"]
     assert [(i["user_id"], i["version"]) for i in items] == [(first, 1), (second, 1), (first, 2)]
