@@ -24,7 +24,7 @@ from projections.relay.relay import LIVE_BATCH_SIZE
 from tests.support import processes
 from tests.support.backlog import write_backlog
 from tests.support.kafka_broker import KafkaBroker
-from tests.support.stream import unique_topic
+from tests.support.stream import publishing
 
 ENTITLEMENTS_FILE = "entitlements.sqlite3"
 # What each backlog user's plan goes through (tests.support.backlog).
@@ -40,11 +40,7 @@ BACKLOG_PLAN_CHANGES = [
 @pytest.fixture
 def settings(settings: Settings, kafka_broker: KafkaBroker) -> Settings:
     """The server publishes: the relay runs beside the API, on a topic of this test's own."""
-    return dataclasses.replace(
-        settings,
-        kafka_bootstrap_servers=kafka_broker.bootstrap_servers,
-        kafka_topic=unique_topic(),
-    )
+    return publishing(settings, kafka_broker)
 
 
 class Consumer:

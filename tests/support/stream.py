@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable
@@ -11,6 +12,9 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
+
+from api.settings import Settings
+from tests.support.kafka_broker import KafkaBroker
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,13 @@ class Message:
 
 def unique_topic(prefix: str = "users") -> str:
     return f"{prefix}.{uuid.uuid4().hex[:12]}"
+
+
+def publishing(settings: Settings, broker: KafkaBroker) -> Settings:
+    """The settings, publishing to `broker` on a topic of their own."""
+    return dataclasses.replace(
+        settings, kafka_bootstrap_servers=broker.bootstrap_servers, kafka_topic=unique_topic()
+    )
 
 
 def read_topic(

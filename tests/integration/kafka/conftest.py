@@ -3,7 +3,6 @@ the session's broker."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,18 +16,14 @@ from domain.profiles import DEFAULT_CONNECTION, NewUser, UserProfiles, UserUpdat
 from projections.relay.relay import Relay
 from projections.relay.service import build_relay
 from tests.support.kafka_broker import KafkaBroker
-from tests.support.stream import unique_topic
+from tests.support.stream import publishing
 
 ACTOR = Actor(kind="client", id="stream-client", grant="client-credentials", request_id="req-1")
 
 
 @pytest.fixture
 def stream_settings(settings: Settings, kafka_broker: KafkaBroker) -> Settings:
-    return dataclasses.replace(
-        settings,
-        kafka_bootstrap_servers=kafka_broker.bootstrap_servers,
-        kafka_topic=unique_topic(),
-    )
+    return publishing(settings, kafka_broker)
 
 
 @pytest.fixture
