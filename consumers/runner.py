@@ -23,6 +23,7 @@ from types import FrameType
 from typing import Any, Protocol
 
 from kafka import KafkaConsumer, KafkaProducer
+from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from consumers.database import Database, Transaction, claim
@@ -125,7 +126,12 @@ class ConsumerRunner:
                         )
                         offsets[partition] = OffsetAndMetadata(record.offset + 1, "", -1)
                 if offsets:
-                    consumer.commit(offsets)
+                    try:
+                        consumer.commit(offsets)
+                    except CommitFailedError as error:
+                        # the partitions moved to another member, which gets these messages
+                        # again; their ids are in the inbox, so they have no second effect
+                        log.warning("%s: offsets not committed: %r", self.handler.name, error)
         finally:
             consumer.close(autocommit=False)
             self._consumer = None
