@@ -212,23 +212,26 @@ def bench_backend(
     label: str, database_url: str | None, history: int, events: int, reads: int
 ) -> None:
     print(f"\n== {label} ==")
-    data_dir = Path(tempfile.mkdtemp(prefix="metaledger-bench-history-"))
-    profiles = build_profiles(Settings(data_dir=data_dir, database_url=database_url))
-    started = time.perf_counter()
-    user_id = seed_long_history(profiles, history)
-    print(f"  seeded 1 user with {history} events in {time.perf_counter() - started:.1f} s")
-    users = (events - history) // EVENTS_PER_USER
-    started = time.perf_counter()
-    seed_users(profiles, users)
-    seconds = time.perf_counter() - started
-    more = users * EVENTS_PER_USER
-    print(
-        f"  seeded {users} users, {more} events, in {seconds:.1f} s ({more / seconds:.0f} events/s)"
-    )
-    env = {"METALEDGER_DATA_DIR": str(data_dir), "METALEDGER_EMBEDDED_WORKERS": "false"}
-    with serve(database_url, env) as base_url:
-        bench_as_of(profiles, base_url, user_id, reads)
-        bench_feed(profiles, base_url, data_dir, history + more)
+    # The store holds about 650 MB after a full run: removed when the run ends.
+    with tempfile.TemporaryDirectory(prefix="metaledger-bench-history-") as directory:
+        data_dir = Path(directory)
+        profiles = build_profiles(Settings(data_dir=data_dir, database_url=database_url))
+        started = time.perf_counter()
+        user_id = seed_long_history(profiles, history)
+        print(f"  seeded 1 user with {history} events in {time.perf_counter() - started:.1f} s")
+        users = (events - history) // EVENTS_PER_USER
+        started = time.perf_counter()
+        seed_users(profiles, users)
+        seconds = time.perf_counter() - started
+        more = users * EVENTS_PER_USER
+        print(
+            f"  seeded {users} users, {more} events, in {seconds:.1f} s"
+            f" ({more / seconds:.0f} events/s)"
+        )
+        env = {"METALEDGER_DATA_DIR": str(data_dir), "METALEDGER_EMBEDDED_WORKERS": "false"}
+        with serve(database_url, env) as base_url:
+            bench_as_of(profiles, base_url, user_id, reads)
+            bench_feed(profiles, base_url, data_dir, history + more)
 
 
 def main() -> None:
