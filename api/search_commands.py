@@ -1,8 +1,9 @@
 """`metaledger project` and `metaledger rebuild`: the search projector as a process of its own.
 
 `project` follows the event log until stopped (SIGINT/SIGTERM), for deployments where `serve`
-runs with METALEDGER_EMBEDDED_WORKERS=false. `rebuild` drops the read model and projects the
-whole log again from position 0; stop other projectors first, or they race it batch by batch.
+runs with METALEDGER_EMBEDDED_WORKERS=false. `rebuild` replaces the read model with one
+projected from position 0, in one transaction: a projector running meanwhile waits for it, then
+goes on from the position it recorded.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from api.bootstrap import build_profiles
 from api.settings import Settings
 from projections.search.config import search_store
 from projections.search.projector import (
-    REBUILD_BATCH_SIZE,
+    EVENTS_PER_PASS,
     Progress,
     Projector,
     ProjectorService,
@@ -49,10 +50,11 @@ def project(settings: Settings, _: argparse.Namespace) -> int:
 
 def rebuild_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--batch-size",
+        "--events-per-pass",
         type=int,
-        default=REBUILD_BATCH_SIZE,
-        help=f"events per transaction (default {REBUILD_BATCH_SIZE})",
+        default=EVENTS_PER_PASS,
+        help="bounds the users held in memory: a log longer than this is read in several "
+        f"passes, each folding a part of the users (default {EVENTS_PER_PASS:,})",
     )
 
 
@@ -62,7 +64,7 @@ def rebuild(settings: Settings, args: argparse.Namespace) -> int:
     try:
         bar = ProgressBar(sys.stderr)
         started = time.monotonic()
-        events = rebuild_read_model(profiles, store, args.batch_size, bar.show)
+        events = rebuild_read_model(profiles, store, bar.show, args.events_per_pass)
         elapsed = time.monotonic() - started
         bar.finish()
         skipped = len(store.skipped_events())
@@ -87,12 +89,12 @@ class ProgressBar:
         self.last_tenth = -1
 
     def show(self, progress: Progress) -> None:
-        share = min(progress.position / progress.end, 1.0) if progress.end else 1.0
+        share = min(progress.done / progress.total, 1.0) if progress.total else 1.0
         rate = progress.events / max(time.monotonic() - self.started, 1e-9)
         filled = int(share * BAR_WIDTH)
         line = (
             f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {share:4.0%}  "
-            f"position {progress.position:,} of {progress.end:,}  {rate:,.0f} events/s"
+            f"{progress.done:,} of {progress.total:,} notifications read  {rate:,.0f} events/s"
         )
         if self.interactive:
             self.out.write("\r" + line)

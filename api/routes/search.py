@@ -14,9 +14,9 @@ from api.query_params import invalid_query
 from api.responses import POSITION_HEADER, json_response
 from api.routes.users import select_fields
 from api.security.tokens import Principal
+from projections.search.conditions import Node
 from projections.search.errors import InvalidQuery, QueryTimeout
 from projections.search.fields import ROOT_FIELDS, metadata_bucket
-from projections.search.query import Condition
 from projections.search.store import Found, SearchRequest, SearchStore, Sort, wait_for
 
 router = APIRouter(prefix="/api/v2", tags=["users"])
@@ -143,7 +143,7 @@ def _sort(text: str | None) -> Sort | None:
 
 def _page(
     store: SearchStore,
-    condition: Condition,
+    condition: Node,
     sort: Sort | None,
     page: int,
     per_page: int,
@@ -175,7 +175,7 @@ def _page(
     }
 
 
-def _checkpoint(store: SearchStore, condition: Condition, after: int, take: int) -> Any:
+def _checkpoint(store: SearchStore, condition: Node, after: int, take: int) -> Any:
     found = store.search(SearchRequest(condition, limit=take + 1, after_key=after)).users
     body: dict[str, Any] = {"users": found[:take]}
     if len(found) > take:

@@ -17,7 +17,7 @@ from eventsourcing.utils import get_topic
 
 from domain.storage.transcoder import OrjsonTranscoder
 from domain.user import User
-from projections.search.fields import METADATA_BUCKETS, ROOT_FIELDS, Kind
+from projections.search.fields import COLUMNS, METADATA_BUCKETS, ROOT_FIELDS, Kind
 
 # Longer values are kept in the document but not indexed, so every index entry fits a
 # PostgreSQL btree page (Auth0 likewise leaves long metadata values out of search).
@@ -44,6 +44,20 @@ class UserRow:
     # The metadata entries to insert and to delete: only what changed is written.
     added: frozenset[MetadataEntry]
     removed: frozenset[MetadataEntry]
+    # The columns whose value changed, so only their indexes are touched; None for a new row.
+    changed: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """What the read model indexes of a user: its columns and its metadata buckets."""
+
+    columns: tuple[Any, ...]
+    buckets: Buckets
+
+    @classmethod
+    def of(cls, user: User) -> Indexed:
+        return cls(columns_of(user), buckets_of(user))
 
 
 @dataclass(frozen=True)
@@ -143,23 +157,31 @@ def decode_state(state: bytes, aggregate_id: UUID, version: int) -> User:
     return cast(User, snapshot.mutate(None))
 
 
-def user_row(key: int, user: User, stored: Buckets | None) -> UserRow:
-    """The row for `user`, with the metadata entries to write given the `stored` buckets
-    (None for a user not in the read model yet)."""
-    current = buckets_of(user)
-    if stored is None:
+def user_row(key: int, user: User, before: Indexed | None) -> UserRow:
+    """The row for `user`, with what to write given what the read model holds `before` (None
+    for a user not in it yet)."""
+    columns, current = columns_of(user), buckets_of(user)
+    if before is None:
         added, removed = metadata_entries(current), frozenset[MetadataEntry]()
-    elif stored == current:
-        added = removed = frozenset()
+        changed = None
     else:
-        before, after = metadata_entries(stored), metadata_entries(current)
-        added, removed = after - before, before - after
+        if before.buckets == current:
+            added = removed = frozenset()
+        else:
+            old, new = metadata_entries(before.buckets), metadata_entries(current)
+            added, removed = new - old, old - new
+        changed = tuple(
+            name
+            for name, old_value, new_value in zip(COLUMNS, before.columns, columns, strict=True)
+            if old_value != new_value or type(old_value) is not type(new_value)
+        )
     return UserRow(
         key=key,
         aggregate_id=user.id,
         version=user.version,
-        columns=columns_of(user),
+        columns=columns,
         state=encode_state(user),
         added=added,
         removed=removed,
+        changed=changed,
     )

@@ -6,7 +6,8 @@ prefix wildcard is an index range and both backends sort alike.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -17,9 +18,11 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed
 
+from projections.search.conditions import Tables
 from projections.search.errors import QueryTimeout
 from projections.search.query import Dialect, QueryTranslator, like_pattern
 from projections.search.store import (
+    COUNTS_TABLE,
     METADATA_TABLE,
     SKIPPED_TABLE,
     STATEMENT_TIMEOUT_SECONDS,
@@ -33,9 +36,11 @@ from projections.search.store import (
     Statements,
     StoredUser,
     added_entries,
+    inserted_users,
     removed_entries,
-    row_values,
     schema_statements,
+    updated_users,
+    users_added,
 )
 
 _TYPES = ColumnTypes(
@@ -64,21 +69,30 @@ class PostgresSearchStore(PostgresTrackingRecorder):
         self.schema = datastore.schema
         dialect = Dialect(
             marker="%s",
-            users_table=f"{self.schema}.{USERS_TABLE}",
-            metadata_table=f"{self.schema}.{METADATA_TABLE}",
+            tables=Tables(
+                f"{self.schema}.{USERS_TABLE}",
+                f"{self.schema}.{METADATA_TABLE}",
+                f"{self.schema}.{COUNTS_TABLE}",
+            ),
             pattern_operator="LIKE",
             pattern=like_pattern,
         )
         self.translator = QueryTranslator(dialect)
         self.statements = Statements(dialect)
         # The read model's own tables and indexes (besides the library's tracking table).
-        self.ddl = schema_statements(_TYPES, f"{self.schema}.")
+        self.ddl = [
+            *schema_statements(_TYPES, f"{self.schema}."),
+            # A path and a value are not independent: without statistics on the pairs, the
+            # planner takes `plan = pro` for a rare value and picks nested loops.
+            f"CREATE STATISTICS IF NOT EXISTS {self.schema}.{METADATA_TABLE}_values (mcv) "
+            f"ON path, text FROM {self.schema}.{METADATA_TABLE}",
+        ]
         self.sql_create_statements.extend(Composed([SQL(s)]) for s in self.ddl)
 
     # Reads
 
     def search(self, request: SearchRequest) -> SearchResult:
-        page_sql, page_params = self.statements.page(request)
+        page = self.statements.page(request)
         timeout_ms = max(1, int(self.statement_timeout * 1000))  # 0 would mean no timeout
         with self.datastore.get_connection() as connection:
             try:
@@ -86,7 +100,10 @@ class PostgresSearchStore(PostgresTrackingRecorder):
                     # One snapshot for the page and its total.
                     curs.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                     curs.execute(f"SET LOCAL statement_timeout = {timeout_ms}")
-                    curs.execute(page_sql, page_params)
+                    # Merging key sets in one process beats hashing them in several: a search
+                    # keeps to one core, which leaves the others to the API and the projector.
+                    curs.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+                    curs.execute(page.text, page.params)
                     users = [
                         Found(
                             row["key"],
@@ -98,7 +115,8 @@ class PostgresSearchStore(PostgresTrackingRecorder):
                     ]
                     total = None
                     if request.count_total:
-                        curs.execute(*self.statements.count(request))
+                        count = self.statements.count(request.condition)
+                        curs.execute(count.text, count.params)
                         total = _first(curs)
             except psycopg.errors.QueryCanceled as error:
                 raise QueryTimeout(str(error)) from None
@@ -146,32 +164,45 @@ class PostgresSearchStore(PostgresTrackingRecorder):
                 f"DELETE FROM {self.schema}.{USERS_TABLE} WHERE key = ANY(%s)",
                 ([user.key for user in batch.deletions],),
             )
-        if batch.upserts:
-            curs.executemany(
-                self.statements.upsert_user,
-                [row_values(row, row.aggregate_id) for row in batch.upserts],
-            )
+        _copy(
+            curs,
+            f"COPY {self.schema}.{USERS_TABLE} ({', '.join(self.statements.columns)}) FROM STDIN",
+            inserted_users(batch, lambda aggregate_id: aggregate_id),
+        )
+        for changed, rows in updated_users(batch).items():
+            curs.executemany(self.statements.update_user(changed), rows)
         _copy(
             curs,
             f"COPY {self.schema}.{METADATA_TABLE} (path, text, key, num) FROM STDIN",
             added_entries(batch),
         )
+        curs.execute(self.statements.count_users, (users_added(batch),))
         _copy(
             curs,
             f"COPY {self.schema}.{SKIPPED_TABLE} (notification_id, topic, reason) FROM STDIN",
             [(s.notification_id, s.topic, s.reason) for s in batch.skipped],
         )
 
-    def reset(self) -> None:
+    @contextmanager
+    def replacing(self, position: int) -> Iterator[Callable[[Batch], None]]:
+        tables = [s for s in self.ddl if not s.startswith("CREATE INDEX")]
+        indexes = [s for s in self.ddl if s.startswith("CREATE INDEX")]
+        # One transaction: searches wait for it (the tables are locked) and never see a part.
         with self.datastore.transaction(commit=True) as curs:
-            for table in (USERS_TABLE, METADATA_TABLE, SKIPPED_TABLE):
+            for table in (USERS_TABLE, METADATA_TABLE, SKIPPED_TABLE, COUNTS_TABLE):
                 curs.execute(f"DROP TABLE IF EXISTS {self.schema}.{table}")
             curs.execute(
                 f"DELETE FROM {self.schema}.{self.tracking_table_name} WHERE application_name = %s",
                 (self.application_name,),
             )
-            for statement in self.ddl:
+            for statement in tables:
                 curs.execute(statement)
+            yield lambda batch: self._write(curs, batch)
+            for statement in indexes:  # built once from sorted keys: faster than row by row
+                curs.execute(statement)
+            curs.execute(f"ANALYZE {self.schema}.{USERS_TABLE}")
+            curs.execute(f"ANALYZE {self.schema}.{METADATA_TABLE}")
+            self._insert_tracking(curs, Tracking(self.application_name, position))
 
     def close(self) -> None:
         self.datastore.close()

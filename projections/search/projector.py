@@ -24,19 +24,15 @@ from eventsourcing.persistence import Notification
 from domain.storage.shredding import ShreddingMapper
 from domain.user import User
 from projections.follower import Follower
-from projections.search.documents import (
-    Buckets,
-    RemovedUser,
-    buckets_of,
-    metadata_entries,
-    user_row,
-)
+from projections.search.documents import Indexed, RemovedUser, metadata_entries, user_row
 from projections.search.store import Batch, SearchStore, SkippedEvent
 
 log = logging.getLogger("metaledger.projector")
 
 LIVE_BATCH_SIZE = 500
 REBUILD_BATCH_SIZE = 2000
+# A rebuild pass holds the users of at most this many events in memory (~5 KB a user).
+EVENTS_PER_PASS = 300_000
 
 
 @dataclass
@@ -45,14 +41,14 @@ class _Tracked:
 
     key: int
     user: User
-    stored: Buckets | None  # the metadata as stored; None for a user new to the read model
+    before: Indexed | None  # what the read model holds of it; None for a user new to it
 
 
 @dataclass(frozen=True)
 class Progress:
-    position: int
-    end: int
-    events: int
+    done: int  # notifications read (over every pass of a rebuild)
+    total: int
+    events: int  # events applied or skipped
 
 
 class Projector:
@@ -76,54 +72,20 @@ class Projector:
             self.store.apply(self.fold(notifications))
         return len(notifications)
 
-    def catch_up(self, report: Callable[[Progress], None] | None = None) -> int:
+    def catch_up(self) -> int:
         """Applies every event recorded so far; returns how many."""
-        end = self.application.recorder.max_notification_id() or 0
         events = 0
         while (count := self.project_batch()) > 0:
             events += count
-            if report is not None:
-                report(Progress(self.store.position() or 0, end, events))
             if count < self.batch_size:
                 break
         return events
 
     def fold(self, notifications: Sequence[Notification]) -> Batch:
         batch = Batch(position=notifications[-1].id)
-        mapper = self.application.mapper
-        if isinstance(mapper, ShreddingMapper):  # one key query for the batch, not one per user
-            mapper.keys.prefetch(cast(UUID, n.originator_id) for n in notifications)
-        events = []
-        for notification in notifications:
-            try:
-                event = self.application.mapper.to_domain_event(notification)
-            except Exception as error:  # unknown topic, or a payload that cannot be read
-                batch.skipped.append(_skipped(notification, f"unreadable: {error!r}"))
-                continue
-            if not isinstance(event, User.Event):
-                batch.skipped.append(_skipped(notification, "not a user event"))
-                continue
-            events.append((notification, event))
+        events = _decoded(self.application, notifications, batch)
         tracked = self._load({event.originator_id for _, event in events})
-        deleted: set[UUID] = set()
-        for notification, event in events:
-            self._apply(notification, event, tracked, deleted, batch)
-        for aggregate_id in deleted:
-            gone = tracked.pop(aggregate_id)
-            if gone.stored is not None:
-                batch.deletions.append(RemovedUser(gone.key, metadata_entries(gone.stored)))
-        batch.upserts.extend(user_row(t.key, t.user, t.stored) for t in tracked.values())
-        if batch.skipped:
-            first = batch.skipped[0]
-            log.warning(
-                "skipped %d of %d events up to position %d, first %d (%s): %s",
-                len(batch.skipped),
-                len(notifications),
-                batch.position,
-                first.notification_id,
-                first.topic,
-                first.reason,
-            )
+        _fold(events, tracked, batch)
         return batch
 
     def _load(self, aggregate_ids: set[UUID]) -> dict[UUID, _Tracked]:
@@ -131,36 +93,85 @@ class Projector:
         tracked = {}
         for aggregate_id, row in stored.items():
             user = row.restore(aggregate_id)
-            tracked[aggregate_id] = _Tracked(row.key, user, buckets_of(user))
+            tracked[aggregate_id] = _Tracked(row.key, user, Indexed.of(user))
         return tracked
 
-    @staticmethod
-    def _apply(
-        notification: Notification,
-        event: User.Event,
-        tracked: dict[UUID, _Tracked],
-        deleted: set[UUID],
-        batch: Batch,
-    ) -> None:
-        aggregate_id = event.originator_id
-        current = tracked.get(aggregate_id)
-        if isinstance(event, CanInitAggregate):
-            if current is not None:
-                batch.skipped.append(_skipped(notification, "the user is already projected"))
-                return
-            user = cast(User, event.mutate(None))
-            tracked[aggregate_id] = _Tracked(notification.id, user, None)
-            return
-        if current is None or aggregate_id in deleted:
-            batch.skipped.append(_skipped(notification, "no such user in the read model"))
-            return
+
+def _decoded(
+    application: Application[UUID], notifications: Sequence[Notification], batch: Batch
+) -> list[tuple[Notification, User.Event]]:
+    """The user events among `notifications`; the others are recorded in `batch` as skipped."""
+    mapper = application.mapper
+    if isinstance(mapper, ShreddingMapper):  # one key query for the batch, not one per user
+        mapper.keys.prefetch(cast(UUID, n.originator_id) for n in notifications)
+    events = []
+    for notification in notifications:
         try:
-            event.mutate(current.user)
-        except Exception as error:  # a gap or a replay: the row stays, the event is recorded
-            batch.skipped.append(_skipped(notification, f"not applicable: {error!r}"))
+            event = mapper.to_domain_event(notification)
+        except Exception as error:  # unknown topic, or a payload that cannot be read
+            batch.skipped.append(_skipped(notification, f"unreadable: {error!r}"))
+            continue
+        if not isinstance(event, User.Event):
+            batch.skipped.append(_skipped(notification, "not a user event"))
+            continue
+        events.append((notification, event))
+    return events
+
+
+def _fold(
+    events: list[tuple[Notification, User.Event]], tracked: dict[UUID, _Tracked], batch: Batch
+) -> None:
+    """Applies `events` to the `tracked` users, and puts what changed in `batch`."""
+    deleted: set[UUID] = set()
+    for notification, event in events:
+        _apply(notification, event, tracked, deleted, batch)
+    _finish(tracked, deleted, batch)
+
+
+def _finish(tracked: dict[UUID, _Tracked], deleted: set[UUID], batch: Batch) -> None:
+    for aggregate_id in deleted:
+        gone = tracked.pop(aggregate_id)
+        if gone.before is not None:
+            batch.deletions.append(RemovedUser(gone.key, metadata_entries(gone.before.buckets)))
+    batch.upserts.extend(user_row(t.key, t.user, t.before) for t in tracked.values())
+    if batch.skipped:
+        first = batch.skipped[0]
+        log.warning(
+            "skipped %d events up to position %d, first %d (%s): %s",
+            len(batch.skipped),
+            batch.position,
+            first.notification_id,
+            first.topic,
+            first.reason,
+        )
+
+
+def _apply(
+    notification: Notification,
+    event: User.Event,
+    tracked: dict[UUID, _Tracked],
+    deleted: set[UUID],
+    batch: Batch,
+) -> None:
+    aggregate_id = event.originator_id
+    current = tracked.get(aggregate_id)
+    if isinstance(event, CanInitAggregate):
+        if current is not None:
+            batch.skipped.append(_skipped(notification, "the user is already projected"))
             return
-        if current.user.deleted:
-            deleted.add(aggregate_id)
+        user = cast(User, event.mutate(None))
+        tracked[aggregate_id] = _Tracked(notification.id, user, None)
+        return
+    if current is None or aggregate_id in deleted:
+        batch.skipped.append(_skipped(notification, "no such user in the read model"))
+        return
+    try:
+        event.mutate(current.user)
+    except Exception as error:  # a gap or a replay: the row stays, the event is recorded
+        batch.skipped.append(_skipped(notification, f"not applicable: {error!r}"))
+        return
+    if current.user.deleted:
+        deleted.add(aggregate_id)
 
 
 def _skipped(notification: Notification, reason: str) -> SkippedEvent:
@@ -170,21 +181,61 @@ def _skipped(notification: Notification, reason: str) -> SkippedEvent:
 def rebuild(
     application: Application[UUID],
     store: SearchStore,
-    batch_size: int = REBUILD_BATCH_SIZE,
     report: Callable[[Progress], None] | None = None,
+    events_per_pass: int = EVENTS_PER_PASS,
 ) -> int:
-    """Drops the read model and projects the whole log again from position 0; returns how
-    many events it read."""
-    store.reset()
+    """Replaces the read model with one projected from position 0; returns the events read.
+
+    Each user is folded in memory over all of its events and written once, into new tables
+    whose indexes are built at the end, all in one transaction with the position: a crash
+    leaves the old read model. Users are split into passes over the log by their id, so that
+    one pass holds at most about `events_per_pass` users in memory.
+    """
+    end = application.recorder.max_notification_id() or 0
+    passes = max(1, -(-end // events_per_pass))
+    progress = Progress(0, end * passes, 0)
     # Folding makes no reference cycles, only short-lived containers freed as they go: the
     # cycle collector would spend a third of the time rescanning them.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return Projector(application, store, batch_size).catch_up(report)
+        with store.replacing(end) as write:
+            for part in range(passes):
+                batch, progress = _pass(application, end, part, passes, progress, report)
+                write(batch)
     finally:
         if collecting:
             gc.enable()
+    return progress.events
+
+
+def _pass(
+    application: Application[UUID],
+    end: int,
+    part: int,
+    passes: int,
+    progress: Progress,
+    report: Callable[[Progress], None] | None,
+) -> tuple[Batch, Progress]:
+    """Folds the users of one part (their ids modulo `passes`) over the whole log."""
+    batch = Batch(position=end)
+    tracked: dict[UUID, _Tracked] = {}
+    deleted: set[UUID] = set()
+    position = 0
+    while notifications := application.recorder.select_notifications(
+        position, REBUILD_BATCH_SIZE, stop=end, inclusive_of_start=False
+    ):
+        position = notifications[-1].id
+        ours = [n for n in notifications if cast(UUID, n.originator_id).int % passes == part]
+        for notification, event in _decoded(application, ours, batch):
+            _apply(notification, event, tracked, deleted, batch)
+        progress = Progress(
+            progress.done + len(notifications), progress.total, progress.events + len(ours)
+        )
+        if report is not None:
+            report(progress)
+    _finish(tracked, deleted, batch)
+    return batch, progress
 
 
 class ProjectorService(Follower):

@@ -43,6 +43,18 @@ from luqum.tree import (
 from luqum.tree import From as OpenFrom
 from luqum.tree import To as OpenTo
 
+from projections.search.conditions import (
+    EVERYONE,
+    Entries,
+    Node,
+    Row,
+    Sql,
+    Tables,
+    all_of,
+    any_of,
+    join,
+    negation,
+)
 from projections.search.errors import InvalidQuery
 from projections.search.fields import (
     BARE_TERM_FIELDS,
@@ -59,47 +71,16 @@ MAX_QUERY_DEPTH = 32
 
 
 @dataclass(frozen=True)
-class Condition:
-    """A SQL boolean expression over the users table (alias `u`) and its parameters."""
-
-    sql: str
-    params: tuple[Any, ...] = ()
-
-
-MATCH_ALL = Condition("1 = 1")
-
-
-def all_of(conditions: Sequence[Condition]) -> Condition:
-    return _join(" AND ", conditions) if conditions else MATCH_ALL
-
-
-def any_of(conditions: Sequence[Condition]) -> Condition:
-    return _join(" OR ", conditions) if conditions else Condition("1 = 0")
-
-
-def negation(condition: Condition) -> Condition:
-    # IS NOT TRUE, unlike NOT, also holds where the condition is NULL (a missing field).
-    return Condition(f"({condition.sql}) IS NOT TRUE", condition.params)
-
-
-def _join(operator: str, conditions: Sequence[Condition]) -> Condition:
-    if len(conditions) == 1:
-        return conditions[0]
-    return Condition(
-        operator.join(f"({c.sql})" for c in conditions),
-        tuple(param for c in conditions for param in c.params),
-    )
-
-
-@dataclass(frozen=True)
 class Dialect:
     """What differs between the backends: parameter marker, table names, wildcard matching."""
 
     marker: str
-    users_table: str
-    metadata_table: str
+    tables: Tables
     pattern_operator: str
     pattern: Callable[[tuple[str, ...]], str]
+    # SQLite merges key sets read in key order as streams (INTERSECT, UNION); PostgreSQL
+    # hashes those, but merges joins of them.
+    merges_key_sets: bool = False
 
 
 def glob_pattern(parts: tuple[str, ...]) -> str:
@@ -137,9 +118,9 @@ class QueryTranslator:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
 
-    def translate(self, q: str | None) -> Condition:
+    def translate(self, q: str | None) -> Node:
         if q is None or not q.strip():
-            return MATCH_ALL
+            return EVERYONE
         return _Translation(self.dialect).node(parse(q), None, 0)
 
 
@@ -150,7 +131,7 @@ class _Translation:
         self.dialect = dialect
         self.clauses = 0
 
-    def node(self, node: Item, field: str | None, depth: int) -> Condition:
+    def node(self, node: Item, field: str | None, depth: int) -> Node:
         if depth > MAX_QUERY_DEPTH:
             raise InvalidQuery(f"The query is nested deeper than {MAX_QUERY_DEPTH} levels.")
         deeper = depth + 1
@@ -187,11 +168,11 @@ class _Translation:
             raise InvalidQuery(f"Regular expressions are not supported: '{node}'.")
         raise InvalidQuery(f"Unsupported query element: '{node}'.")
 
-    def clauses_of(self, operands: Sequence[Item], field: str | None, depth: int) -> Condition:
+    def clauses_of(self, operands: Sequence[Item], field: str | None, depth: int) -> Node:
         """Lucene's clause logic for juxtaposed clauses (no AND/OR between them)."""
-        must: list[Condition] = []
-        must_not: list[Condition] = []
-        should: list[Condition] = []
+        must: list[Node] = []
+        must_not: list[Node] = []
+        should: list[Node] = []
         for operand in operands:
             if isinstance(operand, Plus):
                 must.append(self.node(operand.a, field, depth))
@@ -213,7 +194,7 @@ class _Translation:
 
     # Terms
 
-    def leaf(self, node: Item, field: str | None) -> Condition:
+    def leaf(self, node: Item, field: str | None) -> Node:
         self.count_clause()
         term = Term.of(node)
         if field is None:
@@ -221,48 +202,50 @@ class _Translation:
         if field == EXISTS_FIELD:
             return self.exists(term)
         if metadata_bucket(field):
-            return self.metadata(self.metadata_match(_metadata_path(field), term))
+            return self.metadata_match(_metadata_path(field), term)
         return self.root_match(_root_field(field), term)
 
-    def bare(self, term: Term) -> Condition:
+    def bare(self, term: Term) -> Node:
         if term.is_any:
-            return MATCH_ALL
-        return any_of([self.text_match(field, term) for field in BARE_TERM_FIELDS])
+            return EVERYONE
+        return any_of([Row(self.text_match(field, term)) for field in BARE_TERM_FIELDS])
 
-    def exists(self, term: Term) -> Condition:
+    def exists(self, term: Term) -> Node:
         if term.has_wildcards:
             raise InvalidQuery(f"_exists_ needs a field name, not a pattern: '{term}'.")
         name = term.literal
         if metadata_bucket(name):
-            return self.metadata(self.path_exists(name))
+            return Entries(self.path_exists(name), unique=False)
         field = _root_field(name)
-        return Condition(f"u.{field.column} IS NOT NULL") if field.nullable else MATCH_ALL
+        return Row(Sql(f"u.{field.column} IS NOT NULL")) if field.nullable else EVERYONE
 
-    def root_match(self, field: RootField, term: Term) -> Condition:
+    def root_match(self, field: RootField, term: Term) -> Node:
         if term.is_any:
             return self.exists(Term((field.name,)))
         if field.kind in (Kind.TEXT, Kind.FOLDED_TEXT):
-            return self.text_match(field, term)
+            return Row(self.text_match(field, term))
         if term.has_wildcards:
             raise InvalidQuery(f"Wildcards are not supported on {field.name}: '{term}'.")
         column = f"u.{field.column}"
         if field.kind is Kind.BOOLEAN:
             if term.literal not in ("true", "false"):
                 raise InvalidQuery(f"{field.name} is true or false, not '{term}'.")
-            return self.compare(column, "=", term.literal == "true")
+            return Row(self.compare(column, "=", term.literal == "true"))
         if field.kind is Kind.INTEGER:
-            return self.compare(column, "=", _number_of(field.name, term))
+            return Row(self.compare(column, "=", _number_of(field.name, term)))
         start = _date_of(field.name, term)
-        return all_of(
-            [self.compare(column, ">=", start), self.compare(column, "<=", start + PERIOD_END)]
+        return Row(
+            _both(
+                [self.compare(column, ">=", start), self.compare(column, "<=", start + PERIOD_END)]
+            )
         )
 
-    def text_match(self, field: RootField, term: Term) -> Condition:
+    def text_match(self, field: RootField, term: Term) -> Sql:
         if field.kind is Kind.FOLDED_TEXT:
             term = term.folded()
         return self.text_condition(f"u.{field.column}", term)
 
-    def text_condition(self, column: str, term: Term) -> Condition:
+    def text_condition(self, column: str, term: Term) -> Sql:
         if not term.has_wildcards:
             return self.compare(column, "=", term.literal)
         term.check_wildcards()
@@ -274,33 +257,32 @@ class _Translation:
                 conditions.append(self.compare(column, "<", upper))
         if term.parts[1:] != ("",):  # more than a prefix: check the whole pattern
             conditions.append(
-                Condition(
+                Sql(
                     f"{column} {self.dialect.pattern_operator} {self.dialect.marker}",
                     (self.dialect.pattern(term.parts),),
                 )
             )
-        return all_of(conditions)
+        return _both(conditions)
 
-    def compare(self, column: str, operator: str, value: Any) -> Condition:
-        return Condition(f"{column} {operator} {self.dialect.marker}", (value,))
+    def compare(self, column: str, operator: str, value: Any) -> Sql:
+        return Sql(f"{column} {operator} {self.dialect.marker}", (value,))
 
     # Ranges
 
-    def ranged(self, field: str | None, bounds: Bounds) -> Condition:
+    def ranged(self, field: str | None, bounds: Bounds) -> Node:
         self.count_clause()
         if field is None or field == EXISTS_FIELD:
             raise InvalidQuery("A range needs a field: use field:[low TO high].")
         if metadata_bucket(field):
-            path = _metadata_path(field)
-            return self.metadata(self.metadata_range(path, bounds))
+            return self.metadata_range(_metadata_path(field), bounds)
         root = _root_field(field)
         column = f"u.{root.column}"
         if bounds.low is None and bounds.high is None:
             return self.exists(Term((root.name,)))
         if root.kind is Kind.INTEGER:
-            return self.numeric_range(column, bounds, root.name)
+            return Row(self.numeric_range(column, bounds, root.name))
         if root.kind is Kind.DATE:
-            return self.date_range(column, bounds, root.name)
+            return Row(self.date_range(column, bounds, root.name))
         if root.kind is Kind.BOOLEAN:
             raise InvalidQuery(f"Ranges are not supported on {root.name}.")
         if root.kind is Kind.FOLDED_TEXT:
@@ -310,9 +292,9 @@ class _Translation:
                 bounds.include_low,
                 bounds.include_high,
             )
-        return self.text_range(column, bounds)
+        return Row(self.text_range(column, bounds))
 
-    def text_range(self, column: str, bounds: Bounds) -> Condition:
+    def text_range(self, column: str, bounds: Bounds) -> Sql:
         return self.range_of(
             column,
             bounds.low.literal if bounds.low else None,
@@ -320,7 +302,7 @@ class _Translation:
             bounds,
         )
 
-    def numeric_range(self, column: str, bounds: Bounds, name: str) -> Condition:
+    def numeric_range(self, column: str, bounds: Bounds, name: str) -> Sql:
         return self.range_of(
             column,
             _number_of(name, bounds.low) if bounds.low else None,
@@ -328,7 +310,7 @@ class _Translation:
             bounds,
         )
 
-    def date_range(self, column: str, bounds: Bounds, name: str) -> Condition:
+    def date_range(self, column: str, bounds: Bounds, name: str) -> Sql:
         """A partial date covers its period: `[* TO 2017-12]` takes in all of December."""
         low = _date_of(name, bounds.low) if bounds.low else None
         high = _date_of(name, bounds.high) if bounds.high else None
@@ -345,65 +327,63 @@ class _Translation:
                 if bounds.include_high
                 else self.compare(column, "<", high)
             )
-        return all_of(conditions)
+        return _both(conditions)
 
-    def range_of(self, column: str, low: Any, high: Any, bounds: Bounds) -> Condition:
+    def range_of(self, column: str, low: Any, high: Any, bounds: Bounds) -> Sql:
         conditions = []
         if low is not None:
             conditions.append(self.compare(column, ">=" if bounds.include_low else ">", low))
         if high is not None:
             conditions.append(self.compare(column, "<=" if bounds.include_high else "<", high))
-        return all_of(conditions)
+        return _both(conditions)
 
     # Metadata: entries (key, path, text, num) in a table of their own
 
-    def metadata(self, condition: Condition) -> Condition:
-        return Condition(
-            f"u.key IN (SELECT m.key FROM {self.dialect.metadata_table} m WHERE {condition.sql})",
-            condition.params,
-        )
-
-    def metadata_match(self, path: str, term: Term) -> Condition:
+    def metadata_match(self, path: str, term: Term) -> Node:
         if term.is_any:
-            return self.path_exists(path)
+            return Entries(self.path_exists(path), unique=False)
         at_path = self.compare("m.path", "=", path)
         if term.has_wildcards:
-            return all_of([at_path, self.text_condition("m.text", term)])
-        as_text = all_of([at_path, self.compare("m.text", "=", term.literal)])
+            return Entries(_both([at_path, self.text_condition("m.text", term)]), unique=False)
+        as_text = _both([at_path, self.compare("m.text", "=", term.literal)])
         value = number(term.literal)
         if value is None:
-            return as_text
+            return Entries(as_text, unique=True)
         # 30 finds the number 30 (and 30.0) as well as the string "30".
-        as_number = all_of(
-            [self.compare("m.path", "=", path), self.compare("m.num", "=", float(value))]
-        )
-        return any_of([as_text, as_number])
+        as_number = _both([at_path, self.compare("m.num", "=", float(value))])
+        return Entries(join("OR", [as_text, as_number]), unique=False)
 
-    def metadata_range(self, path: str, bounds: Bounds) -> Condition:
+    def metadata_range(self, path: str, bounds: Bounds) -> Node:
         if bounds.low is None and bounds.high is None:
-            return self.path_exists(path)
+            return Entries(self.path_exists(path), unique=False)
         given = [bound.literal for bound in (bounds.low, bounds.high) if bound is not None]
         at_path = self.compare("m.path", "=", path)
         if all(number(text) is not None for text in given):
             low, high = (_float_of(path, bound) for bound in (bounds.low, bounds.high))
-            return all_of([at_path, self.range_of("m.num", low, high, bounds)])
-        if all(date_prefix(text) is not None for text in given):
-            return all_of([at_path, self.date_range("m.text", bounds, path)])
-        return all_of([at_path, self.text_range("m.text", bounds)])
+            values = self.range_of("m.num", low, high, bounds)
+        elif all(date_prefix(text) is not None for text in given):
+            values = self.date_range("m.text", bounds, path)
+        else:
+            values = self.text_range("m.text", bounds)
+        return Entries(_both([at_path, values]), unique=False)
 
-    def path_exists(self, path: str) -> Condition:
-        """The path holds a value, or is an object (or array of objects) that holds one."""
-        return any_of(
+    def path_exists(self, path: str) -> Sql:
+        """The path holds a value, or is an object (or array of objects) that holds one: one
+        range of the index (from the path to the path and "/", which follows "."), less the
+        neighbours in it whose name only starts like the path (`plan-old`). The last test is
+        on the character after the path, so that it stays a filter on the index range."""
+        m = self.dialect.marker
+        return _both(
             [
-                self.compare("m.path", "=", path),
-                all_of(
-                    [
-                        self.compare("m.path", ">=", path + "."),
-                        self.compare("m.path", "<", path + "/"),  # "/" follows "."
-                    ]
-                ),
+                self.compare("m.path", ">=", path),
+                self.compare("m.path", "<", path + "/"),
+                Sql(f"substr(m.path, {m}, 1) IN ('', '.')", (len(path) + 1,)),
             ]
         )
+
+
+def _both(parts: list[Sql]) -> Sql:
+    return join("AND", parts) if parts else Sql("1 = 1")
 
 
 def _bound(node: Item) -> Term | None:

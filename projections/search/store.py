@@ -3,23 +3,38 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 from uuid import UUID
 
 from domain.user import User
+from projections.search.conditions import (
+    And,
+    Everyone,
+    Node,
+    Not,
+    Or,
+    Row,
+    Sql,
+    all_of,
+    key_set,
+    predicate,
+)
 from projections.search.documents import RemovedUser, UserRow, decode_state
 from projections.search.fields import COLUMNS, ROOT_FIELDS, Kind
-from projections.search.query import Condition, Dialect, QueryTranslator, all_of
+from projections.search.query import Dialect, QueryTranslator
 
 USERS_TABLE = "search_users"
 METADATA_TABLE = "search_metadata"
 SKIPPED_TABLE = "search_skipped"
+COUNTS_TABLE = "search_counts"
 # Searches run at most this long, as on Auth0, then fail with 503.
 STATEMENT_TIMEOUT_SECONDS = 2.0
 
+COLUMN_POSITIONS = {column: position for position, column in enumerate(COLUMNS)}
 # Root fields with an index of their own (sortable quickly, searchable without a scan).
 INDEXED_COLUMNS: tuple[str, ...] = tuple(
     f.column for f in ROOT_FIELDS.values() if f.name not in ("last_ip", "phone_verified")
@@ -44,7 +59,7 @@ class Sort:
 
 @dataclass(frozen=True)
 class SearchRequest:
-    condition: Condition
+    condition: Node
     sort: Sort | None = None
     offset: int = 0
     limit: int = 50
@@ -110,8 +125,10 @@ class SearchStore(Protocol):
 
     def skipped_events(self) -> list[SkippedEvent]: ...
 
-    def reset(self) -> None:
-        """Drops and recreates the read model's tables: position 0, no users."""
+    def replacing(self, position: int) -> AbstractContextManager[Callable[[Batch], None]]:
+        """A new, empty read model written through the callable (batches without positions
+        of their own); when the block ends, its indexes are built and `position` recorded, and
+        it replaces the current one, all in one transaction."""
 
     def close(self) -> None: ...
 
@@ -144,20 +161,23 @@ class Statements:
     columns: tuple[str, ...] = ("key", "aggregate_id", "version", *COLUMNS, "state")
 
     @cached_property
-    def upsert_user(self) -> str:
+    def insert_user(self) -> str:
         m = self.dialect.marker
-        updates = ", ".join(f"{c} = excluded.{c}" for c in self.columns[1:])
         return (
-            f"INSERT INTO {self.dialect.users_table} ({', '.join(self.columns)}) "
-            f"VALUES ({', '.join(m for _ in self.columns)}) "
-            f"ON CONFLICT (key) DO UPDATE SET {updates}"
+            f"INSERT INTO {self.dialect.tables.users} ({', '.join(self.columns)}) "
+            f"VALUES ({', '.join(m for _ in self.columns)})"
         )
+
+    def update_user(self, changed: tuple[str, ...]) -> str:
+        m = self.dialect.marker
+        assignments = ", ".join(f"{column} = {m}" for column in ("version", "state", *changed))
+        return f"UPDATE {self.dialect.tables.users} SET {assignments} WHERE key = {m}"
 
     @cached_property
     def delete_metadata(self) -> str:
         m = self.dialect.marker
         return (
-            f"DELETE FROM {self.dialect.metadata_table} "
+            f"DELETE FROM {self.dialect.tables.metadata} "
             f"WHERE path = {m} AND text = {m} AND key = {m}"
         )
 
@@ -165,37 +185,60 @@ class Statements:
     def insert_metadata(self) -> str:
         m = self.dialect.marker
         return (
-            f"INSERT INTO {self.dialect.metadata_table} (path, text, key, num) "
+            f"INSERT INTO {self.dialect.tables.metadata} (path, text, key, num) "
             f"VALUES ({m}, {m}, {m}, {m})"
         )
 
     def select_users(self, condition: str) -> str:
         return (
-            f"SELECT key, aggregate_id, version, state FROM {self.dialect.users_table} "
+            f"SELECT key, aggregate_id, version, state FROM {self.dialect.tables.users} "
             f"WHERE {condition}"
         )
 
-    def page(self, request: SearchRequest) -> tuple[str, tuple[Any, ...]]:
+    def page(self, request: SearchRequest, correlated: bool = False) -> Sql:
+        """A page of users. In key order, from the key set (the first keys, then their rows);
+        sorted, from a predicate on each row, tested while walking the sort column's index
+        (`correlated`: metadata with EXISTS, entry by entry) or planned as joins."""
         m = self.dialect.marker
-        condition = self.where(request)
-        order = request.sort.order_by() if request.sort else "u.key ASC"
-        sql = (
-            f"SELECT u.key, u.aggregate_id, u.version, u.state "
-            f"FROM {self.dialect.users_table} u WHERE {condition.sql} "
-            f"ORDER BY {order} LIMIT {m} OFFSET {m}"
+        tables = self.dialect.tables
+        fields = "u.key, u.aggregate_id, u.version, u.state"
+        window = (request.limit, request.offset)
+        condition = request.condition
+        if request.after_key is not None:
+            condition = all_of([condition, Row(Sql(f"u.key > {m}", (request.after_key,)))])
+        if request.sort is None:
+            keys = key_set(condition, tables, joins=not self.dialect.merges_key_sets)
+            return Sql(
+                f"SELECT {fields} FROM ({keys.text} ORDER BY 1 LIMIT {m} OFFSET {m}) AS k "
+                f"JOIN {tables.users} u ON u.key = k.key ORDER BY u.key",
+                (*keys.params, *window),
+            )
+        where = predicate(condition, tables, correlated)
+        return Sql(
+            f"SELECT {fields} FROM {tables.users} u WHERE {where.text} "
+            f"ORDER BY {request.sort.order_by()} LIMIT {m} OFFSET {m}",
+            (*where.params, *window),
         )
-        return sql, (*condition.params, request.limit, request.offset)
 
-    def count(self, request: SearchRequest) -> tuple[str, tuple[Any, ...]]:
-        condition = self.where(request)
-        sql = f"SELECT count(*) FROM {self.dialect.users_table} u WHERE {condition.sql}"
-        return sql, condition.params
+    def count(self, condition: Node, at_most: int | None = None) -> Sql:
+        """How many users meet the condition (or whether at least `at_most` do), counted on
+        their key set: metadata alone never touches the users table."""
+        tables = self.dialect.tables
+        if isinstance(condition, Everyone) and at_most is None:
+            return Sql(f"SELECT users FROM {tables.counts}")
+        merges = self.dialect.merges_key_sets
+        keys = key_set(condition, tables, joins=not merges)
+        if merges and isinstance(condition, And | Or | Not):
+            # Ordered, SQLite merges the members' streams instead of collecting each in a tree.
+            keys = Sql(f"{keys.text} ORDER BY 1", keys.params)
+        if at_most is None:
+            return Sql(f"SELECT count(*) FROM ({keys.text}) AS k", keys.params)
+        m = self.dialect.marker
+        return Sql(f"SELECT count(*) FROM ({keys.text} LIMIT {m}) AS k", (*keys.params, at_most))
 
-    def where(self, request: SearchRequest) -> Condition:
-        if request.after_key is None:
-            return request.condition
-        after = Condition(f"u.key > {self.dialect.marker}", (request.after_key,))
-        return all_of([request.condition, after])
+    @cached_property
+    def count_users(self) -> str:
+        return f"UPDATE {self.dialect.tables.counts} SET users = users + {self.dialect.marker}"
 
 
 @dataclass(frozen=True)
@@ -247,11 +290,11 @@ def schema_statements(types: ColumnTypes, prefix: str = "") -> list[str]:
         ),
         f"CREATE TABLE IF NOT EXISTS {prefix}{SKIPPED_TABLE} (notification_id {t.integer} "
         f"PRIMARY KEY, topic {t.text} NOT NULL, reason {t.text} NOT NULL)",
+        # The number of users, kept by every write: the total of a search for everyone.
+        f"CREATE TABLE IF NOT EXISTS {prefix}{COUNTS_TABLE} (users {t.integer} NOT NULL)",
+        f"INSERT INTO {prefix}{COUNTS_TABLE} (users) SELECT 0 "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {prefix}{COUNTS_TABLE})",
     ]
-
-
-def row_values(row: UserRow, aggregate_id: Any) -> tuple[Any, ...]:
-    return (row.key, aggregate_id, row.version, *row.columns, row.state)
 
 
 def removed_entries(batch: Batch) -> list[tuple[Any, ...]]:
@@ -259,6 +302,31 @@ def removed_entries(batch: Batch) -> list[tuple[Any, ...]]:
     removed = [(path, text, user.key) for user in batch.deletions for path, text, _ in user.entries]
     removed += [(path, text, row.key) for row in batch.upserts for path, text, _ in row.removed]
     return removed
+
+
+def inserted_users(batch: Batch, aggregate_id: Callable[[UUID], Any]) -> list[tuple[Any, ...]]:
+    """The values of the users new to the read model, in the order of Statements.columns."""
+    return [
+        (row.key, aggregate_id(row.aggregate_id), row.version, *row.columns, row.state)
+        for row in batch.upserts
+        if row.changed is None
+    ]
+
+
+def updated_users(batch: Batch) -> dict[tuple[str, ...], list[tuple[Any, ...]]]:
+    """The users already in the read model, grouped by the columns that changed, as the
+    parameters of Statements.update_user."""
+    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for row in batch.upserts:
+        if row.changed is not None:
+            values = (row.columns[COLUMN_POSITIONS[column]] for column in row.changed)
+            groups.setdefault(row.changed, []).append((row.version, row.state, *values, row.key))
+    return groups
+
+
+def users_added(batch: Batch) -> int:
+    """How the batch changes the number of users."""
+    return sum(row.changed is None for row in batch.upserts) - len(batch.deletions)
 
 
 def added_entries(batch: Batch) -> list[tuple[Any, ...]]:

@@ -161,17 +161,32 @@ def test_a_batch_failing_half_way_leaves_no_trace(
     assert (store.position(), found(store, "*")) == (None, set())
 
 
-def test_reset_empties_the_read_model_and_its_position(
+def test_a_replacement_takes_over_with_its_position(
     profiles: UserProfiles, store: SearchStore, projector: Projector
 ) -> None:
-    create(profiles, "jane", app_metadata={"plan": "pro"})
+    create(profiles, "old")
     projector.catch_up()
-    store.reset()
-    assert (store.position(), found(store, "*"), found(store, "app_metadata.plan:pro")) == (
-        None,
-        set(),
-        set(),
-    )
+    new = profiles.get_user(create(profiles, "new"))
+    with store.replacing(7) as write:
+        write(Batch(position=0, upserts=[user_row(2, new, None)]))
+    assert (found(store, "*"), store.position()) == ({"auth0|new"}, 7)
+
+
+def test_a_failed_replacement_leaves_the_read_model_as_it_was(
+    profiles: UserProfiles, store: SearchStore, projector: Projector
+) -> None:
+    create(profiles, "old")
+    projector.catch_up()
+    new = profiles.get_user(create(profiles, "new"))
+
+    def replace_and_die() -> None:
+        with store.replacing(7) as write:
+            write(Batch(position=0, upserts=[user_row(2, new, None)]))
+            raise RuntimeError("the rebuild died")
+
+    with pytest.raises(RuntimeError):
+        replace_and_die()
+    assert (found(store, "*"), store.position()) == ({"auth0|old"}, 1)
 
 
 def test_wait_for_returns_once_the_position_is_reached(
@@ -237,3 +252,14 @@ def test_a_checkpoint_returns_the_users_after_it(
     first = store.search(SearchRequest(store.translator.translate(None), limit=1)).users[0]
     after = store.search(SearchRequest(store.translator.translate(None), after_key=first.key))
     assert [f.user.user_id for f in after.users] == ["auth0|b", "auth0|c"]
+
+
+def test_the_total_of_everyone_follows_creations_and_deletions(
+    profiles: UserProfiles, store: SearchStore, projector: Projector
+) -> None:
+    for name in ("a", "b", "c"):
+        create(profiles, name)
+    profiles.delete_user("auth0|b", ACTOR)
+    projector.catch_up()
+    everyone = SearchRequest(store.translator.translate(None), limit=0, count_total=True)
+    assert store.search(everyone).total == 2

@@ -7,6 +7,7 @@ from typing import Any
 from domain.user import User
 from projections.search.documents import (
     MAX_INDEXED_BYTES,
+    Indexed,
     columns_of,
     decode_state,
     encode_state,
@@ -97,14 +98,29 @@ def test_the_stored_state_never_holds_the_password_hash() -> None:
 
 
 def test_a_row_writes_only_the_metadata_entries_that_changed() -> None:
-    user = a_user(app_metadata={"plan": "pro", "roles": ["admin"]})
-    row = user_row(1, user, ({}, {"plan": "free", "roles": ["admin"]}))
+    user = a_user(app_metadata={"plan": "free", "roles": ["admin"]})
+    before = Indexed.of(user)
+    user.patch_app_metadata({"plan": "pro"}, {"kind": "client", "id": "test"})
+    row = user_row(1, user, before)
     assert (set(row.added), set(row.removed)) == (
         {("app_metadata.plan", "pro", None)},
         {("app_metadata.plan", "free", None)},
     )
 
 
-def test_a_new_row_writes_all_its_metadata_entries() -> None:
+def test_a_row_updates_only_the_columns_that_changed() -> None:
+    user = a_user({"name": "Jane"})
+    before = Indexed.of(user)
+    user.update_profile({"nickname": "jd"}, {"kind": "client", "id": "test"})
+    changed = user_row(1, user, before).changed or ()
+    # updated_at (milliseconds) changes too, unless both events fell in the same millisecond.
+    assert set(changed) - {"updated_at"} == {"nickname"}
+
+
+def test_a_new_row_writes_all_its_columns_and_metadata_entries() -> None:
     row = user_row(1, a_user(app_metadata={"plan": "pro"}), None)
-    assert (set(row.added), set(row.removed)) == ({("app_metadata.plan", "pro", None)}, set())
+    assert (set(row.added), set(row.removed), row.changed) == (
+        {("app_metadata.plan", "pro", None)},
+        set(),
+        None,
+    )
