@@ -48,7 +48,7 @@ class Container:
 
 def build_profiles(settings: Settings) -> UserProfiles:
     return UserProfiles(
-        event_store_env(settings.database_url, settings.data_dir),
+        event_store_env(settings.database_url, settings.data_dir, settings.aggregate_cache_size),
         connections=settings.connections,
         limits=MetadataLimits(
             max_bytes=settings.metadata_max_bytes, max_depth=settings.metadata_max_depth

@@ -30,6 +30,7 @@ class Settings:
     metadata_max_bytes: int = 16 * 1024
     metadata_max_depth: int = 10
     max_body_bytes: int = 1024 * 1024
+    aggregate_cache_size: int = 10_000
     # OWASP's baseline for argon2id (19 MiB, 2 passes, 1 lane): tens of milliseconds a hash,
     # so a 2-core server still takes dozens of logins a second.
     argon2_time_cost: int = 2
@@ -101,6 +102,7 @@ class Settings:
             metadata_max_bytes=integer("METADATA_MAX_BYTES", cls.metadata_max_bytes),
             metadata_max_depth=integer("METADATA_MAX_DEPTH", cls.metadata_max_depth),
             max_body_bytes=integer("MAX_BODY_BYTES", cls.max_body_bytes),
+            aggregate_cache_size=integer("AGGREGATE_CACHE_SIZE", cls.aggregate_cache_size),
             argon2_time_cost=integer("ARGON2_TIME_COST", cls.argon2_time_cost),
             argon2_memory_cost_kib=integer("ARGON2_MEMORY_COST_KIB", cls.argon2_memory_cost_kib),
             argon2_parallelism=integer("ARGON2_PARALLELISM", cls.argon2_parallelism),
