@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from api.bootstrap import Container
+from api.bootstrap import Container, build_profiles
+from api.settings import Settings
 from domain.actor import Actor
 from domain.errors import EmailAlreadyInUse, UnknownConnection, UserAlreadyExists, UserNotFound
 from domain.profiles import DEFAULT_CONNECTION, NewUser, UserProfiles, UserUpdate
@@ -170,3 +171,13 @@ def test_concurrent_creates_with_one_email_make_exactly_one_user(profiles: UserP
     assert len(errors) == 7
     assert all(isinstance(error, UserAlreadyExists) for error in errors)
     assert [u.user_id for u in profiles.users_by_email("race@example.com")] == created
+
+
+def test_another_writer_s_changes_reach_a_cached_reader(settings: Settings) -> None:
+    writer, reader = build_profiles(settings), build_profiles(settings)
+    user_id = create(writer, app_metadata={"plan": "free"})
+    assert reader.get_user(user_id).app_metadata == {"plan": "free"}
+    patch(writer, user_id, app_metadata={"plan": "pro"})
+    assert reader.get_user(user_id).app_metadata == {"plan": "pro"}
+    patch(reader, user_id, app_metadata={"seats": 5})
+    assert writer.get_user(user_id).app_metadata == {"plan": "pro", "seats": 5}
