@@ -55,6 +55,14 @@ def bench_backend(label: str, database_url: str | None, users: int, requests: in
                 await response.read()
                 return response.status
 
+        async def patch_plan(session: aiohttp.ClientSession, index: int) -> int:
+            body = {"app_metadata": {"plan": PLANS[index % 3]}}
+            async with session.patch(
+                f"/api/v2/users/{chooser.choice(user_ids)}", json=body
+            ) as response:
+                await response.read()
+                return response.status
+
         async def get(session: aiohttp.ClientSession, _: int) -> int:
             async with session.get(f"/api/v2/users/{chooser.choice(user_ids)}") as response:
                 await response.read()
@@ -65,9 +73,28 @@ def bench_backend(label: str, database_url: str | None, users: int, requests: in
         print(baseline.line())
         seeded = load(f"POST /users ({users} users)", base_url, token, create, users, 16)
         print(seeded.line(baseline))
+        # Little's law: latency is concurrency over throughput, so each call is measured with a
+        # few clients (latency) and with many (throughput).
         results: list[Figures] = [
-            load("PATCH /users/{id} (2 buckets)", base_url, token, patch, requests, 32),
-            load("GET /users/{id}", base_url, token, get, requests, 32),
+            load(
+                f"PATCH app_metadata, {clients} clients",
+                base_url,
+                token,
+                patch_plan,
+                requests,
+                clients,
+            )
+            for clients in (8, 32)
+        ]
+        results += [
+            load(
+                f"PATCH both buckets, {clients} clients", base_url, token, patch, requests, clients
+            )
+            for clients in (8, 32)
+        ]
+        results += [
+            load(f"GET /users/{{id}}, {clients} clients", base_url, token, get, requests, clients)
+            for clients in (8, 32)
         ]
         for figures in results:
             print(figures.line(baseline))

@@ -44,7 +44,7 @@ class Figures:
     def line(self, baseline: Figures | None = None) -> str:
         ratio = f"  {self.throughput / baseline.throughput:5.2f}x baseline" if baseline else ""
         return (
-            f"{self.name:<34} {self.throughput:8.0f} req/s  p50 {self.percentile(0.5):6.2f} ms"
+            f"{self.name:<36} {self.throughput:8.0f} req/s  p50 {self.percentile(0.5):6.2f} ms"
             f"  p99 {self.percentile(0.99):6.2f} ms"
             f"  mean {statistics.fmean(self.latencies_ms):6.2f}"
             f" ms  errors {self.errors}{ratio}"
