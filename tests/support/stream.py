@@ -78,6 +78,13 @@ def at_least(count: int) -> Callable[[list[Message]], bool]:
     return lambda messages: len(messages) >= count
 
 
+def every_position_up_to(last: int) -> Callable[[list[Message]], bool]:
+    """Every log position 1..`last` has arrived, however many duplicates came with them."""
+    return lambda messages: (
+        len({event["metaledgerposition"] for event in events_of(messages)}) >= last
+    )
+
+
 def events_of(messages: list[Message]) -> list[dict[str, Any]]:
     """The CloudEvents, in log order (tombstones left out)."""
     events = [m.event for m in messages if m.value is not None]

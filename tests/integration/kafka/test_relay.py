@@ -19,7 +19,7 @@ from tests.integration.kafka.conftest import create, patch
 from tests.support import processes
 from tests.support.backlog import write_backlog
 from tests.support.kafka_broker import KafkaBroker
-from tests.support.stream import at_least, events_of, read_topic
+from tests.support.stream import at_least, events_of, every_position_up_to, read_topic
 
 
 def wait_until(condition: object, timeout: float = 60.0) -> None:
@@ -120,7 +120,9 @@ def test_relay_killed_mid_batch_publishes_every_event_after_a_restart(
     position.close()
     assert stream_settings.kafka_bootstrap_servers is not None
     messages = read_topic(
-        stream_settings.kafka_bootstrap_servers, stream_settings.kafka_topic, at_least(end)
+        stream_settings.kafka_bootstrap_servers,
+        stream_settings.kafka_topic,
+        every_position_up_to(end),
     )
 
     counts = Counter(event["metaledgerposition"] for event in events_of(messages))
