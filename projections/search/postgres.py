@@ -127,8 +127,8 @@ class PostgresSearchStore(PostgresTrackingRecorder):
         return position
 
     def load(self, aggregate_ids: Collection[UUID]) -> dict[UUID, StoredUser]:
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute(
+        with self.datastore.get_connection() as connection:  # one statement: no transaction
+            curs = connection.execute(
                 self.statements.select_users("aggregate_id = ANY(%s)"), (list(aggregate_ids),)
             )
             return {
@@ -153,9 +153,11 @@ class PostgresSearchStore(PostgresTrackingRecorder):
         with self.datastore.transaction(commit=True) as curs:
             # First: refuses a position already recorded, and serialises concurrent projectors.
             self._insert_tracking(curs, Tracking(self.application_name, batch.position))
-            self._write(curs, batch)
+            # The rest in one round trip: queued in a pipeline (which takes no COPY).
+            with curs.connection.pipeline():
+                self._write(curs, batch, _insert_rows)
 
-    def _write(self, curs: Cursor[DictRow], batch: Batch) -> None:
+    def _write(self, curs: Cursor[DictRow], batch: Batch, insert: RowWriter) -> None:
         removed = removed_entries(batch)
         if removed:
             curs.executemany(self.statements.delete_metadata, removed)
@@ -164,22 +166,25 @@ class PostgresSearchStore(PostgresTrackingRecorder):
                 f"DELETE FROM {self.schema}.{USERS_TABLE} WHERE key = ANY(%s)",
                 ([user.key for user in batch.deletions],),
             )
-        _copy(
+        insert(
             curs,
-            f"COPY {self.schema}.{USERS_TABLE} ({', '.join(self.statements.columns)}) FROM STDIN",
+            f"{self.schema}.{USERS_TABLE}",
+            self.statements.columns,
             inserted_users(batch, lambda aggregate_id: aggregate_id),
         )
         for changed, rows in updated_users(batch).items():
             curs.executemany(self.statements.update_user(changed), rows)
-        _copy(
+        insert(
             curs,
-            f"COPY {self.schema}.{METADATA_TABLE} (path, text, key, num) FROM STDIN",
+            f"{self.schema}.{METADATA_TABLE}",
+            ("path", "text", "key", "num"),
             added_entries(batch),
         )
         curs.execute(self.statements.count_users, (users_added(batch),))
-        _copy(
+        insert(
             curs,
-            f"COPY {self.schema}.{SKIPPED_TABLE} (notification_id, topic, reason) FROM STDIN",
+            f"{self.schema}.{SKIPPED_TABLE}",
+            ("notification_id", "topic", "reason"),
             [(s.notification_id, s.topic, s.reason) for s in batch.skipped],
         )
 
@@ -189,6 +194,8 @@ class PostgresSearchStore(PostgresTrackingRecorder):
         indexes = [s for s in self.ddl if s.startswith("CREATE INDEX")]
         # One transaction: searches wait for it (the tables are locked) and never see a part.
         with self.datastore.transaction(commit=True) as curs:
+            # Between writes the transaction waits while the log is folded: not idle for good.
+            curs.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
             for table in (USERS_TABLE, METADATA_TABLE, SKIPPED_TABLE, COUNTS_TABLE):
                 curs.execute(f"DROP TABLE IF EXISTS {self.schema}.{table}")
             curs.execute(
@@ -197,7 +204,7 @@ class PostgresSearchStore(PostgresTrackingRecorder):
             )
             for statement in tables:
                 curs.execute(statement)
-            yield lambda batch: self._write(curs, batch)
+            yield lambda batch: self._write(curs, batch, _copy_rows)
             for statement in indexes:  # built once from sorted keys: faster than row by row
                 curs.execute(statement)
             curs.execute(f"ANALYZE {self.schema}.{USERS_TABLE}")
@@ -208,12 +215,25 @@ class PostgresSearchStore(PostgresTrackingRecorder):
         self.datastore.close()
 
 
-def _copy(curs: Cursor[DictRow], statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    if not rows:
-        return
-    with curs.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
+RowWriter = Callable[[Cursor[DictRow], str, Sequence[str], Sequence[tuple[Any, ...]]], None]
+
+
+def _insert_rows(
+    curs: Cursor[DictRow], table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    if rows:
+        markers = ", ".join("%s" for _ in columns)
+        curs.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({markers})", rows)
+
+
+def _copy_rows(
+    curs: Cursor[DictRow], table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """COPY, for the many rows of a rebuild."""
+    if rows:
+        with curs.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 def _first(curs: Cursor[DictRow]) -> int:

@@ -61,15 +61,24 @@ class Projector:
         self.application = application
         self.store = store
         self.batch_size = batch_size
+        # The position this projector wrote last; read again from the store after a failure,
+        # which is also how it learns that another process moved it.
+        self._position: int | None = None
 
     def project_batch(self) -> int:
         """Applies the next batch of events, if any; returns how many were read."""
-        position = self.store.position() or 0
+        if self._position is None:
+            self._position = self.store.position() or 0
         notifications = self.application.recorder.select_notifications(
-            position, self.batch_size, inclusive_of_start=False
+            self._position, self.batch_size, inclusive_of_start=False
         )
         if notifications:
-            self.store.apply(self.fold(notifications))
+            try:
+                self.store.apply(self.fold(notifications))
+            except BaseException:
+                self._position = None
+                raise
+            self._position = notifications[-1].id
         return len(notifications)
 
     def catch_up(self) -> int:
@@ -226,7 +235,11 @@ def _pass(
         position, REBUILD_BATCH_SIZE, stop=end, inclusive_of_start=False
     ):
         position = notifications[-1].id
-        ours = [n for n in notifications if cast(UUID, n.originator_id).int % passes == part]
+        ours = (
+            notifications
+            if passes == 1
+            else [n for n in notifications if cast(UUID, n.originator_id).int % passes == part]
+        )
         for notification, event in _decoded(application, ours, batch):
             _apply(notification, event, tracked, deleted, batch)
         progress = Progress(

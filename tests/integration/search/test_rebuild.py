@@ -12,7 +12,7 @@ from domain.profiles import DEFAULT_CONNECTION, UserProfiles
 from domain.user import User
 from projections.search.config import SEARCH_FILE
 from projections.search.documents import user_row
-from projections.search.projector import Projector
+from projections.search.projector import Projector, rebuild
 from projections.search.store import METADATA_TABLE, USERS_TABLE, Batch, SearchStore
 from tests.integration.search.conftest import ACTOR, create, found, patch
 from tests.support import processes
@@ -89,3 +89,13 @@ def test_a_rebuild_drops_rows_no_event_accounts_for(
     store.apply(Batch(position=1000, upserts=[user_row(1000, stray, None)]))
     processes.run(settings, "rebuild")
     assert found(store, "*") == {"auth0|real"}
+
+
+def test_a_rebuild_in_several_passes_equals_the_incremental_read_model(
+    settings: Settings, profiles: UserProfiles, store: SearchStore, projector: Projector
+) -> None:
+    projector.batch_size = 5
+    write_and_follow(profiles, projector)
+    incremental = tables(settings)
+    rebuild(profiles, store, events_per_pass=20)  # ten-odd passes, each a part of the users
+    assert tables(settings) == incremental
