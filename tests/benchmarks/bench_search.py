@@ -422,7 +422,7 @@ def bench_rebuild(profiles: UserProfiles, store: SearchStore) -> float:
 WRITERS = 8
 
 
-def watch_positions(settings: Settings, stop: Any, reached: Any) -> None:
+def watch_positions(settings: Settings, ready: Any, stop: Any, reached: Any) -> None:
     """In a process of its own, so that the writers' work does not delay what it sees: the
     moment (monotonic clock, shared by the machine's processes) each position was reached."""
     store = search_store(settings.database_url, settings.data_dir)
@@ -433,6 +433,7 @@ def watch_positions(settings: Settings, stop: Any, reached: Any) -> None:
         if position != last:
             seen.append((time.monotonic(), position))
             last = position
+            ready.set()
         time.sleep(0.002)  # a query each time: finer would load the database it measures
     reached.put(seen)
     store.close()
@@ -448,14 +449,14 @@ def bench_lag(
 ) -> Latencies:
     projector = processes.start(settings, "project", log=settings.data_dir / "project.log")
     spawn = multiprocessing.get_context("spawn")
-    stop, reached = spawn.Event(), spawn.Queue()
-    watcher = spawn.Process(target=watch_positions, args=(settings, stop, reached))
+    ready, stop, reached = spawn.Event(), spawn.Event(), spawn.Queue()
+    watcher = spawn.Process(target=watch_positions, args=(settings, ready, stop, reached))
     try:
         end = profiles.recorder.max_notification_id() or 0
         while (store.position() or 0) < end:
             time.sleep(0.05)
         watcher.start()
-        time.sleep(1.0)  # the watcher's start-up
+        ready.wait(timeout=60)  # the watcher has seen the position the writes start from
         writes: list[tuple[float, int]] = []
         write_ms: list[float] = []
         actor = Actor(kind="client", id="bench", grant="client-credentials")
@@ -538,22 +539,22 @@ def main() -> None:
     args = parser.parse_args()
     rnd = random.Random(20260601)
     targets = {"sqlite": 150.0, "postgres": 50.0}
-    with databases(args.backend) as database:
+    # The data (over 2 GB of it on SQLite) goes when the run ends.
+    with (
+        databases(args.backend) as database,
+        tempfile.TemporaryDirectory(prefix="metaledger-bench-search-") as read_model_dir,
+        tempfile.TemporaryDirectory(prefix="metaledger-bench-log-") as log_dir,
+    ):
         print(f"search benchmark on {args.backend}", flush=True)
         print(f"1. queries over {args.users:,} users", flush=True)
-        settings = Settings(
-            data_dir=Path(tempfile.mkdtemp(prefix="metaledger-bench-search-")),
-            database_url=database(),
-        )
+        settings = Settings(data_dir=Path(read_model_dir), database_url=database())
         store = search_store(settings.database_url, settings.data_dir)
         seed_read_model(store, args.users)
         queries = bench_queries(store, args.users, rnd)
         store.close()
 
         print(f"2. rebuild from an event log of {args.log_users:,} users", flush=True)
-        settings = Settings(
-            data_dir=Path(tempfile.mkdtemp(prefix="metaledger-bench-log-")), database_url=database()
-        )
+        settings = Settings(data_dir=Path(log_dir), database_url=database())
         profiles = build_profiles(settings)
         store = search_store(settings.database_url, settings.data_dir)
         live = write_log(profiles, args.log_users, rnd)
