@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell $(PYTHON) -c 'import hashlib,sys;print(hashlib.sha1(open("pyproject.toml","rb").read()).hexdigest()[:12])')
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test lint typecheck pytest postgres bench kafka kafka-jars clean
+.PHONY: install run test lint typecheck pytest postgres bench kafka kafka-jars node-sdk clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ kafka-jars:
 kafka: kafka-jars
 	compose/kafka/broker.sh --host 127.0.0.1 --port 9092
 
+# The official Node.js Auth0 SDK, whose pager a search test drives (Node.js and npm come from
+# Debian's packages when missing).
+node-sdk:
+	@command -v npm >/dev/null 2>&1 \
+		|| { $(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm; }
+	cd tests/e2e/node_sdk && npm ci --silent --no-audit --no-fund
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -45,7 +52,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy .
 
-pytest: install postgres kafka-jars
+pytest: install postgres kafka-jars node-sdk
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+from pathlib import Path
+
 import pytest
 from auth0.management import Auth0, BadRequestError
 
@@ -84,3 +88,27 @@ def test_the_sdk_raises_bad_request_for_an_unparsable_query(sdk: Auth0) -> None:
     with pytest.raises(BadRequestError) as raised:
         sdk.users.list(q="name:(jane", search_engine="v3")
     assert raised.value.body["errorCode"] == "invalid_query_string"
+
+
+NODE_SDK = Path(__file__).parent / "node_sdk"
+
+
+def test_the_node_sdk_pager_walks_a_search_to_its_end(
+    server: RunningServer, token: str, pro_users: set[str]
+) -> None:
+    walked = subprocess.run(
+        [
+            "node",
+            str(NODE_SDK / "walk_search.mjs"),
+            f"{server.base_url}/api/v2",
+            token,
+            'app_metadata.plan:"pro"',
+            "50",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    user_ids = json.loads(walked.stdout)
+    assert (len(user_ids), set(user_ids)) == (len(pro_users), pro_users)
