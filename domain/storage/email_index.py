@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from domain.storage.dialect import Dialect
+
 EMAIL_INDEX_TABLE = "user_emails"
 
 
@@ -32,13 +34,12 @@ def is_email_conflict(error: BaseException) -> bool:
 
 
 class EmailIndexStatements:
-    """SQL for the index; `placeholder` is the driver's parameter marker."""
+    """SQL for the index, in the backend's dialect."""
 
-    def __init__(self, table: str, placeholder: str, schema: str | None = None) -> None:
-        p = placeholder
+    def __init__(self, dialect: Dialect, table: str, schema: str | None = None) -> None:
+        p = dialect.placeholder
         index = f"{table}_by_email"
-        if schema:
-            table = f"{schema}.{table}"
+        table = dialect.table(table, schema)
         self.create = [
             f"CREATE TABLE IF NOT EXISTS {table} ("
             "connection TEXT NOT NULL, email TEXT NOT NULL, user_id TEXT NOT NULL, "

@@ -81,9 +81,7 @@ class TablesBesideEvents:
         self._events_of_topics_after = (
             f"{after} AND {dialect.any_of.format('topic')} ORDER BY position LIMIT {p}"
         )
-        self.email_index = EmailIndexStatements(
-            prefix + EMAIL_INDEX_TABLE, dialect.placeholder, schema=schema
-        )
+        self.email_index = EmailIndexStatements(dialect, prefix + EMAIL_INDEX_TABLE, schema)
         self.user_keys = UserKeyStatements(dialect, prefix + USER_KEYS_TABLE, schema)
         self.event_times = EventTimeStatements(dialect, prefix + EVENT_TIMES_TABLE, schema)
         return [*self.email_index.create, *self.user_keys.create, *self.event_times.create]
