@@ -7,7 +7,6 @@ key and an empty object clears the whole bucket.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,16 +146,18 @@ def check_limits(bucket: str, metadata: Metadata, limits: MetadataLimits) -> Non
 def merge(current: Metadata, patch: Metadata | None) -> Metadata:
     """Applies an Auth0 metadata patch and returns a new bucket; never mutates its inputs.
 
-    `None` (a bucket sent as null) and `{}` both clear the bucket.
+    `None` (a bucket sent as null) and `{}` both clear the bucket. Nested values are shared
+    with the inputs, not copied: a patch replaces them whole and nothing edits them in place,
+    so folding a long history costs one small dict per event.
     """
     if not patch:
         return {}
-    merged = copy.deepcopy(current)
+    merged = dict(current)
     for key, value in patch.items():
         if value is None:
             merged.pop(key, None)
         else:
-            merged[key] = copy.deepcopy(value)
+            merged[key] = value
     return merged
 
 

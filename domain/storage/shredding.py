@@ -140,10 +140,6 @@ class KeyRing:
             found.update(self._load_entries(missing))
         return found
 
-    def prefetch(self, aggregate_ids: Iterable[UUID]) -> None:
-        """Loads, in one query, the keys of `aggregate_ids` that are not cached yet."""
-        self.lookup(aggregate_ids)
-
     def forget(self, aggregate_id: UUID) -> None:
         with self._lock:
             self._entries.pop(aggregate_id, None)
@@ -228,14 +224,34 @@ class ShreddingMapper(Mapper[UUID]):
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        data = stored_event.state
-        if data[:1] != SEALED:
+        if stored_event.state[:1] != SEALED:
             return super().to_domain_event(stored_event)
-        originator_id = stored_event.originator_id
-        assert isinstance(originator_id, UUID)
+        originator_id = cast(UUID, stored_event.originator_id)
+        return self._unseal(stored_event, self.keys.cipher(originator_id))
+
+    def batch_decoder(
+        self, stored_events: Iterable[StoredEvent]
+    ) -> Callable[[StoredEvent], DomainEventProtocol[UUID]]:
+        """`to_domain_event` for a batch: its users' keys are looked up once, in one query,
+        rather than once per event."""
+        keys = self.keys.lookup(cast(UUID, event.originator_id) for event in stored_events)
+
+        def decode(stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+            entry = keys.get(cast(UUID, stored_event.originator_id))
+            if entry is None or stored_event.state[:1] != SEALED:
+                return self.to_domain_event(stored_event)
+            return self._unseal(stored_event, entry.cipher)
+
+        return decode
+
+    def _unseal(
+        self, stored_event: StoredEvent, cipher: AESGCM | None
+    ) -> DomainEventProtocol[UUID]:
+        originator_id = cast(UUID, stored_event.originator_id)
         version = stored_event.originator_version
-        cipher = self.keys.cipher(originator_id)
-        state = self.decode_state(originator_id, version, stored_event.topic, data, cipher)
+        state = self.decode_state(
+            originator_id, version, stored_event.topic, stored_event.state, cipher
+        )
         return _construct(stored_event, state)
 
     def decode_state(
@@ -286,6 +302,15 @@ class SealingEventStore(EventStore[UUID]):
     ) -> list[Recording[UUID]]:
         with self.mapper.batch():
             return super().put(domain_events, **kwargs)
+
+
+def batch_decoder(
+    mapper: Mapper[UUID], stored_events: Iterable[StoredEvent]
+) -> Callable[[StoredEvent], DomainEventProtocol[UUID]]:
+    """How to decode each of `stored_events` with `mapper`, whatever mapper it is."""
+    if isinstance(mapper, ShreddingMapper):
+        return mapper.batch_decoder(stored_events)
+    return mapper.to_domain_event
 
 
 def is_erased(event: object) -> bool:

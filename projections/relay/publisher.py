@@ -23,9 +23,11 @@ log = logging.getLogger("metaledger.relay")
 
 HEADERS = [("content-type", CONTENT_TYPE.encode())]
 # Throughput: the producer keeps one request in flight per partition (idempotence), so
-# batches are large. Every publish ends with a flush, which sends at once whatever lingers:
-# the linger only keeps the producer from sending small batches while a publish is queued.
-BATCH_BYTES = 256 * 1024
+# batches are as large as a request may be (the broker takes up to 1 MiB): while more than one
+# batch waits for a partition, every send wakes the producer's I/O thread, which costs more
+# than the send. Every publish ends with a flush, which sends at once whatever lingers: the
+# linger only keeps the producer from sending small batches while a publish is queued.
+BATCH_BYTES = 1_000_000
 LINGER_MS = 50
 # A broker that does not answer within this fails the batch; the relay then retries it.
 DELIVERY_TIMEOUT_MS = 30_000

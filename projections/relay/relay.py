@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import cast
 from uuid import UUID
 
 import orjson
@@ -22,7 +21,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import Notification
 
 from domain.profiles import UserProfiles, replay
-from domain.storage.shredding import ShreddingMapper, is_erased
+from domain.storage.shredding import batch_decoder, is_erased
 from domain.user import User
 from projections.cloudevents import Origin, user_message
 from projections.relay.position import RelayPosition
@@ -91,12 +90,10 @@ class Relay:
 
     def records(self, notifications: Sequence[Notification]) -> Iterator[Record]:
         """The messages of a batch, in log order (tombstones after their user.deleted)."""
-        mapper = self.profiles.mapper
-        if isinstance(mapper, ShreddingMapper):  # one key query for the batch, not one per user
-            mapper.keys.lookup(cast(UUID, n.originator_id) for n in notifications)
+        decode = batch_decoder(self.profiles.mapper, notifications)
         for notification in notifications:
             try:
-                event = mapper.to_domain_event(notification)
+                event = decode(notification)
                 if not isinstance(event, User.Event):
                     raise TypeError("not a user event")
                 transition = self.states.apply(event)

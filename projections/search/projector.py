@@ -21,7 +21,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import CanInitAggregate
 from eventsourcing.persistence import Notification
 
-from domain.storage.shredding import ShreddingMapper
+from domain.storage.shredding import batch_decoder
 from domain.user import User
 from projections.follower import Follower
 from projections.search.documents import Indexed, RemovedUser, metadata_entries, user_row
@@ -110,13 +110,11 @@ def _decoded(
     application: Application[UUID], notifications: Sequence[Notification], batch: Batch
 ) -> list[tuple[Notification, User.Event]]:
     """The user events among `notifications`; the others are recorded in `batch` as skipped."""
-    mapper = application.mapper
-    if isinstance(mapper, ShreddingMapper):  # one key query for the batch, not one per user
-        mapper.keys.prefetch(cast(UUID, n.originator_id) for n in notifications)
+    decode = batch_decoder(application.mapper, notifications)
     events = []
     for notification in notifications:
         try:
-            event = mapper.to_domain_event(notification)
+            event = decode(notification)
         except Exception as error:  # unknown topic, or a payload that cannot be read
             batch.skipped.append(_skipped(notification, f"unreadable: {error!r}"))
             continue

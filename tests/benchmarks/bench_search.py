@@ -38,8 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
-from uuid import UUID
+from typing import Any
 
 import orjson
 
@@ -47,6 +46,7 @@ from api.bootstrap import build_profiles
 from api.settings import Settings
 from domain.actor import Actor
 from domain.profiles import DEFAULT_CONNECTION, UserProfiles, UserUpdate
+from domain.storage.shredding import batch_decoder
 from domain.user import User, format_timestamp
 from projections.search.conditions import predicate
 from projections.search.config import search_store
@@ -393,9 +393,9 @@ def read_and_decode(profiles: UserProfiles) -> int:
         position, REBUILD_BATCH_SIZE, inclusive_of_start=False
     ):
         # The users' keys in one query per batch, as the projector fetches them.
-        profiles.keys.prefetch(cast(UUID, n.originator_id) for n in notifications)
+        decode = batch_decoder(profiles.mapper, notifications)
         for notification in notifications:
-            profiles.mapper.to_domain_event(notification)
+            decode(notification)
         position = notifications[-1].id
         events += len(notifications)
     return events

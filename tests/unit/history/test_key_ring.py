@@ -93,11 +93,11 @@ def test_the_cache_keeps_at_most_maxsize_keys() -> None:
     assert len(table.queries) == 4
 
 
-def test_prefetched_keys_are_served_from_the_cache() -> None:
+def test_keys_looked_up_together_are_served_from_the_cache() -> None:
     first, second = uuid4(), uuid4()
     table = CountingTable({id_: KeyRecord(str(id_), KEY) for id_ in (first, second)})
     ring = KeyRing(table.load)
-    ring.prefetch([first, second])
+    ring.lookup([first, second])
     assert ring.cipher(first) is not None
     assert ring.cipher(second) is not None
     assert len(table.queries) == 1
