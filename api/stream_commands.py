@@ -8,6 +8,7 @@ thread. `consume NAME` runs a reference consumer; `tail` prints the stream for p
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 from collections.abc import Callable
@@ -40,6 +41,8 @@ def relay(settings: Settings, _: argparse.Namespace) -> int:
         )
         return 2
     profiles = build_profiles(settings)
+    # The relay's own process: producing runs beside it in a child of its own.
+    config = dataclasses.replace(config, producer_process=True)
     service = RelayService(build_relay(config, profiles))
 
     def stop(_signal: int, _frame: FrameType | None) -> None:

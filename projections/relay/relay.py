@@ -11,6 +11,7 @@ user's history is logged and passed over, as the search projector does.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from domain.storage.shredding import batch_decoder, is_erased
 from domain.user import User
 from projections.cloudevents import Origin, user_message
 from projections.relay.position import RelayPosition
-from projections.relay.publisher import Publisher, Record
+from projections.relay.publisher import BatchPublisher, Record, Sending
 from projections.relay.states import UserStates
 
 log = logging.getLogger("metaledger.relay")
@@ -43,12 +44,18 @@ class Lag:
         return max(self.end - self.position, 0)
 
 
+@dataclass(frozen=True)
+class _InFlight:
+    sending: Sending
+    end: int  # the position of the batch's last event
+
+
 class Relay:
     def __init__(
         self,
         profiles: UserProfiles,
         position: RelayPosition,
-        publisher: Publisher,
+        publisher: BatchPublisher,
         origin: Origin,
         batch_size: int = LIVE_BATCH_SIZE,
     ) -> None:
@@ -58,22 +65,33 @@ class Relay:
         self.origin = origin
         self.batch_size = batch_size
         self.states = UserStates(self._load_user)
+        self._in_flight: _InFlight | None = None
 
     def publish_batch(self) -> int:
-        """Publishes the next batch of events, if any; returns how many were read."""
-        start = self.position.current()
+        """Publishes the next batch of events, if any; returns how many were read.
+
+        A full batch (more are waiting) is left in flight: the next call reads and renders
+        the batch after it while the broker takes it, then waits for its acknowledgement and
+        records its position before sending on. A batch that is not full is waited for at
+        once, so a relay that caught up has recorded everything it sent.
+        """
+        after = self._in_flight.end if self._in_flight else self.position.current()
         notifications = self.profiles.recorder.select_notifications(
-            start, self.batch_size, inclusive_of_start=False
+            after, self.batch_size, inclusive_of_start=False
         )
-        if not notifications:
-            return 0
         try:
-            self.publisher.publish(self.records(notifications))
+            records = list(self.records(notifications))
+            self._settle()
+            if not notifications:
+                return 0
+            self._in_flight = _InFlight(self.publisher.send(records), notifications[-1].id)
+            if len(notifications) < self.batch_size:
+                self._settle()
         except BaseException:
-            # The batch will be read again: the users it folded are not as published.
+            # Read again from the recorded position: the users folded are not as published.
+            self._abandon()
             self.states = UserStates(self._load_user)
             raise
-        self.position.record(notifications[-1].id)
         return len(notifications)
 
     def catch_up(self) -> int:
@@ -84,6 +102,32 @@ class Relay:
             if count < self.batch_size:
                 break
         return events
+
+    def close(self) -> None:
+        """Waits for the batch in flight, then lets go of the broker and the position."""
+        try:
+            self._settle()
+        except Exception as error:  # published again from the recorded position next time
+            log.warning("the last batch was not acknowledged: %r", error)
+        finally:
+            self._in_flight = None
+            self.publisher.close()
+            self.position.close()
+
+    def _settle(self) -> None:
+        """Waits for the batch in flight, if any, and records its position."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.sending.wait()
+            self.position.record(in_flight.end)
+
+    def _abandon(self) -> None:
+        """Lets the batch in flight finish unrecorded (its answer must not be taken for the
+        next batch's)."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            with contextlib.suppress(Exception):
+                in_flight.sending.wait()
 
     def lag(self) -> Lag:
         return Lag(self.position.current(), self.profiles.recorder.max_notification_id() or 0)

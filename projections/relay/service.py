@@ -17,7 +17,7 @@ from domain.profiles import UserProfiles
 from projections.cloudevents import Origin
 from projections.follower import Follower
 from projections.relay.position import relay_position
-from projections.relay.publisher import Publisher
+from projections.relay.publisher import ProducerProcess, Publisher
 from projections.relay.relay import LIVE_BATCH_SIZE, Lag, Relay
 from projections.relay.topics import TopicSpec
 
@@ -34,13 +34,17 @@ class RelayConfig:
     database_url: str | None
     data_dir: Path
     batch_size: int = LIVE_BATCH_SIZE
+    # The producer in a child process (`metaledger relay`) rather than in this one (embedded).
+    producer_process: bool = False
 
 
 def build_relay(config: RelayConfig, profiles: UserProfiles) -> Relay:
     return Relay(
         profiles,
         relay_position(config.database_url, config.data_dir),
-        Publisher(config.bootstrap_servers, config.topic),
+        (ProducerProcess if config.producer_process else Publisher)(
+            config.bootstrap_servers, config.topic
+        ),
         Origin.of(config.issuer, config.topic.name),
         batch_size=config.batch_size,
     )
@@ -119,5 +123,4 @@ class RelayService:
         self.follower.stop()
 
     def close(self) -> None:
-        self.relay.publisher.close()
-        self.relay.position.close()
+        self.relay.close()

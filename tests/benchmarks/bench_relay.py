@@ -3,8 +3,9 @@
 Run: .venv/bin/python -m tests.benchmarks.bench_relay [--users N] [--rate R] [--seconds S]
 
 1. Backlog: N users with 10 events each (200,000 events by default) in the SQLite event store,
-   published by `metaledger relay` (a process of its own) to a real broker (the test suite's
-   KafkaBroker, started here), timed from its first recorded position to the last.
+   published by `metaledger relay` (a process of its own, producing in a child process) to a
+   real broker (the test suite's KafkaBroker, started here), timed from its first recorded
+   position to the last.
    Baselines, measured in the same run: the bare kafka-python producer sending as many messages
    of the same size (idempotent, acks=all) with nothing to read, decrypt or fold; and the relay's
    own work (read, decrypt, fold, serialise) with nothing sent.
