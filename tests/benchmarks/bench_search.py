@@ -452,14 +452,18 @@ def bench_lag(
     ready, stop, reached = spawn.Event(), spawn.Event(), spawn.Queue()
     watcher = spawn.Process(target=watch_positions, args=(settings, ready, stop, reached))
     try:
-        end = profiles.recorder.max_notification_id() or 0
-        while (store.position() or 0) < end:
+        actor = Actor(kind="client", id="bench", grant="client-credentials")
+        # A first write projected: the projector process is up and following (the rebuild
+        # already recorded the log's end, so its position alone proves nothing).
+        first = profiles.update_user(
+            live[0], UserUpdate(buckets={"app_metadata": {"seats": -1}}), actor
+        )
+        while (store.position() or 0) < (first.position or 0):
             time.sleep(0.05)
         watcher.start()
         ready.wait(timeout=60)  # the watcher has seen the position the writes start from
         writes: list[tuple[float, int]] = []
         write_ms: list[float] = []
-        actor = Actor(kind="client", id="bench", grant="client-credentials")
         count = int(rate * seconds)
         started = time.monotonic()
 
