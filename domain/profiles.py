@@ -145,9 +145,25 @@ class UserProfiles(Application[UUID]):
             for name, values in pending.saved_kwargs.items():
                 together.saved_kwargs.setdefault(name, []).extend(values)
         recordings = self._record(together)
+        self._cache_saved(together)
         self._take_snapshots(together)
         self._notify(recordings)
         return recordings
+
+    def _cache_saved(self, saved: ProcessingEvent[UUID]) -> None:
+        """Puts the saved users in the aggregate cache as of the events just written. The
+        library only fast-forwards a cached aggregate on its next read, which would read and
+        decrypt those events again; a copy is cached, as the command's own object is the one
+        the caller goes on reading. A deleted user leaves the cache."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for aggregate_id, aggregate in saved.aggregates.items():
+            if isinstance(aggregate, User) and not aggregate.deleted:
+                cache.put(aggregate_id, copy.deepcopy(aggregate))
+            else:
+                with contextlib.suppress(KeyError):
+                    cache.get(aggregate_id, evict=True)
 
     # Commands
 
