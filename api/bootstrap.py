@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -44,6 +46,18 @@ class Container:
     search: SearchStore
     # Started and stopped with the HTTP app, in order (stopped in reverse).
     background: list[BackgroundService] = field(default_factory=list)
+
+
+@contextmanager
+def running(services: Sequence[BackgroundService]) -> Iterator[None]:
+    """The services started, and stopped in reverse order on the way out."""
+    for service in services:
+        service.start()
+    try:
+        yield
+    finally:
+        for service in reversed(services):
+            service.stop()
 
 
 def build_profiles(settings: Settings) -> UserProfiles:

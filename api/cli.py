@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
 from api import history_command, search_commands, stream_commands
-from api.bootstrap import build
+from api.bootstrap import build, running
 from api.main import create_app
 from api.settings import Settings
 
@@ -28,18 +31,36 @@ def serve(settings: Settings, _: argparse.Namespace) -> int:
     container = build(settings)
     collect_cycles_rarely()
     store = "PostgreSQL" if settings.database_url else settings.data_dir / "events.sqlite3"
+    processes = f", {settings.http_workers} HTTP processes" if settings.http_workers > 1 else ""
     print(
-        f"metaledger: serving on http://{settings.host}:{settings.port} (event store: {store})",
+        f"metaledger: serving on http://{settings.host}:{settings.port} "
+        f"(event store: {store}{processes})",
         file=sys.stderr,
     )
-    uvicorn.run(
-        create_app(container),
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        access_log=False,
-    )
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "access_log": False,
+    }
+    if settings.http_workers == 1:
+        uvicorn.run(create_app(container), **options)
+        return 0
+    # The HTTP processes build their apps from the environment (a Python process serves one
+    # core at a time); this one has made the store, keys and clients they share, supervises
+    # them, and runs the background workers once for all of them.
+    os.environ["METALEDGER_EMBEDDED_WORKERS"] = "false"
+    with running(container.background):
+        uvicorn.run(
+            "api.cli:http_process_app", factory=True, workers=settings.http_workers, **options
+        )
     return 0
+
+
+def http_process_app() -> FastAPI:
+    """The app of one of several HTTP processes (configured by the environment)."""
+    collect_cycles_rarely()
+    return create_app()
 
 
 def collect_cycles_rarely() -> None:

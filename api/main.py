@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api.bootstrap import Container, build
+from api.bootstrap import Container, build, running
 from api.errors import install_error_handlers
 from api.middleware import CorrelationIdMiddleware
 from api.routes import health, history, oauth, search, signup, userinfo, users, wellknown
@@ -25,13 +25,8 @@ def create_app(container: Container | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        for service in container.background:
-            service.start()
-        try:
+        with running(container.background):
             yield
-        finally:
-            for service in reversed(container.background):
-                service.stop()
 
     app = FastAPI(
         lifespan=lifespan,

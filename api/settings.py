@@ -59,8 +59,13 @@ class Settings:
     # `serve` also runs the background workers (search projector, relay) in its own process;
     # false when they run as processes of their own (`metaledger project`, `metaledger relay`).
     embedded_workers: bool = True
+    # HTTP processes `serve` starts; with more than one, the background workers run in the
+    # process that supervises them.
+    http_workers: int = 1
 
     def __post_init__(self) -> None:
+        if self.http_workers < 1:
+            raise ValueError("METALEDGER_HTTP_WORKERS must be 1 or more")
         if not self.issuer:
             object.__setattr__(self, "issuer", f"http://{self.host}:{self.port}/")
         elif not self.issuer.endswith("/"):
@@ -131,4 +136,5 @@ class Settings:
             erase_on_delete=(get("ERASE_ON_DELETE") or "").lower() in ("1", "true", "yes", "on"),
             embedded_workers=(get("EMBEDDED_WORKERS") or "true").lower()
             not in ("0", "false", "no", "off"),
+            http_workers=integer("HTTP_WORKERS", cls.http_workers),
         )

@@ -1,10 +1,12 @@
 """PATCH and GET-by-id throughput and latency over HTTP, SQLite and PostgreSQL, 10,000 users.
 
 Run: .venv/bin/python -m tests.benchmarks.bench_users_http [--users N] [--requests N]
+     [--http-workers N] [--backend sqlite|postgres|both]
 
-The server is a real `metaledger serve` process; the load comes from another process on the
-same machine (both share its cores). Baseline, measured in the same run: GET /healthz, the cost
-of the HTTP stack alone.
+The server is a real `metaledger serve` process (with `--http-workers` > 1, that many HTTP
+processes and the search projector in the supervising one); the load comes from another
+process on the same machine (all share its cores). Baseline, measured in the same run:
+GET /healthz, the cost of the HTTP stack alone.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ PLANS = ("free", "pro", "enterprise")
 ROLES = ("viewer", "editor", "admin", "billing")
 
 
-def bench_backend(label: str, database_url: str | None, users: int, requests: int) -> None:
-    with serve(database_url) as base_url:
+def bench_backend(
+    label: str, database_url: str | None, users: int, requests: int, http_workers: int
+) -> None:
+    with serve(database_url, {"METALEDGER_HTTP_WORKERS": str(http_workers)}) as base_url:
         token = admin_token(base_url)
         user_ids: list[str] = []
 
@@ -68,7 +72,7 @@ def bench_backend(label: str, database_url: str | None, users: int, requests: in
                 await response.read()
                 return response.status
 
-        print(f"\n== {label} ==")
+        print(f"\n== {label}, {http_workers} HTTP process(es) ==")
         baseline = load("GET /healthz (baseline)", base_url, token, healthz, requests, 32)
         print(baseline.line())
         seeded = load(f"POST /users ({users} users)", base_url, token, create, users, 16)
@@ -104,19 +108,26 @@ def main() -> None:
     options = argparse.ArgumentParser(description=__doc__)
     options.add_argument("--users", type=int, default=10_000)
     options.add_argument("--requests", type=int, default=20_000)
+    options.add_argument("--http-workers", type=int, default=1)
+    options.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     args = options.parse_args()
-    bench_backend("SQLite (embedded default)", None, args.users, args.requests)
-    postgres = PostgresServer(durable=True)
-    postgres.start()
-    try:
+    if args.backend in ("sqlite", "both"):
         bench_backend(
-            "PostgreSQL (fsync on)",
-            postgres.url(postgres.create_database()),
-            args.users,
-            args.requests,
+            "SQLite (embedded default)", None, args.users, args.requests, args.http_workers
         )
-    finally:
-        postgres.stop()
+    if args.backend in ("postgres", "both"):
+        postgres = PostgresServer(durable=True)
+        postgres.start()
+        try:
+            bench_backend(
+                "PostgreSQL (fsync on)",
+                postgres.url(postgres.create_database()),
+                args.users,
+                args.requests,
+                args.http_workers,
+            )
+        finally:
+            postgres.stop()
 
 
 if __name__ == "__main__":

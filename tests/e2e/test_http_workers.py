@@ -1,0 +1,120 @@
+"""`metaledger serve` with several HTTP processes: they share the store and see each other's
+writes at once, and the one search projector (in the supervising process) serves them all."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.settings import Settings
+from tests.support.oauth import client_credentials_token
+from tests.support.ports import free_port
+from tests.support.processes import ROOT, environment
+
+CLIENT_ID = "workers-admin"
+CLIENT_SECRET = "workers-admin-secret-0123456789"
+PROCESSES = 2
+
+
+@pytest.fixture
+def server(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, int]]:
+    """The base URL and the process id of `metaledger serve`."""
+    port = free_port()
+    env = {
+        **environment(settings),
+        "METALEDGER_PORT": str(port),
+        "METALEDGER_HTTP_WORKERS": str(PROCESSES),
+        "METALEDGER_ADMIN_CLIENT_ID": CLIENT_ID,
+        "METALEDGER_ADMIN_CLIENT_SECRET": CLIENT_SECRET,
+    }
+    with open(tmp_path / "serve.log", "wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not _ready(url):
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "serve did not become ready"
+            time.sleep(0.1)
+        yield url, server.pid
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    assert server.returncode == 0
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz").status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def http_processes(parent: int) -> int:
+    """How many processes `parent` spawned (uvicorn starts its workers with multiprocessing)."""
+    count = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        count += ppid == parent and b"spawn_main" in command
+    return count
+
+
+def test_several_http_processes_serve_one_store_and_one_search(
+    settings: Settings, server: tuple[str, int]
+) -> None:
+    base_url, pid = server
+    deadline = time.monotonic() + 30
+    while http_processes(pid) < PROCESSES:  # ready once the first one listens
+        assert time.monotonic() < deadline, f"not {PROCESSES} HTTP processes"
+        time.sleep(0.1)
+    token = client_credentials_token(
+        base_url, CLIENT_ID, CLIENT_SECRET, settings.management_audience
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base_url, headers=headers) as http:
+        created = http.post(
+            "/api/v2/users",
+            json={
+                "connection": "Username-Password-Authentication",
+                "email": "workers@example.com",
+                "app_metadata": {"plan": "free"},
+            },
+        )
+        assert created.status_code == 201
+        user_id = created.json()["user_id"]
+        # Each new connection lands on either process; every one sees every write at once.
+        for round_ in range(20):
+            with httpx.Client(base_url=base_url, headers=headers) as fresh:
+                patched = fresh.patch(
+                    f"/api/v2/users/{user_id}", json={"app_metadata": {"round": round_}}
+                )
+                assert patched.status_code == 200
+            read = http.get(f"/api/v2/users/{user_id}")
+            assert read.json()["app_metadata"] == {"plan": "free", "round": round_}
+
+        deadline = time.monotonic() + 30
+        while True:
+            found = http.get(
+                "/api/v2/users", params={"q": "app_metadata.round:19", "search_engine": "v3"}
+            )
+            if [user["user_id"] for user in found.json()] == [user_id]:
+                break
+            assert time.monotonic() < deadline, found.text
+            time.sleep(0.1)
