@@ -60,9 +60,14 @@ def running(services: Sequence[BackgroundService]) -> Iterator[None]:
             service.stop()
 
 
-def build_profiles(settings: Settings) -> UserProfiles:
+def build_profiles(settings: Settings, create_tables: bool = True) -> UserProfiles:
     return UserProfiles(
-        event_store_env(settings.database_url, settings.data_dir, settings.aggregate_cache_size),
+        event_store_env(
+            settings.database_url,
+            settings.data_dir,
+            settings.aggregate_cache_size,
+            create_tables,
+        ),
         connections=settings.connections,
         limits=MetadataLimits(
             max_bytes=settings.metadata_max_bytes, max_depth=settings.metadata_max_depth

@@ -9,6 +9,8 @@ goes on from the position it recorded.
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import signal
 import sys
 import time
@@ -20,6 +22,7 @@ from api.settings import Settings
 from projections.search.config import search_store
 from projections.search.projector import (
     EVENTS_PER_PASS,
+    EVENTS_PER_PROCESS,
     Progress,
     Projector,
     ProjectorService,
@@ -27,6 +30,7 @@ from projections.search.projector import (
 from projections.search.projector import rebuild as rebuild_read_model
 
 BAR_WIDTH = 30
+DEFAULT_PROCESSES = os.cpu_count() or 1
 
 
 def project(settings: Settings, _: argparse.Namespace) -> int:
@@ -56,6 +60,14 @@ def rebuild_arguments(parser: argparse.ArgumentParser) -> None:
         help="bounds the users held in memory: a log longer than this is read in several "
         f"passes, each folding a part of the users (default {EVENTS_PER_PASS:,})",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=DEFAULT_PROCESSES,
+        help="processes folding parts of the users at once, one for every "
+        f"{EVENTS_PER_PROCESS:,} events at most (default: the machine's cores, "
+        f"{DEFAULT_PROCESSES})",
+    )
 
 
 def rebuild(settings: Settings, args: argparse.Namespace) -> int:
@@ -64,7 +76,14 @@ def rebuild(settings: Settings, args: argparse.Namespace) -> int:
     try:
         bar = ProgressBar(sys.stderr)
         started = time.monotonic()
-        events = rebuild_read_model(profiles, store, bar.show, args.events_per_pass)
+        events = rebuild_read_model(
+            profiles,
+            store,
+            bar.show,
+            args.events_per_pass,
+            open_application=functools.partial(build_profiles, settings, create_tables=False),
+            processes=args.processes,
+        )
         elapsed = time.monotonic() - started
         bar.finish()
         skipped = len(store.skipped_events())

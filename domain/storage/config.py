@@ -33,12 +33,16 @@ def postgres_env(database_url: str) -> dict[str, str]:
 
 
 def event_store_env(
-    database_url: str | None, data_dir: Path, aggregate_cache_size: int = 0
+    database_url: str | None,
+    data_dir: Path,
+    aggregate_cache_size: int = 0,
+    create_tables: bool = True,
 ) -> dict[str, str]:
     """The event store: PostgreSQL when a postgresql:// URL is given, else a SQLite file.
 
     With a cache, a read fetches only the events stored after the cached version (the library's
-    fast-forward), so it stays correct when several processes write.
+    fast-forward), so it stays correct when several processes write. Without `create_tables`,
+    the tables must exist (PostgreSQL refuses concurrent DDL on its catalog).
     """
     if database_url and is_postgres(database_url):
         env = postgres_env(database_url)
@@ -52,7 +56,7 @@ def event_store_env(
             "SQLITE_DBNAME": str(data_dir / "events.sqlite3"),
             "APPLICATION_RECORDER_TOPIC": "domain.storage.recorders:SQLiteProfilesRecorder",
         }
-    env["CREATE_TABLE"] = "y"
+    env["CREATE_TABLE"] = "y" if create_tables else "n"
     if aggregate_cache_size > 0:
         env["AGGREGATE_CACHE_MAXSIZE"] = str(aggregate_cache_size)
     return env

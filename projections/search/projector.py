@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import gc
 import logging
+import multiprocessing
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import cast
 from uuid import UUID
@@ -33,6 +37,11 @@ LIVE_BATCH_SIZE = 500
 REBUILD_BATCH_SIZE = 2000
 # A rebuild pass holds the users of at most this many events in memory (~5 KB a user).
 EVENTS_PER_PASS = 300_000
+# A helper process costs about a second to start: worth it for a log of this many events.
+EVENTS_PER_PROCESS = 50_000
+
+ApplicationOpener = Callable[[], Application[UUID]]
+"""Opens the application anew, in a helper process (picklable: a top-level function)."""
 
 
 @dataclass
@@ -190,30 +199,77 @@ def rebuild(
     store: SearchStore,
     report: Callable[[Progress], None] | None = None,
     events_per_pass: int = EVENTS_PER_PASS,
+    *,
+    open_application: ApplicationOpener | None = None,
+    processes: int = 1,
+    events_per_process: int = EVENTS_PER_PROCESS,
 ) -> int:
     """Replaces the read model with one projected from position 0; returns the events read.
 
     Each user is folded in memory over all of its events and written once, into new tables
     whose indexes are built at the end, all in one transaction with the position: a crash
-    leaves the old read model. Users are split into passes over the log by their id, so that
-    one pass holds at most about `events_per_pass` users in memory.
+    leaves the old read model. Users are split into parts by their id, each folded in one pass
+    over the log, so that a pass holds at most about `events_per_pass` users in memory. With
+    `open_application` and `processes` > 1, other processes (each opening the application
+    anew) fold some of the parts while this one folds and writes the others, at most one
+    process for every `events_per_process` events.
     """
     end = application.recorder.max_notification_id() or 0
-    passes = max(1, -(-end // events_per_pass))
-    progress = Progress(0, end * passes, 0)
+    helpers = 0
+    if open_application is not None:
+        helpers = max(0, min(processes, end // max(events_per_process, 1)) - 1)
+    parts = max(helpers + 1, -(-end // events_per_pass))
+    progress = Progress(0, end * parts, 0)
     # Folding makes no reference cycles, only short-lived containers freed as they go: the
     # cycle collector would spend a third of the time rescanning them.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        with store.replacing(end) as write:
-            for part in range(passes):
-                batch, progress = _pass(application, end, part, passes, progress, report)
+        with store.replacing(end) as write, ExitStack() as stack:
+            helped: deque[Future[tuple[Batch, int]]] = deque()
+            if helpers:
+                # Spawned, not forked: the caller may run threads (a store's pool, a bar).
+                context = multiprocessing.get_context("spawn")
+                pool = stack.enter_context(ProcessPoolExecutor(helpers, mp_context=context))
+                opener = cast(ApplicationOpener, open_application)
+                helped.extend(
+                    pool.submit(_fold_part, opener, end, part, parts)
+                    for part in range(parts)
+                    if part % (helpers + 1)
+                )
+
+            def write_helped() -> Progress:
+                batch, events = helped.popleft().result()
                 write(batch)
+                done = Progress(progress.done + end, progress.total, progress.events + events)
+                if report is not None:
+                    report(done)
+                return done
+
+            for part in range(0, parts, helpers + 1):
+                batch, progress = _pass(application, end, part, parts, progress, report)
+                write(batch)
+                while helped and helped[0].done():  # written as they come: memory stays bound
+                    progress = write_helped()
+            while helped:
+                progress = write_helped()
     finally:
         if collecting:
             gc.enable()
     return progress.events
+
+
+def _fold_part(
+    open_application: ApplicationOpener, end: int, part: int, parts: int
+) -> tuple[Batch, int]:
+    """In a helper process: one part of the users folded over the log, and the events read."""
+    gc.disable()
+    application = open_application()
+    try:
+        batch, progress = _pass(application, end, part, parts, Progress(0, 0, 0), None)
+    finally:
+        application.close()
+    return batch, progress.events
 
 
 def _pass(

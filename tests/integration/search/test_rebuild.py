@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from typing import Any
 
 import psycopg
 
+from api.bootstrap import build_profiles
 from api.settings import Settings
 from domain.profiles import DEFAULT_CONNECTION, UserProfiles
 from domain.user import User
@@ -98,4 +100,22 @@ def test_a_rebuild_in_several_passes_equals_the_incremental_read_model(
     write_and_follow(profiles, projector)
     incremental = tables(settings)
     rebuild(profiles, store, events_per_pass=20)  # ten-odd passes, each a part of the users
+    assert tables(settings) == incremental
+
+
+def test_a_rebuild_with_helper_processes_equals_the_incremental_read_model(
+    settings: Settings, profiles: UserProfiles, store: SearchStore, projector: Projector
+) -> None:
+    projector.batch_size = 5
+    write_and_follow(profiles, projector)
+    incremental = tables(settings)
+    rebuilt = rebuild(
+        profiles,
+        store,
+        events_per_pass=30,  # several parts, shared by this process and two helpers
+        open_application=functools.partial(build_profiles, settings, create_tables=False),
+        processes=3,
+        events_per_process=10,
+    )
+    assert rebuilt == profiles.recorder.max_notification_id()
     assert tables(settings) == incremental
