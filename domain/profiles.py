@@ -115,27 +115,42 @@ class UserProfiles(Application[UUID]):
     def _record_batch(
         self, batch: list[ProcessingEvent[UUID]]
     ) -> list[list[Recording[UUID]] | BaseException]:
-        try:
-            recordings = self._record_together(batch)
-        except (IntegrityError, EmailTakenError) as error:
-            if len(batch) == 1:
-                return [error]
-            # One save conflicted: commit the others alone to tell which.
-            return [self._record_alone(pending) for pending in batch]
-        per_save: list[list[Recording[UUID]] | BaseException] = []
-        start = 0
-        for pending in batch:
-            per_save.append(recordings[start : start + len(pending.events)])
-            start += len(pending.events)
-        return per_save
+        """Commits the batch together; a save of a user that an earlier save of the batch also
+        writes cannot succeed with it, so it is committed alone afterwards."""
+        outcomes: dict[int, list[Recording[UUID]] | BaseException] = {}
+        written: set[UUID] = set()
+        together: list[tuple[int, ProcessingEvent[UUID]]] = []
+        after: list[tuple[int, ProcessingEvent[UUID]]] = []
+        for index, pending in enumerate(batch):
+            users = {event.originator_id for event in pending.events}
+            (after if users & written else together).append((index, pending))
+            written |= users
+        self._record_halving(together, outcomes)
+        for index, pending in after:
+            self._record_halving([(index, pending)], outcomes)
+        return [outcomes[index] for index in range(len(batch))]
 
-    def _record_alone(
-        self, pending: ProcessingEvent[UUID]
-    ) -> list[Recording[UUID]] | BaseException:
+    def _record_halving(
+        self,
+        saves: list[tuple[int, ProcessingEvent[UUID]]],
+        outcomes: dict[int, list[Recording[UUID]] | BaseException],
+    ) -> None:
+        """Commits the saves together; when one conflicts, each half on its own, and so on
+        down to the saves that conflict (a few commits rather than one per save)."""
         try:
-            return self._record_together([pending])
+            recordings = self._record_together([pending for _, pending in saves])
         except (IntegrityError, EmailTakenError) as error:
-            return error
+            if len(saves) == 1:
+                outcomes[saves[0][0]] = error
+                return
+            middle = len(saves) // 2
+            self._record_halving(saves[:middle], outcomes)
+            self._record_halving(saves[middle:], outcomes)
+            return
+        start = 0
+        for index, pending in saves:
+            outcomes[index] = recordings[start : start + len(pending.events)]
+            start += len(pending.events)
 
     def _record_together(self, batch: list[ProcessingEvent[UUID]]) -> list[Recording[UUID]]:
         together: ProcessingEvent[UUID] = ProcessingEvent()

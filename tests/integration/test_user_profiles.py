@@ -5,14 +5,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 import pytest
+from eventsourcing.application import ProcessingEvent
+from eventsourcing.persistence import IntegrityError
 
 from api.bootstrap import Container, build_profiles
 from api.settings import Settings
 from domain.actor import Actor
 from domain.errors import EmailAlreadyInUse, UnknownConnection, UserAlreadyExists, UserNotFound
 from domain.profiles import DEFAULT_CONNECTION, NewUser, UserProfiles, UserUpdate
+from domain.user import User
 
 ACTOR = Actor(kind="client", id="test-client", grant="client-credentials")
 
@@ -181,3 +185,49 @@ def test_another_writer_s_changes_reach_a_cached_reader(settings: Settings) -> N
     assert reader.get_user(user_id).app_metadata == {"plan": "pro"}
     patch(reader, user_id, app_metadata={"seats": 5})
     assert writer.get_user(user_id).app_metadata == {"plan": "pro", "seats": 5}
+
+
+def _batch_of(profiles: UserProfiles, users: list[User]) -> list[Any]:
+    """The outcome of each user's save, all submitted to the store as one group commit."""
+    batch = []
+    for user in users:
+        pending: ProcessingEvent[UUID] = ProcessingEvent()
+        pending.collect_events(user)
+        batch.append(pending)
+    return profiles._record_batch(batch)
+
+
+def test_a_batch_refuses_only_the_second_save_of_a_user_it_already_writes(
+    profiles: UserProfiles,
+) -> None:
+    ids = [create(profiles, f"batch{n}@example.com") for n in range(4)]
+    users = [profiles.get_user(user_id) for user_id in ids]
+    twin = profiles.get_user(ids[1])  # read at the same version as users[1]
+    for user in [*users, twin]:
+        user.patch_app_metadata({"plan": "pro"}, ACTOR.as_dict())
+
+    outcomes = _batch_of(profiles, [users[0], users[1], twin, users[2], users[3]])
+
+    assert [isinstance(outcome, IntegrityError) for outcome in outcomes] == [
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]
+    assert all(profiles.get_user(user_id).app_metadata == {"plan": "pro"} for user_id in ids)
+
+
+def test_a_batch_with_a_stale_save_commits_every_other_save(profiles: UserProfiles) -> None:
+    ids = [create(profiles, f"stale{n}@example.com") for n in range(6)]
+    users = [profiles.get_user(user_id) for user_id in ids]
+    patch(profiles, ids[4], app_metadata={"plan": "written meanwhile"})
+    for user in users:
+        user.patch_app_metadata({"seats": 3}, ACTOR.as_dict())
+
+    outcomes = _batch_of(profiles, users)
+
+    refused = [isinstance(outcome, IntegrityError) for outcome in outcomes]
+    assert refused == [False, False, False, False, True, False]
+    stored = [profiles.get_user(user_id).app_metadata for user_id in ids]
+    assert stored == [{"seats": 3}] * 4 + [{"plan": "written meanwhile"}, {"seats": 3}]
