@@ -41,7 +41,8 @@ EVENTS_PER_PASS = 300_000
 EVENTS_PER_PROCESS = 50_000
 
 ApplicationOpener = Callable[[], Application[UUID]]
-"""Opens the application anew, in a helper process (picklable: a top-level function)."""
+"""Opens the application anew, in a helper process: picklable, such as a `functools.partial`
+of a top-level function."""
 
 
 @dataclass
@@ -238,21 +239,21 @@ def rebuild(
                     if part % (helpers + 1)
                 )
 
-            def write_helped() -> Progress:
+            def write_helped(before: Progress) -> Progress:
                 batch, events = helped.popleft().result()
                 write(batch)
-                done = Progress(progress.done + end, progress.total, progress.events + events)
+                after = Progress(before.done + end, before.total, before.events + events)
                 if report is not None:
-                    report(done)
-                return done
+                    report(after)
+                return after
 
             for part in range(0, parts, helpers + 1):
                 batch, progress = _pass(application, end, part, parts, progress, report)
                 write(batch)
                 while helped and helped[0].done():  # written as they come: memory stays bound
-                    progress = write_helped()
+                    progress = write_helped(progress)
             while helped:
-                progress = write_helped()
+                progress = write_helped(progress)
     finally:
         if collecting:
             gc.enable()
