@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -39,6 +40,7 @@ from domain.storage.user_keys import (
     key_records,
     write_keys,
 )
+from domain.storage.writer_lock import exclusive
 
 log = logging.getLogger("metaledger.storage")
 
@@ -149,7 +151,8 @@ class SQLiteProfilesRecorder(TablesBesideEvents, EmailConflicts, SQLiteApplicati
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        ids = super().insert_events(stored_events, **kwargs)
+        with self._writing():
+            ids = super().insert_events(stored_events, **kwargs)
         if _destroys_a_key(stored_events):
             self._truncate_wal()
         return ids
@@ -163,6 +166,12 @@ class SQLiteProfilesRecorder(TablesBesideEvents, EmailConflicts, SQLiteApplicati
             c.execute("PRAGMA secure_delete = ON")
         self._write_beside(c.execute, c.executemany, stored_events, kwargs)
         return ids
+
+    def _writing(self) -> AbstractContextManager[None]:
+        pool = self.datastore.pool
+        if pool.is_sqlite_memory_mode:  # one process: the pool's writer lock is enough
+            return nullcontext()
+        return exclusive(f"{pool.db_name}-writer")
 
     def _truncate_wal(self) -> None:
         """Copies the WAL into the database and empties it, so the pages that held the

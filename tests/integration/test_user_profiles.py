@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -231,3 +233,40 @@ def test_a_batch_with_a_stale_save_commits_every_other_save(profiles: UserProfil
     assert refused == [False, False, False, False, True, False]
     stored = [profiles.get_user(user_id).app_metadata for user_id in ids]
     assert stored == [{"seats": 3}] * 4 + [{"plan": "written meanwhile"}, {"seats": 3}]
+
+
+@pytest.mark.parametrize("database_url", [None], ids=["sqlite"])
+def test_a_sqlite_write_waits_for_a_writer_in_another_process(
+    profiles: UserProfiles, settings: Settings
+) -> None:
+    user_id = create(profiles)
+    hold_the_lock = (
+        "import fcntl, sys\n"
+        "lock = open(sys.argv[1], 'a')\n"
+        "fcntl.flock(lock, fcntl.LOCK_EX)\n"
+        "print('held', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    lock_path = f"{settings.data_dir / 'events.sqlite3'}-writer"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold_the_lock, lock_path],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert holder.stdin
+    assert holder.stdout
+    assert holder.stdout.readline() == b"held\n"
+    written = threading.Event()
+
+    def write() -> None:
+        patch(profiles, user_id, app_metadata={"plan": "pro"})
+        written.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert not written.wait(0.5)
+    holder.stdin.close()
+    assert holder.wait(10) == 0
+    assert written.wait(10)
+    writer.join()
+    assert profiles.get_user(user_id).app_metadata == {"plan": "pro"}
