@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from api import history_command, search_commands, stream_commands
 from api.bootstrap import build, running
+from api.http_processes import serve_in_processes
 from api.main import create_app
 from api.settings import Settings
 
@@ -37,24 +38,22 @@ def serve(settings: Settings, _: argparse.Namespace) -> int:
         f"(event store: {store}{processes})",
         file=sys.stderr,
     )
-    options: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
-        "log_level": "info",
-        "access_log": False,
-    }
+    options: dict[str, Any] = {"log_level": "info", "access_log": False}
     if settings.http_workers == 1:
-        uvicorn.run(create_app(container), **options)
+        uvicorn.run(create_app(container), host=settings.host, port=settings.port, **options)
         return 0
     # The HTTP processes build their apps from the environment (a Python process serves one
     # core at a time); this one has made the store, keys and clients they share, supervises
     # them, and runs the background workers once for all of them.
     os.environ["METALEDGER_EMBEDDED_WORKERS"] = "false"
     with running(container.background):
-        uvicorn.run(
-            "api.cli:http_process_app", factory=True, workers=settings.http_workers, **options
+        return serve_in_processes(
+            "api.cli:http_process_app",
+            settings.http_workers,
+            settings.host,
+            settings.port,
+            options,
         )
-    return 0
 
 
 def http_process_app() -> FastAPI:

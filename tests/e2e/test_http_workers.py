@@ -3,7 +3,9 @@ writes at once, and the one search projector (in the supervising process) serves
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -63,17 +65,68 @@ def _ready(url: str) -> bool:
         return False
 
 
-def http_processes(parent: int) -> int:
-    """How many processes `parent` spawned (uvicorn starts its workers with multiprocessing)."""
-    count = 0
+def http_process_ids(parent: int) -> list[int]:
+    """The processes `parent` spawned (with multiprocessing) to serve HTTP."""
+    found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
             command = (stat.parent / "cmdline").read_bytes()
         except (OSError, IndexError, ValueError):
             continue
-        count += ppid == parent and b"spawn_main" in command
-    return count
+        if ppid == parent and b"spawn_main" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+ESTABLISHED, LISTEN = "01", "0A"
+
+
+def sockets_held(pid: int, port: int, state: str) -> int:
+    """How many TCP sockets on local `port` in `state` process `pid` holds."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == state:
+                inodes.add(fields[9])
+    held = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = fd.readlink().name
+        except OSError:
+            continue
+        held += target.startswith("socket:[") and target[8:-1] in inodes
+    return held
+
+
+def test_connections_opened_at_once_spread_over_the_http_processes(
+    server: tuple[str, int],
+) -> None:
+    base_url, pid = server
+    port = int(base_url.rsplit(":", 1)[1])
+    deadline = time.monotonic() + 30
+    while not (
+        len(processes := http_process_ids(pid)) == PROCESSES
+        and all(sockets_held(process, port, LISTEN) for process in processes)
+    ):
+        assert time.monotonic() < deadline, f"not {PROCESSES} HTTP processes listening"
+        time.sleep(0.1)
+    # A client pool opening its connections together (24: fewer than 3 on one process by chance
+    # with probability 4e-5 when the kernel spreads them).
+    connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(24)]
+    try:
+        for connection in connections:
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: metaledger\r\n\r\n")
+        for connection in connections:
+            assert connection.recv(4096).startswith(b"HTTP/1.1 200")
+        held = [sockets_held(process, port, ESTABLISHED) for process in processes]
+    finally:
+        for connection in connections:
+            connection.close()
+    assert sum(held) == len(connections)
+    assert min(held) >= 3, held
 
 
 def test_several_http_processes_serve_one_store_and_one_search(
@@ -81,7 +134,7 @@ def test_several_http_processes_serve_one_store_and_one_search(
 ) -> None:
     base_url, pid = server
     deadline = time.monotonic() + 30
-    while http_processes(pid) < PROCESSES:  # ready once the first one listens
+    while len(http_process_ids(pid)) < PROCESSES:  # ready once the first one listens
         assert time.monotonic() < deadline, f"not {PROCESSES} HTTP processes"
         time.sleep(0.1)
     token = client_credentials_token(
@@ -118,3 +171,16 @@ def test_several_http_processes_serve_one_store_and_one_search(
                 break
             assert time.monotonic() < deadline, found.text
             time.sleep(0.1)
+
+
+def test_an_http_process_that_dies_is_replaced(server: tuple[str, int]) -> None:
+    base_url, pid = server
+    deadline = time.monotonic() + 30
+    while len(processes := http_process_ids(pid)) < PROCESSES:
+        assert time.monotonic() < deadline, f"not {PROCESSES} HTTP processes"
+        time.sleep(0.1)
+    os.kill(processes[0], signal.SIGKILL)
+    while set(replaced := http_process_ids(pid)) & {processes[0]} or len(replaced) < PROCESSES:
+        assert time.monotonic() < deadline, "the HTTP process was not replaced"
+        time.sleep(0.1)
+    assert httpx.get(f"{base_url}/readyz").status_code == 200
