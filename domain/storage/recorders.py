@@ -205,6 +205,11 @@ class PostgresProfilesRecorder(TablesBesideEvents, EmailConflicts, PostgresAppli
         # After the library's insert, which takes the table lock and may conflict first; on a
         # cursor of its own, since the library reads the new notification ids from `curs`.
         super()._insert_stored_events(curs, stored_events, **kwargs)
+        # A conflicting insert must surface as itself: once the pipeline is aborted, the
+        # next statement's "pipeline aborted" is an OperationalError, which the library
+        # retries after sleeping 200 ms, again and again until the conflict surfaces.
+        with curs.connection.pipeline() as pipeline:
+            pipeline.sync()
         with curs.connection.cursor() as beside:
             self._write_beside(beside.execute, beside.executemany, stored_events, kwargs)
 

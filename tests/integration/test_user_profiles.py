@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+import eventsourcing.utils
 import pytest
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError
@@ -18,6 +19,7 @@ from api.settings import Settings
 from domain.actor import Actor
 from domain.errors import EmailAlreadyInUse, UnknownConnection, UserAlreadyExists, UserNotFound
 from domain.profiles import DEFAULT_CONNECTION, NewUser, UserProfiles, UserUpdate
+from domain.storage.email_index import EmailTakenError
 from domain.user import User
 
 ACTOR = Actor(kind="client", id="test-client", grant="client-credentials")
@@ -233,6 +235,60 @@ def test_a_batch_with_a_stale_save_commits_every_other_save(profiles: UserProfil
     assert refused == [False, False, False, False, True, False]
     stored = [profiles.get_user(user_id).app_metadata for user_id in ids]
     assert stored == [{"seats": 3}] * 4 + [{"plan": "written meanwhile"}, {"seats": 3}]
+
+
+def test_a_batch_with_a_stale_save_is_refused_at_once_without_the_store_retrying(
+    profiles: UserProfiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [create(profiles, f"retry{n}@example.com") for n in range(6)]
+    users = [profiles.get_user(user_id) for user_id in ids]
+    patch(profiles, ids[2], app_metadata={"plan": "written meanwhile"})
+    for user in users:
+        user.patch_app_metadata({"seats": 3}, ACTOR.as_dict())
+    # The library's recorders retry an OperationalError after sleeping 200 ms.
+    sleeps: list[float] = []
+    monkeypatch.setattr(eventsourcing.utils, "sleep", sleeps.append)
+
+    outcomes = _batch_of(profiles, users)
+
+    assert [isinstance(outcome, IntegrityError) for outcome in outcomes] == [
+        False,
+        False,
+        True,
+        False,
+        False,
+        False,
+    ]
+    assert sleeps == []
+
+
+def test_a_batch_claiming_a_taken_email_is_refused_at_once_without_the_store_retrying(
+    profiles: UserProfiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [create(profiles, f"claim{n}@example.com") for n in range(7)]
+    batch = []
+    for n, user_id in enumerate(ids[:6]):
+        user = profiles.get_user(user_id)
+        previous = user.email
+        wanted = "claim6@example.com" if n == 3 else f"renamed{n}@example.com"
+        user.update_profile({"email": wanted}, ACTOR.as_dict())
+        pending: ProcessingEvent[UUID] = ProcessingEvent()
+        pending.collect_events(user, email_claims=profiles._email_claims(user, previous))
+        batch.append(pending)
+    sleeps: list[float] = []
+    monkeypatch.setattr(eventsourcing.utils, "sleep", sleeps.append)
+
+    outcomes = profiles._record_batch(batch)
+
+    assert [isinstance(outcome, EmailTakenError) for outcome in outcomes] == [
+        False,
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]
+    assert sleeps == []
 
 
 @pytest.mark.parametrize("database_url", [None], ids=["sqlite"])
