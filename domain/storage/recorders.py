@@ -102,6 +102,8 @@ class TablesBesideEvents:
             [s.new_key for s in sealed if s.new_key is not None],
             [as_uuid(s.originator_id) for s in sealed if s.destroys_key],
         )
+        # Before the email claims: a stale save then conflicts as such (and is retried), not
+        # as a taken email when it claims the email a write meanwhile gave the same user.
         write_times(
             executemany,
             self.event_times,
@@ -199,21 +201,28 @@ class PostgresProfilesRecorder(TablesBesideEvents, EmailConflicts, PostgresAppli
         )
         self.sql_create_statements.extend(Composed([SQL(s)]) for s in beside)
 
+    def _insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        # The library calls this in the events' transaction before it takes the events table's
+        # lock, which serialises every writer until commit: the lock is held for the events
+        # alone.
+        self._write_beside(curs.execute, curs.executemany, stored_events, kwargs)
+
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
-        # After the library's insert, which takes the table lock and may conflict first; on a
-        # cursor of its own, since the library reads the new notification ids from `curs`.
-        super()._insert_stored_events(curs, stored_events, **kwargs)
-        # A conflicting insert must surface as itself: once the pipeline is aborted, the
-        # next statement's "pipeline aborted" is an OperationalError, which the library
-        # retries after sleeping 200 ms, again and again until the conflict surfaces.
-        with curs.connection.pipeline() as pipeline:
-            pipeline.sync()
-        with curs.connection.cursor() as beside:
-            self._write_beside(beside.execute, beside.executemany, stored_events, kwargs)
+        # Leaving a nested pipeline syncs and reads every result, so a conflict is raised as
+        # itself. The library's own sync raises at the first failed result, and its commit
+        # then fails with "pipeline aborted", an OperationalError that it retries after
+        # sleeping 200 ms, again and again until the conflict surfaces.
+        with curs.connection.pipeline():
+            super()._insert_stored_events(curs, stored_events, **kwargs)
 
     def _rows(self, statement: str, params: Sequence[Any]) -> list[Any]:
-        with self.datastore.transaction(commit=False) as curs:
+        # One statement needs no transaction; and a transaction's ROLLBACK would make psycopg
+        # drop the connection's prepared statements (DEALLOCATE ALL), to be parsed and
+        # planned again by the writes that follow.
+        with self.datastore.get_connection() as connection, connection.cursor() as curs:
             curs.execute(statement, params)
             return curs.fetchall()

@@ -115,6 +115,28 @@ def test_changing_email_to_one_in_use_is_refused_and_changes_nothing(
     assert profiles.get_user(second).version == 1
 
 
+def test_two_changes_of_a_user_to_one_new_email_both_succeed(
+    profiles: UserProfiles, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_id = create(profiles, "before@example.com")
+    meanwhile = build_profiles(settings)  # another process
+    save = profiles.save
+
+    def save_after_the_other_change(*objs: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(profiles, "save", save)
+        meanwhile.update_user(user_id, UserUpdate(profile={"email": "after@example.com"}), ACTOR)
+        return save(*objs, **kwargs)
+
+    monkeypatch.setattr(profiles, "save", save_after_the_other_change)
+    written = profiles.update_user(
+        user_id, UserUpdate(profile={"email": "after@example.com", "name": "Jo"}), ACTOR
+    )
+
+    assert written.user.email == "after@example.com"
+    assert profiles.get_user(user_id).as_auth0()["name"] == "Jo"
+    assert [user.user_id for user in profiles.users_by_email("after@example.com")] == [user_id]
+
+
 def test_users_by_email_is_an_exact_match(profiles: UserProfiles) -> None:
     user_id = create(profiles, "exact@example.com")
     assert [u.user_id for u in profiles.users_by_email("exact@example.com")] == [user_id]
