@@ -88,13 +88,13 @@ def bench_backend(
                 requests,
                 clients,
             )
-            for clients in (8, 32)
+            for clients in (8, 16, 32)
         ]
         results += [
             load(
                 f"PATCH both buckets, {clients} clients", base_url, token, patch, requests, clients
             )
-            for clients in (8, 32)
+            for clients in (8, 16, 32)
         ]
         results += [
             load(f"GET /users/{{id}}, {clients} clients", base_url, token, get, requests, clients)
