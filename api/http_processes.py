@@ -23,7 +23,8 @@ from uvicorn.config import STARTUP_FAILURE
 log = logging.getLogger(__name__)
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
+def port_sharing_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to the port, which other sockets of this user may bind too."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -36,25 +37,26 @@ def serve_in_processes(app: str, count: int, host: str, port: int, options: dict
     """Runs `count` processes serving the app factory `app`; restarts one that dies, stops them
     all on SIGINT or SIGTERM. Returns the exit status."""
     try:
-        # Bound but not listening: it reserves the port and fails early when the port is
-        # taken, and the kernel routes no connection to it.
-        reserved = listening_socket(host, port)
+        # Bound but not listening: it holds the port (and picks it, for port 0), fails early
+        # when another program has it, and the kernel routes no connection to it.
+        reserved = port_sharing_socket(host, port)
     except OSError as error:
         log.error("cannot listen on %s:%d: %s", host, port, error)
         return STARTUP_FAILURE
     spawn = multiprocessing.get_context("spawn")
-
-    def start() -> BaseProcess:
-        process = spawn.Process(target=_serve, args=(app, host, port, options), daemon=False)
-        process.start()
-        return process
-
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
-    processes = [start() for _ in range(count)]
-    status = 0
     with reserved:
+        port = reserved.getsockname()[1]
+
+        def start() -> BaseProcess:
+            process = spawn.Process(target=_serve, args=(app, host, port, options))
+            process.start()
+            return process
+
+        processes = [start() for _ in range(count)]
+        status = 0
         while not stopping.wait(0.5):
             for index, process in enumerate(processes):
                 if process.is_alive():
@@ -76,7 +78,7 @@ def serve_in_processes(app: str, count: int, host: str, port: int, options: dict
 
 
 def _serve(app: str, host: str, port: int, options: dict[str, Any]) -> None:
-    sock = listening_socket(host, port)
+    sock = port_sharing_socket(host, port)
     server = uvicorn.Server(uvicorn.Config(app, factory=True, host=host, port=port, **options))
     server.run(sockets=[sock])
     if not server.started:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from uvicorn.config import STARTUP_FAILURE
 
 from api.settings import Settings
 from tests.support.oauth import client_credentials_token
@@ -184,3 +185,25 @@ def test_an_http_process_that_dies_is_replaced(server: tuple[str, int]) -> None:
         assert time.monotonic() < deadline, "the HTTP process was not replaced"
         time.sleep(0.1)
     assert httpx.get(f"{base_url}/readyz").status_code == 200
+
+
+def test_serve_stops_with_an_error_when_the_port_is_taken(
+    settings: Settings, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = {
+            **environment(settings),
+            "METALEDGER_PORT": str(taken.getsockname()[1]),
+            "METALEDGER_HTTP_WORKERS": str(PROCESSES),
+        }
+        serve = subprocess.run(
+            [sys.executable, "-m", "api.cli", "serve"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            timeout=60,
+        )
+    assert serve.returncode == STARTUP_FAILURE
+    assert b"cannot listen on" in serve.stderr
