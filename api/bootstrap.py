@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 from api.change_stream import embedded_relay
 from api.security.clients import ClientRegistry, admin_client
 from api.security.external_issuer import external_issuer
 from api.security.keys import SigningKey
 from api.security.login import PasswordLogin
-from api.security.login_throttle import LoginThrottle
+from api.security.login_throttle import LoginFailures, LoginThrottle
 from api.security.password_policy import PasswordPolicy
 from api.security.passwords import Passwords
 from api.security.tokens import TokenService
@@ -116,7 +116,11 @@ def build(settings: Settings) -> Container:
         login=PasswordLogin(
             profiles,
             passwords,
-            LoginThrottle(settings.brute_force_max_attempts, settings.brute_force_block_seconds),
+            LoginThrottle(
+                settings.brute_force_max_attempts,
+                settings.brute_force_block_seconds,
+                cast(LoginFailures, profiles.recorder),
+            ),
         ),
         search=search,
         background=background,

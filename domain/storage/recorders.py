@@ -32,6 +32,7 @@ from domain.storage.event_times import (
     microseconds,
     write_times,
 )
+from domain.storage.login_failures import LOGIN_FAILURES_TABLE, Failure, LoginFailureStatements
 from domain.storage.shredding import SealedStoredEvent
 from domain.storage.user_keys import (
     USER_KEYS_TABLE,
@@ -64,11 +65,13 @@ class EmailConflicts(ApplicationRecorder):
 
 
 class TablesBesideEvents:
-    """Writes and reads of the email index, the key table and the event-time index."""
+    """Writes and reads of the email index, the key table, the event-time index and the
+    failed-login streaks."""
 
     email_index: EmailIndexStatements
     user_keys: UserKeyStatements
     event_times: EventTimeStatements
+    login_failures: LoginFailureStatements
 
     def _tables(
         self, dialect: Dialect, prefix: str, schema: str | None, events_table: str
@@ -86,7 +89,13 @@ class TablesBesideEvents:
         self.email_index = EmailIndexStatements(dialect, prefix + EMAIL_INDEX_TABLE, schema)
         self.user_keys = UserKeyStatements(dialect, prefix + USER_KEYS_TABLE, schema)
         self.event_times = EventTimeStatements(dialect, prefix + EVENT_TIMES_TABLE, schema)
-        return [*self.email_index.create, *self.user_keys.create, *self.event_times.create]
+        self.login_failures = LoginFailureStatements(dialect, prefix + LOGIN_FAILURES_TABLE, schema)
+        return [
+            *self.email_index.create,
+            *self.user_keys.create,
+            *self.event_times.create,
+            *self.login_failures.create,
+        ]
 
     def _write_beside(
         self,
@@ -114,6 +123,10 @@ class TablesBesideEvents:
     def _rows(self, statement: str, params: Sequence[Any]) -> list[Any]:
         raise NotImplementedError
 
+    def _write(self, statement: str, params: Sequence[Any]) -> None:
+        """Runs one statement in a transaction of its own."""
+        raise NotImplementedError
+
     def user_ids_by_email(self, email: str) -> list[str]:
         return [row["user_id"] for row in self._rows(self.email_index.select_by_email, (email,))]
 
@@ -136,6 +149,21 @@ class TablesBesideEvents:
             params = (position, self.dialect.list_param(topics), limit)
             return self._rows(self._events_of_topics_after, params)
         return self._rows(self._events_after, (position, limit))
+
+    def record_login_failure(self, failure: Failure) -> None:
+        self._write(self.login_failures.record, failure.params())
+
+    def login_blocked_until(self, key: bytes, now: float) -> float | None:
+        """When the block on `key` ends, if one is in force at `now`."""
+        rows = self._rows(self.login_failures.blocked_until, (key, now))
+        return float(rows[0]["blocked_until"]) if rows else None
+
+    def clear_login_failures(self, key: bytes) -> None:
+        self._write(self.login_failures.clear, (key,))
+
+    def sweep_login_failures(self, now: float, block_seconds: int) -> None:
+        """Deletes the streaks that are over: ended blocks, and failures too old to count."""
+        self._write(self.login_failures.sweep, (now, now - block_seconds))
 
 
 def _destroys_a_key(stored_events: Sequence[StoredEvent]) -> bool:
@@ -185,6 +213,10 @@ class SQLiteProfilesRecorder(TablesBesideEvents, EmailConflicts, SQLiteApplicati
         if busy:
             log.warning("erasure: the WAL could not be truncated yet (readers active)")
 
+    def _write(self, statement: str, params: Sequence[Any]) -> None:
+        with self._writing(), self.datastore.transaction(commit=True) as c:
+            c.execute(statement, params)
+
     def _rows(self, statement: str, params: Sequence[Any]) -> list[Any]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, params)
@@ -218,6 +250,10 @@ class PostgresProfilesRecorder(TablesBesideEvents, EmailConflicts, PostgresAppli
         # sleeping 200 ms, again and again until the conflict surfaces.
         with curs.connection.pipeline():
             super()._insert_stored_events(curs, stored_events, **kwargs)
+
+    def _write(self, statement: str, params: Sequence[Any]) -> None:
+        with self.datastore.get_connection() as connection, connection.cursor() as curs:
+            curs.execute(statement, params)  # autocommit: one statement, one transaction
 
     def _rows(self, statement: str, params: Sequence[Any]) -> list[Any]:
         # One statement needs no transaction; and a transaction's ROLLBACK would make psycopg
