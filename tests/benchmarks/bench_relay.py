@@ -63,36 +63,37 @@ ORIGIN = Origin.of("http://bench.test/", "bench")
 
 
 def bench_backlog(broker: KafkaBroker, users: int) -> None:
-    data_dir = Path(tempfile.mkdtemp(prefix="metaledger-bench-relay-"))
-    settings = Settings(data_dir=data_dir, issuer="http://bench.test/")
-    profiles = build_profiles(settings)
-    started = time.perf_counter()
-    end = write_backlog(profiles, users, EVENTS_PER_USER)
-    print(f"backlog: {end:,} events written in {time.perf_counter() - started:.1f} s")
-
-    work_rate = relay_work_alone(profiles)
-    profiles.close()
-
-    # The relay as it runs in production: `metaledger relay`, a process of its own.
-    topic = unique_topic("bench")
-    settings = dataclasses.replace(
-        settings,
-        kafka_bootstrap_servers=broker.bootstrap_servers,
-        kafka_topic=topic,
-        kafka_partitions=PARTITIONS,
-    )
-    position = relay_position(None, data_dir)
-    relay = processes.start(settings, "relay", log=data_dir / "relay.log")
-    try:
-        first = wait_for_position(position, lambda at: at > 0)
+    with tempfile.TemporaryDirectory(prefix="metaledger-bench-relay-") as directory:
+        data_dir = Path(directory)
+        settings = Settings(data_dir=data_dir, issuer="http://bench.test/")
+        profiles = build_profiles(settings)
         started = time.perf_counter()
-        wait_for_position(position, lambda at: at >= end)
-        relay_seconds = time.perf_counter() - started
-    finally:
-        relay.terminate()
-        relay.wait(60)
-        position.close()
-    relay_rate = (end - first) / relay_seconds
+        end = write_backlog(profiles, users, EVENTS_PER_USER)
+        print(f"backlog: {end:,} events written in {time.perf_counter() - started:.1f} s")
+
+        work_rate = relay_work_alone(profiles)
+        profiles.close()
+
+        # The relay as it runs in production: `metaledger relay`, a process of its own.
+        topic = unique_topic("bench")
+        settings = dataclasses.replace(
+            settings,
+            kafka_bootstrap_servers=broker.bootstrap_servers,
+            kafka_topic=topic,
+            kafka_partitions=PARTITIONS,
+        )
+        position = relay_position(None, data_dir)
+        relay = processes.start(settings, "relay", log=data_dir / "relay.log")
+        try:
+            first = wait_for_position(position, lambda at: at > 0)
+            started = time.perf_counter()
+            wait_for_position(position, lambda at: at >= end)
+            relay_seconds = time.perf_counter() - started
+        finally:
+            relay.terminate()
+            relay.wait(60)
+            position.close()
+        relay_rate = (end - first) / relay_seconds
 
     size = average_message_size(broker, topic)
     baseline_rate = bare_producer(broker, end, size)
@@ -206,20 +207,20 @@ def consume_and_report(
         if isinstance(sequence, int):
             reports.put((sequence, time.time(), event.time))
 
-    data_dir = Path(tempfile.mkdtemp(prefix="metaledger-bench-consumer-"))
-    runner = ConsumerRunner(
-        ConsumerConfig(bootstrap_servers, topic),
-        EntitlementsHandler(),
-        Database(None, data_dir, "entitlements.sqlite3"),
-        on_handled=on_handled,
-    )
+    with tempfile.TemporaryDirectory(prefix="metaledger-bench-consumer-") as directory:
+        runner = ConsumerRunner(
+            ConsumerConfig(bootstrap_servers, topic),
+            EntitlementsHandler(),
+            Database(None, Path(directory), "entitlements.sqlite3"),
+            on_handled=on_handled,
+        )
 
-    def stop_when_told() -> None:
-        stop.wait()
-        runner.stop()
+        def stop_when_told() -> None:
+            stop.wait()
+            runner.stop()
 
-    threading.Thread(target=stop_when_told, daemon=True).start()
-    runner.run()
+        threading.Thread(target=stop_when_told, daemon=True).start()
+        runner.run()
 
 
 def timestamp(iso: str) -> float:

@@ -13,7 +13,6 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import aiohttp
 import httpx
@@ -53,41 +52,42 @@ class Figures:
 
 @contextmanager
 def serve(database_url: str | None, extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """Runs `metaledger serve` as its own process and yields its base URL."""
+    """Runs `metaledger serve` as its own process, on a data directory removed afterwards, and
+    yields its base URL."""
     port = free_port()
-    data_dir = Path(tempfile.mkdtemp(prefix="metaledger-bench-"))
-    env = {
-        **os.environ,
-        "METALEDGER_PORT": str(port),
-        "METALEDGER_DATA_DIR": str(data_dir),
-        "METALEDGER_ADMIN_CLIENT_ID": CLIENT_ID,
-        "METALEDGER_ADMIN_CLIENT_SECRET": CLIENT_SECRET,
-        **(extra_env or {}),
-    }
-    if database_url:
-        env["METALEDGER_DATABASE_URL"] = database_url
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base_url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("metaledger serve did not become ready")
-            time.sleep(0.1)
-        yield base_url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with tempfile.TemporaryDirectory(prefix="metaledger-bench-") as data_dir:
+        env = {
+            **os.environ,
+            "METALEDGER_PORT": str(port),
+            "METALEDGER_DATA_DIR": data_dir,
+            "METALEDGER_ADMIN_CLIENT_ID": CLIENT_ID,
+            "METALEDGER_ADMIN_CLIENT_SECRET": CLIENT_SECRET,
+            **(extra_env or {}),
+        }
+        if database_url:
+            env["METALEDGER_DATABASE_URL"] = database_url
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{base_url}/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("metaledger serve did not become ready")
+                time.sleep(0.1)
+            yield base_url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 def admin_token(base_url: str) -> str:
