@@ -102,18 +102,24 @@ def sockets_held(pid: int, port: int, state: str) -> int:
     return held
 
 
+def listening_http_processes(parent: int, port: int) -> list[int]:
+    """Waits until `parent` has all its HTTP processes, each listening on `port`."""
+    deadline = time.monotonic() + 60
+    while not (
+        len(processes := http_process_ids(parent)) == PROCESSES
+        and all(sockets_held(process, port, LISTEN) for process in processes)
+    ):
+        assert time.monotonic() < deadline, f"not {PROCESSES} HTTP processes listening"
+        time.sleep(0.1)
+    return processes
+
+
 def test_connections_opened_at_once_spread_over_the_http_processes(
     server: tuple[str, int],
 ) -> None:
     base_url, pid = server
     port = int(base_url.rsplit(":", 1)[1])
-    deadline = time.monotonic() + 30
-    while not (
-        len(processes := http_process_ids(pid)) == PROCESSES
-        and all(sockets_held(process, port, LISTEN) for process in processes)
-    ):
-        assert time.monotonic() < deadline, f"not {PROCESSES} HTTP processes listening"
-        time.sleep(0.1)
+    processes = listening_http_processes(pid, port)
     # A client pool opening its connections together (24: fewer than 3 on one process by chance
     # with probability 4e-5 when the kernel spreads them).
     connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(24)]
@@ -176,14 +182,17 @@ def test_several_http_processes_serve_one_store_and_one_search(
 
 def test_an_http_process_that_dies_is_replaced(server: tuple[str, int]) -> None:
     base_url, pid = server
+    port = int(base_url.rsplit(":", 1)[1])
+    listening = listening_http_processes(pid, port)
+    os.kill(listening[0], signal.SIGKILL)
     deadline = time.monotonic() + 30
-    while len(processes := http_process_ids(pid)) < PROCESSES:
-        assert time.monotonic() < deadline, f"not {PROCESSES} HTTP processes"
+    while listening[0] in http_process_ids(pid):
+        assert time.monotonic() < deadline, "the killed HTTP process is still there"
         time.sleep(0.1)
-    os.kill(processes[0], signal.SIGKILL)
-    while set(replaced := http_process_ids(pid)) & {processes[0]} or len(replaced) < PROCESSES:
-        assert time.monotonic() < deadline, "the HTTP process was not replaced"
-        time.sleep(0.1)
+
+    replaced = listening_http_processes(pid, port)
+
+    assert listening[0] not in replaced
     assert httpx.get(f"{base_url}/readyz").status_code == 200
 
 
