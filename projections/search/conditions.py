@@ -52,6 +52,7 @@ class Entries(Node):
 
     sql: Sql
     unique: bool  # at most one entry of a user can meet it
+    value: tuple[str, str] | None = None  # (path, text) when it is one value exactly
 
 
 @dataclass(frozen=True)

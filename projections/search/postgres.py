@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
 import psycopg
@@ -18,10 +18,12 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed
 
+from projections.search.bitmaps import CollectedBitmaps, Rows, ValueBitmaps
 from projections.search.conditions import Tables
 from projections.search.errors import QueryTimeout
 from projections.search.query import Dialect, QueryTranslator, like_pattern
 from projections.search.store import (
+    BITMAPS_TABLE,
     COUNTS_TABLE,
     METADATA_TABLE,
     SKIPPED_TABLE,
@@ -79,9 +81,13 @@ class PostgresSearchStore(PostgresTrackingRecorder):
         )
         self.translator = QueryTranslator(dialect)
         self.statements = Statements(dialect)
+        self.bitmaps = ValueBitmaps(
+            dialect.tables.users, dialect.tables.metadata, f"{self.schema}.{BITMAPS_TABLE}"
+        )
         # The read model's own tables and indexes (besides the library's tracking table).
         self.ddl = [
             *schema_statements(_TYPES, f"{self.schema}."),
+            *self.bitmaps.ddl,
             # A path and a value are not independent: without statistics on the pairs, the
             # planner takes `plan = pro` for a rare value and picks nested loops.
             f"CREATE STATISTICS IF NOT EXISTS {self.schema}.{METADATA_TABLE}_values (mcv) "
@@ -113,14 +119,21 @@ class PostgresSearchStore(PostgresTrackingRecorder):
                         )
                         for row in curs.fetchall()
                     ]
-                    total = None
-                    if request.count_total:
-                        count = self.statements.count(request.condition)
-                        curs.execute(count.text, count.params)
-                        total = _first(curs)
+                    total = self._total(curs, request) if request.count_total else None
             except psycopg.errors.QueryCanceled as error:
                 raise QueryTimeout(str(error)) from None
         return SearchResult(users, total)
+
+    def _total(self, curs: Cursor[DictRow], request: SearchRequest) -> int:
+        by_bitmaps = self.bitmaps.count(request.condition)
+        if by_bitmaps is not None:
+            curs.execute(by_bitmaps.text, by_bitmaps.params)
+            counted = curs.fetchone()
+            if counted is not None and counted["complete"]:
+                return int(counted["total"])
+        count = self.statements.count(request.condition)
+        curs.execute(count.text, count.params)
+        return _first(curs)
 
     def position(self) -> int | None:
         position: int | None = self.max_tracking_id(self.application_name)
@@ -155,12 +168,15 @@ class PostgresSearchStore(PostgresTrackingRecorder):
             self._insert_tracking(curs, Tracking(self.application_name, batch.position))
             # The rest in one round trip: queued in a pipeline (which takes no COPY).
             with curs.connection.pipeline():
-                self._write(curs, batch, _insert_rows)
+                self._write(curs, batch, _insert_rows, self.bitmaps)
 
-    def _write(self, curs: Cursor[DictRow], batch: Batch, insert: RowWriter) -> None:
+    def _write(
+        self, curs: Cursor[DictRow], batch: Batch, insert: RowWriter, bitmaps: BitmapWrites
+    ) -> None:
         removed = removed_entries(batch)
         if removed:
             curs.executemany(self.statements.delete_metadata, removed)
+        bitmaps.entries_removed(curs, removed)
         if batch.deletions:
             curs.execute(
                 f"DELETE FROM {self.schema}.{USERS_TABLE} WHERE key = ANY(%s)",
@@ -169,17 +185,14 @@ class PostgresSearchStore(PostgresTrackingRecorder):
         insert(
             curs,
             f"{self.schema}.{USERS_TABLE}",
-            self.statements.columns,
-            inserted_users(batch, lambda aggregate_id: aggregate_id),
+            (*self.statements.columns, *bitmaps.slot_columns),
+            bitmaps.new_users(inserted_users(batch, lambda aggregate_id: aggregate_id)),
         )
         for changed, rows in updated_users(batch).items():
             curs.executemany(self.statements.update_user(changed), rows)
-        insert(
-            curs,
-            f"{self.schema}.{METADATA_TABLE}",
-            ("path", "text", "key", "num"),
-            added_entries(batch),
-        )
+        added = added_entries(batch)
+        insert(curs, f"{self.schema}.{METADATA_TABLE}", ("path", "text", "key", "num"), added)
+        bitmaps.entries_added(curs, added, removed)
         curs.execute(self.statements.count_users, (users_added(batch),))
         insert(
             curs,
@@ -196,7 +209,7 @@ class PostgresSearchStore(PostgresTrackingRecorder):
         with self.datastore.transaction(commit=True) as curs:
             # Between writes the transaction waits while the log is folded: not idle for good.
             curs.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
-            for table in (USERS_TABLE, METADATA_TABLE, SKIPPED_TABLE, COUNTS_TABLE):
+            for table in (USERS_TABLE, METADATA_TABLE, SKIPPED_TABLE, COUNTS_TABLE, BITMAPS_TABLE):
                 curs.execute(f"DROP TABLE IF EXISTS {self.schema}.{table}")
             curs.execute(
                 f"DELETE FROM {self.schema}.{self.tracking_table_name} WHERE application_name = %s",
@@ -204,7 +217,9 @@ class PostgresSearchStore(PostgresTrackingRecorder):
             )
             for statement in tables:
                 curs.execute(statement)
-            yield lambda batch: self._write(curs, batch, _copy_rows)
+            collected = CollectedBitmaps(self.bitmaps)
+            yield lambda batch: self._write(curs, batch, _copy_rows, collected)
+            collected.write(curs)
             for statement in indexes:  # built once from sorted keys: faster than row by row
                 curs.execute(statement)
             curs.execute(f"ANALYZE {self.schema}.{USERS_TABLE}")
@@ -213,6 +228,18 @@ class PostgresSearchStore(PostgresTrackingRecorder):
 
     def close(self) -> None:
         self.datastore.close()
+
+
+class BitmapWrites(Protocol):
+    """Keeps the bitmaps beside a batch's writes: in SQL live, in memory for a rebuild."""
+
+    slot_columns: ClassVar[tuple[str, ...]]  # given with new users' rows
+
+    def new_users(self, users: Rows) -> Rows: ...
+
+    def entries_removed(self, curs: Cursor[DictRow], removed: Rows) -> None: ...
+
+    def entries_added(self, curs: Cursor[DictRow], added: Rows, removed: Rows) -> None: ...
 
 
 RowWriter = Callable[[Cursor[DictRow], str, Sequence[str], Sequence[tuple[Any, ...]]], None]

@@ -348,7 +348,7 @@ class _Translation:
         as_text = _both([at_path, self.compare("m.text", "=", term.literal)])
         value = number(term.literal)
         if value is None:
-            return Entries(as_text, unique=True)
+            return Entries(as_text, unique=True, value=(path, term.literal))
         # 30 finds the number 30 (and 30.0) as well as the string "30".
         as_number = _both([at_path, self.compare("m.num", "=", float(value))])
         return Entries(join("OR", [as_text, as_number]), unique=False)

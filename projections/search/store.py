@@ -31,6 +31,7 @@ USERS_TABLE = "search_users"
 METADATA_TABLE = "search_metadata"
 SKIPPED_TABLE = "search_skipped"
 COUNTS_TABLE = "search_counts"
+BITMAPS_TABLE = "search_bitmaps"  # PostgreSQL's alone
 # Searches run at most this long, as on Auth0, then fail with 503.
 STATEMENT_TIMEOUT_SECONDS = 2.0
 
@@ -126,9 +127,10 @@ class SearchStore(Protocol):
     def skipped_events(self) -> list[SkippedEvent]: ...
 
     def replacing(self, position: int) -> AbstractContextManager[Callable[[Batch], None]]:
-        """A new, empty read model written through the callable (batches without positions
-        of their own); when the block ends, its indexes are built and `position` recorded, and
-        it replaces the current one, all in one transaction."""
+        """A new, empty read model written through the callable (batches of new users, each
+        written once with all of its entries; their positions unused); when the block ends,
+        its indexes are built and `position` recorded, and it replaces the current one, all in
+        one transaction."""
 
     def close(self) -> None: ...
 
