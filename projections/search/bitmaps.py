@@ -9,9 +9,10 @@ counts the bits: under a millisecond.
 Bits are numbered by the users' slots: dense numbers, given in order of creation. (A user's key,
 the position of its creation, leaves a gap for every other event in between.)
 
-What holds after every transaction: a value has rows here if and only if at least `dense_users`
-users hold it, and its bits are then exactly those users. A value without rows is counted from
-its entries, so a total is right whether or not its values have bitmaps.
+What holds after every transaction: a value has bitmap rows if and only if at least
+`dense_users` users hold it, and its bits are then exactly those users. A value without rows is
+counted from its entries, so a total is right whether or not its values have bitmaps. A table of
+how many users hold each value tells when a value crosses the threshold, without counting.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class ValueBitmaps:
     users: str
     metadata: str
     bitmaps: str
+    values: str
     dense_users: int = DENSE_USERS
     # Live, new users take their slots from the column's sequence.
     slot_columns: ClassVar[tuple[str, ...]] = ()
@@ -62,6 +64,14 @@ class ValueBitmaps:
             f'CREATE TABLE IF NOT EXISTS {self.bitmaps} (path text COLLATE "C" NOT NULL, '
             'text text COLLATE "C" NOT NULL, chunk integer NOT NULL, bits bit varying NOT NULL, '
             "PRIMARY KEY (path, text, chunk))",
+            # How many users hold each value: whether it has bitmaps, without counting them.
+            f'CREATE TABLE IF NOT EXISTS {self.values} (path text COLLATE "C" NOT NULL, '
+            'text text COLLATE "C" NOT NULL, users integer NOT NULL, PRIMARY KEY (path, text))',
+            # Counted once for a read model built before this table (empty only if the entries
+            # are); other processes starting at the same time wait and add nothing.
+            f"INSERT INTO {self.values} (path, text, users) SELECT path, text, count(*) "
+            f"FROM {self.metadata} WHERE NOT EXISTS (SELECT 1 FROM {self.values}) "
+            "GROUP BY path, text ON CONFLICT DO NOTHING",
         ]
 
     # Totals
@@ -99,7 +109,7 @@ class ValueBitmaps:
             return "(" + (" & " if isinstance(node, And) else " | ").join(map(str, parts)) + ")"
         return None
 
-    # Live writes, in the batch's transaction
+    # Live writes, in the batch's transaction: a statement for each step, however many entries
 
     def new_users(self, users: Rows) -> Rows:
         return users
@@ -107,51 +117,96 @@ class ValueBitmaps:
     def entries_removed(self, curs: Cursor[DictRow], removed: Rows) -> None:
         """Clears the bits of (path, text, key) entries; before their users' rows are deleted."""
         if removed:
-            curs.executemany(
-                f"UPDATE {self.bitmaps} b SET bits = set_bit(b.bits, {_OFFSET}, 0) "
-                f"FROM {self.users} u WHERE u.key = %s AND b.path = %s AND b.text = %s "
-                f"AND b.chunk = {_CHUNK}",
-                [(key, path, text) for path, text, key in removed],
+            curs.execute(
+                f"UPDATE {self.bitmaps} b SET bits = b.bits & ~cleared.bits "
+                f"FROM ({self._masks()}) AS cleared WHERE b.path = cleared.path "
+                "AND b.text = cleared.text AND b.chunk = cleared.chunk",
+                _columns(removed, 3),
             )
 
     def entries_added(self, curs: Cursor[DictRow], added: Rows, removed: Rows) -> None:
         """Sets the bits of (path, text, key, num) entries, after their users' rows and the
-        entries are written; then gives bitmaps to the values that reached `dense_users`, and
-        takes them from those that fell below."""
+        entries are written; counts the users of the values the batch changed; and gives
+        bitmaps to the values that reached `dense_users`, and takes them from those that fell
+        below."""
         if added:
-            curs.executemany(
-                f"INSERT INTO {self.bitmaps} (path, text, chunk, bits) "
-                f"SELECT %(path)s, %(text)s, {_CHUNK}, set_bit({_ZERO}, {_OFFSET}, 1) "
-                f"FROM {self.users} u WHERE u.key = %(key)s AND EXISTS (SELECT 1 FROM "
-                f"{self.bitmaps} WHERE path = %(path)s AND text = %(text)s) "
+            curs.execute(
+                f"INSERT INTO {self.bitmaps} (path, text, chunk, bits) {self._masks()} "
                 f"ON CONFLICT (path, text, chunk) DO UPDATE SET bits = {self.bitmaps}.bits "
                 "| excluded.bits",
-                [{"path": path, "text": text, "key": key} for path, text, key, _ in added],
+                _columns(added, 3),
             )
-            held = f"SELECT 1 FROM {self.metadata} WHERE path = %(path)s AND text = %(text)s"
-            curs.executemany(
+        changes = _user_changes(added, removed)
+        if not changes:
+            return
+        curs.execute(
+            f"INSERT INTO {self.values} (path, text, users) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::integer[]) "
+            f"ON CONFLICT (path, text) DO UPDATE SET users = {self.values}.users + excluded.users",
+            _columns(changes, 3),
+        )
+        gained = [change for change in changes if change[2] > 0]
+        if gained:
+            curs.execute(
+                f"WITH promoted AS MATERIALIZED (SELECT v.path, v.text FROM {self.values} v "
+                f"JOIN {_GIVEN} ON e.path = v.path AND e.text = v.text "
+                f"WHERE v.users >= %s AND NOT EXISTS ({self._rows_of_v})) "
                 f"INSERT INTO {self.bitmaps} (path, text, chunk, bits) "
                 f"SELECT m.path, m.text, {_CHUNK}, bit_or(set_bit({_ZERO}, {_OFFSET}, 1)) "
-                f"FROM {self.metadata} m JOIN {self.users} u ON u.key = m.key "
-                "WHERE m.path = %(path)s AND m.text = %(text)s "
-                f"AND NOT EXISTS (SELECT 1 FROM {self.bitmaps} "
-                "WHERE path = %(path)s AND text = %(text)s) "
-                f"AND (SELECT count(*) FROM ({held} LIMIT %(dense)s) AS held) >= %(dense)s "
-                "GROUP BY 1, 2, 3",
-                self._values(added),
+                f"FROM promoted p JOIN {self.metadata} m ON m.path = p.path AND m.text = p.text "
+                f"JOIN {self.users} u ON u.key = m.key GROUP BY 1, 2, 3",
+                (*_columns(gained, 2), self.dense_users),
             )
-        if removed:
-            curs.executemany(
-                f"DELETE FROM {self.bitmaps} WHERE path = %(path)s AND text = %(text)s "
-                f"AND (SELECT sum(bit_count(bits)) FROM {self.bitmaps} "
-                "WHERE path = %(path)s AND text = %(text)s) < %(dense)s",
-                self._values(removed),
+        lost = [change for change in changes if change[2] < 0]
+        if lost:
+            curs.execute(
+                f"DELETE FROM {self.values} v USING {_GIVEN} "
+                "WHERE v.path = e.path AND v.text = e.text AND v.users = 0",
+                _columns(lost, 2),
+            )
+            curs.execute(
+                f"WITH demoted AS MATERIALIZED (SELECT e.path, e.text FROM {_GIVEN} "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {self.values} v WHERE v.path = e.path "
+                "AND v.text = e.text AND v.users >= %s)) "
+                f"DELETE FROM {self.bitmaps} b USING demoted d "
+                "WHERE b.path = d.path AND b.text = d.text",
+                (*_columns(lost, 2), self.dense_users),
             )
 
-    def _values(self, entries: Rows) -> list[dict[str, Any]]:
-        """The distinct values of entries, as parameters."""
-        values = dict.fromkeys((entry[0], entry[1]) for entry in entries)
-        return [{"path": path, "text": text, "dense": self.dense_users} for path, text in values]
+    @property
+    def _rows_of_v(self) -> str:
+        """The bitmap rows of the value `v`."""
+        return f"SELECT bits FROM {self.bitmaps} WHERE path = v.path AND text = v.text"
+
+    def _masks(self) -> str:
+        """(path, text, chunk, bits) of the entries given as three arrays (paths, texts,
+        keys), for the values that have bitmaps: one row a chunk, with the entries' bits."""
+        return (
+            f"SELECT v.path, v.text, {_CHUNK} AS chunk, "
+            f"bit_or(set_bit({_ZERO}, {_OFFSET}, 1)) AS bits "
+            "FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS v(path, text, key) "
+            f"JOIN {self.users} u ON u.key = v.key WHERE EXISTS ({self._rows_of_v}) "
+            "GROUP BY 1, 2, 3"
+        )
+
+
+# Values given as two arrays (paths, texts).
+_GIVEN = "unnest(%s::text[], %s::text[]) AS e(path, text)"
+
+
+def _user_changes(added: Rows, removed: Rows) -> list[tuple[str, str, int]]:
+    """(path, text, users gained or lost) of each value whose number of users changed."""
+    changes: dict[Value, int] = {}
+    for path, text, *_ in added:
+        changes[path, text] = changes.get((path, text), 0) + 1
+    for path, text, *_ in removed:
+        changes[path, text] = changes.get((path, text), 0) - 1
+    return [(path, text, change) for (path, text), change in changes.items() if change]
+
+
+def _columns(entries: Rows, count: int) -> tuple[list[Any], ...]:
+    """The first `count` fields of the entries, as one list each (parameters for unnest)."""
+    return tuple([entry[n] for entry in entries] for n in range(count))
 
 
 @dataclass
@@ -190,12 +245,15 @@ class CollectedBitmaps:
             holders.append(slots[key])
 
     def write(self, curs: Cursor[DictRow]) -> None:
-        """Writes the bitmaps of the values that enough users hold, and moves the slots'
-        sequence past the slots given."""
-        table = self.bitmaps.bitmaps
-        with curs.copy(f"COPY {table} (path, text, chunk, bits) FROM STDIN") as copy:
+        """Writes how many users hold each value and the bitmaps of those that enough users
+        hold, and moves the slots' sequence past the slots given."""
+        tables = self.bitmaps
+        with curs.copy(f"COPY {tables.values} (path, text, users) FROM STDIN") as copy:
             for value, holders in self.holders.items():
-                if len(holders) >= self.bitmaps.dense_users:
+                copy.write_row((*value, len(holders)))
+        with curs.copy(f"COPY {tables.bitmaps} (path, text, chunk, bits) FROM STDIN") as copy:
+            for value, holders in self.holders.items():
+                if len(holders) >= tables.dense_users:
                     for chunk, bits in _chunks(holders):
                         copy.write_row((*value, chunk, bits))
         curs.execute(

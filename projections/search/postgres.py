@@ -29,6 +29,7 @@ from projections.search.store import (
     SKIPPED_TABLE,
     STATEMENT_TIMEOUT_SECONDS,
     USERS_TABLE,
+    VALUES_TABLE,
     Batch,
     ColumnTypes,
     Found,
@@ -82,7 +83,10 @@ class PostgresSearchStore(PostgresTrackingRecorder):
         self.translator = QueryTranslator(dialect)
         self.statements = Statements(dialect)
         self.bitmaps = ValueBitmaps(
-            dialect.tables.users, dialect.tables.metadata, f"{self.schema}.{BITMAPS_TABLE}"
+            dialect.tables.users,
+            dialect.tables.metadata,
+            f"{self.schema}.{BITMAPS_TABLE}",
+            f"{self.schema}.{VALUES_TABLE}",
         )
         # The read model's own tables and indexes (besides the library's tracking table).
         self.ddl = [
@@ -209,7 +213,14 @@ class PostgresSearchStore(PostgresTrackingRecorder):
         with self.datastore.transaction(commit=True) as curs:
             # Between writes the transaction waits while the log is folded: not idle for good.
             curs.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
-            for table in (USERS_TABLE, METADATA_TABLE, SKIPPED_TABLE, COUNTS_TABLE, BITMAPS_TABLE):
+            for table in (
+                USERS_TABLE,
+                METADATA_TABLE,
+                SKIPPED_TABLE,
+                COUNTS_TABLE,
+                BITMAPS_TABLE,
+                VALUES_TABLE,
+            ):
                 curs.execute(f"DROP TABLE IF EXISTS {self.schema}.{table}")
             curs.execute(
                 f"DELETE FROM {self.schema}.{self.tracking_table_name} WHERE application_name = %s",

@@ -31,7 +31,9 @@ USERS_TABLE = "search_users"
 METADATA_TABLE = "search_metadata"
 SKIPPED_TABLE = "search_skipped"
 COUNTS_TABLE = "search_counts"
-BITMAPS_TABLE = "search_bitmaps"  # PostgreSQL's alone
+# PostgreSQL's alone: bitmaps of frequent metadata values, and how many users hold each value.
+BITMAPS_TABLE = "search_bitmaps"
+VALUES_TABLE = "search_values"
 # Searches run at most this long, as on Auth0, then fail with 503.
 STATEMENT_TIMEOUT_SECONDS = 2.0
 

@@ -57,8 +57,10 @@ from projections.search.fields import ROOT_FIELDS
 from projections.search.postgres import PostgresSearchStore
 from projections.search.projector import REBUILD_BATCH_SIZE, rebuild
 from projections.search.store import (
+    BITMAPS_TABLE,
     METADATA_TABLE,
     USERS_TABLE,
+    VALUES_TABLE,
     Batch,
     SearchRequest,
     SearchStore,
@@ -216,7 +218,7 @@ def seed_read_model(store: SearchStore, users: int) -> None:
         # What autovacuum does in time: the visibility map that lets index-only scans skip rows.
         # And a checkpoint, so that writing the load out does not land in the measurements.
         with datastore(store).get_connection() as connection:
-            for table in (USERS_TABLE, METADATA_TABLE):
+            for table in (USERS_TABLE, METADATA_TABLE, BITMAPS_TABLE, VALUES_TABLE):
                 connection.execute(f"VACUUM ANALYZE {store.schema}.{table}")
             connection.execute("CHECKPOINT")
     print(

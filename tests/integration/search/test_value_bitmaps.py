@@ -18,6 +18,7 @@ from projections.search.store import (
     BITMAPS_TABLE,
     METADATA_TABLE,
     USERS_TABLE,
+    VALUES_TABLE,
     SearchRequest,
     SearchStore,
 )
@@ -65,6 +66,17 @@ def in_entries(store: PostgresSearchStore) -> Holders:
     for path, text, key in rows(store, f"SELECT path, text, key FROM {METADATA_TABLE}"):
         holders[path, text].add(key)
     return {value: keys for value, keys in holders.items() if len(keys) >= DENSE}
+
+
+def counted_users(store: PostgresSearchStore) -> tuple[list[tuple[Any, ...]], ...]:
+    """How many users hold each value: as recorded, and counted from the entries."""
+    return (
+        rows(store, f"SELECT path, text, users FROM {VALUES_TABLE} ORDER BY 1, 2"),
+        rows(
+            store,
+            f"SELECT path, text, count(*) FROM {METADATA_TABLE} GROUP BY 1, 2 ORDER BY 1, 2",
+        ),
+    )
 
 
 def total(store: SearchStore, q: str) -> int | None:
@@ -162,6 +174,14 @@ def test_bitmaps_follow_a_history_of_changes_exactly(
     assert in_bitmaps(store) == in_entries(store)
 
 
+def test_the_users_of_each_value_are_counted_through_a_history_of_changes(
+    profiles: UserProfiles, store: PostgresSearchStore, projector: Projector
+) -> None:
+    random_history(profiles, projector, seed=7)
+    recorded, counted = counted_users(store)
+    assert recorded == counted
+
+
 QUERIES = [
     'app_metadata.plan:"pro"',
     'app_metadata.plan:"pro" AND app_metadata.roles:"admin"',
@@ -208,9 +228,12 @@ def test_a_rebuild_builds_the_bitmaps_the_live_projector_built(
     profiles: UserProfiles, store: PostgresSearchStore, projector: Projector
 ) -> None:
     random_history(profiles, projector, seed=13)
-    incremental = in_bitmaps(store)
+    incremental = in_bitmaps(store), counted_users(store)[0]
     rebuild(profiles, store)
-    assert (in_bitmaps(store), incremental) == (incremental, in_entries(store))
+    assert ((in_bitmaps(store), counted_users(store)[0]), incremental[0]) == (
+        incremental,
+        in_entries(store),
+    )
 
 
 def test_users_written_after_a_rebuild_take_slots_after_its_own(
@@ -222,3 +245,17 @@ def test_users_written_after_a_rebuild_take_slots_after_its_own(
     projector.catch_up()
     slots = [slot for (slot,) in rows(store, f"SELECT slot FROM {USERS_TABLE} ORDER BY key")]
     assert (slots, in_bitmaps(store)) == ([1, 2, 3], in_entries(store))
+
+
+def test_a_read_model_built_before_bitmaps_gets_slots_counts_and_bitmaps(
+    profiles: UserProfiles, store: PostgresSearchStore, projector: Projector
+) -> None:
+    plans(profiles, projector, "pro", "pro", "pro")
+    with store.datastore.get_connection() as connection:
+        connection.execute(f"DROP TABLE {VALUES_TABLE}, {BITMAPS_TABLE}")
+        connection.execute(f"ALTER TABLE {USERS_TABLE} DROP COLUMN slot")
+    store.create_table()  # as each process does when it opens the store
+    create(profiles, "fourth", app_metadata={"plan": "pro"})
+    projector.catch_up()
+    recorded, counted = counted_users(store)
+    assert (recorded, in_bitmaps(store)) == (counted, in_entries(store))
