@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import threading
 from collections import defaultdict
 from typing import Any, cast
 
@@ -259,3 +260,15 @@ def test_a_read_model_built_before_bitmaps_gets_slots_counts_and_bitmaps(
     projector.catch_up()
     recorded, counted = counted_users(store)
     assert (recorded, in_bitmaps(store)) == (counted, in_entries(store))
+
+
+def test_opening_the_store_does_not_wait_for_a_search_in_progress(
+    store: PostgresSearchStore,
+) -> None:
+    with store.datastore.get_connection() as connection, connection.transaction():
+        # Holds the users table as a search does, until the transaction ends.
+        connection.execute(f"SELECT count(*) FROM {USERS_TABLE}")
+        opening = threading.Thread(target=store.create_table)
+        opening.start()
+        opening.join(timeout=30)
+        assert not opening.is_alive()
