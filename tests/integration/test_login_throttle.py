@@ -129,12 +129,18 @@ def test_an_old_streak_is_forgotten(throttle: LoginThrottle, clock: Clock) -> No
 def test_failures_counted_by_several_processes_add_up(
     settings: Settings, profiles: UserProfiles, clock: Clock
 ) -> None:
-    first, second = throttle_on(profiles, clock), throttle_on(build_profiles(settings), clock)
-    first.failed(KEY)
-    second.failed(KEY)
-    first.failed(KEY)
-    assert first.block(KEY) is not None
-    assert second.block(KEY) is not None
+    # Held until the end: an application closes its store when it is collected, and the
+    # throttle keeps only the store.
+    other = build_profiles(settings)
+    try:
+        first, second = throttle_on(profiles, clock), throttle_on(other, clock)
+        first.failed(KEY)
+        second.failed(KEY)
+        first.failed(KEY)
+        assert first.block(KEY) is not None
+        assert second.block(KEY) is not None
+    finally:
+        other.close()
 
 
 def test_streaks_that_are_over_are_swept_and_live_ones_kept(
