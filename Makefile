@@ -4,7 +4,11 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell $(PYTHON) -c 'import hashlib,sys;print(hashlib.sha1(open("pyproject.toml","rb").read()).hexdigest()[:12])')
+# The install is editable in setuptools' strict mode: a tree of links to the source files, which
+# mypy can follow (it does not run import hooks). The tree lists the modules that existed when it
+# was built, so the stamp changes with the list of modules as well as with pyproject.toml.
+SOURCES := $(shell find domain projections api consumers -name '*.py' -o -name py.typed | sort)
+STAMP := $(VENV)/.installed-$(shell { cat pyproject.toml; echo $(SOURCES); } | sha1sum | cut -c1-12)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install run test lint typecheck pytest postgres bench kafka kafka-jars node-sdk clean
@@ -12,7 +16,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	rm -rf build/__editable__*
+	$(BIN)/pip install --quiet --config-settings editable_mode=strict -e '.[test]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 

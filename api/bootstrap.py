@@ -1,28 +1,45 @@
-"""The composition root: builds every long-lived part from the settings, once."""
+"""The composition root: builds each process of the service from explicit settings, once.
+
+`build_http` (the API, with the workers it runs embedded), `build_projector` (`metaledger
+project` and `rebuild`), `build_relay` (`metaledger relay`, or beside the API) and
+`build_consumer` (`metaledger consume NAME`). Every store comes from `stores`, built from the
+one store location the settings parsed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Protocol, cast
+from typing import Protocol
 
-from api.change_stream import embedded_relay
-from api.security.clients import ClientRegistry, admin_client
-from api.security.external_issuer import external_issuer
-from api.security.keys import SigningKey
-from api.security.login import PasswordLogin
-from api.security.login_throttle import LoginFailures, LoginThrottle
-from api.security.password_policy import PasswordPolicy
-from api.security.passwords import Passwords
-from api.security.tokens import TokenService
-from api.settings import Settings
-from domain.metadata import MetadataLimits
-from domain.profiles import UserProfiles
-from domain.storage.config import event_store_env
-from projections.search.config import search_store
-from projections.search.projector import Projector, ProjectorService
-from projections.search.store import SearchStore
+from metaledger.api import stores
+from metaledger.api.auth.clients import ClientRegistry, admin_client
+from metaledger.api.auth.external_issuer import external_issuer
+from metaledger.api.auth.keys import SigningKey
+from metaledger.api.auth.login import PasswordLogin
+from metaledger.api.auth.login_throttle import LoginThrottle
+from metaledger.api.auth.password_policy import PasswordPolicy
+from metaledger.api.auth.passwords import Passwords
+from metaledger.api.auth.tokens import TokenService
+from metaledger.api.settings import Settings
+from metaledger.consumers.entitlements import EntitlementsHandler
+from metaledger.consumers.runner import ConsumerConfig, ConsumerRunner, Handler
+from metaledger.domain.metadata import MetadataLimits
+from metaledger.domain.profiles import UserProfiles
+from metaledger.projections.relay.service import RelayConfig, RelayService
+from metaledger.projections.relay.service import build_relay as relay_of
+from metaledger.projections.relay.topics import TopicSpec
+from metaledger.projections.search.projector import Projector, ProjectorService
+from metaledger.projections.search.store import SearchStore
+
+log = logging.getLogger("metaledger.relay")
+
+# `metaledger consume NAME`: the reference consumers, each with a database file of its own.
+CONSUMERS: dict[str, tuple[Callable[[], Handler], str]] = {
+    "entitlements": (EntitlementsHandler, "entitlements.sqlite3"),
+}
 
 
 class BackgroundService(Protocol):
@@ -40,12 +57,26 @@ class Container:
     tokens: TokenService
     signing_key: SigningKey
     clients: ClientRegistry
-    passwords: Passwords
     password_policy: PasswordPolicy
     login: PasswordLogin
     search: SearchStore
     # Started and stopped with the HTTP app, in order (stopped in reverse).
     background: list[BackgroundService] = field(default_factory=list)
+
+
+@dataclass
+class SearchProjection:
+    """The search projector's parts: the log it follows and the read model it writes."""
+
+    profiles: UserProfiles
+    store: SearchStore
+
+    def service(self) -> ProjectorService:
+        return ProjectorService(Projector(self.profiles, self.store))
+
+    def close(self) -> None:
+        self.store.close()
+        self.profiles.close()
 
 
 @contextmanager
@@ -61,31 +92,34 @@ def running(services: Sequence[BackgroundService]) -> Iterator[None]:
 
 
 def build_profiles(settings: Settings, create_tables: bool = True) -> UserProfiles:
-    return UserProfiles(
-        event_store_env(
-            settings.database_url,
-            settings.data_dir,
-            settings.aggregate_cache_size,
-            create_tables,
-        ),
+    """The event store and the commands on it; without `create_tables`, for helper processes
+    that open a store another process made."""
+    return stores.user_profiles(
+        settings.store,
+        aggregate_cache_size=settings.aggregate_cache_size,
+        create_tables=create_tables,
         connections=settings.connections,
         limits=MetadataLimits(
             max_bytes=settings.metadata_max_bytes, max_depth=settings.metadata_max_depth
         ),
+        passwords=passwords(settings),
     )
 
 
-def build(settings: Settings) -> Container:
-    signing_key = SigningKey.load_or_create(settings.data_dir, settings.signing_key_pem)
-    profiles = build_profiles(settings)
-    passwords = Passwords(
+def passwords(settings: Settings) -> Passwords:
+    return Passwords(
         settings.argon2_time_cost, settings.argon2_memory_cost_kib, settings.argon2_parallelism
     )
-    search = search_store(settings.database_url, settings.data_dir)
+
+
+def build_http(settings: Settings) -> Container:
+    signing_key = SigningKey.load_or_create(settings.data_dir, settings.signing_key_pem)
+    profiles = build_profiles(settings)
+    search = stores.search_store(settings.store)
     background: list[BackgroundService] = []
     if settings.embedded_workers:
-        background.append(ProjectorService(Projector(profiles, search)))
-        background.extend(embedded_relay(settings, profiles))
+        background.append(SearchProjection(profiles, search).service())
+        background.extend(_embedded_relay(settings, profiles))
     return Container(
         settings=settings,
         profiles=profiles,
@@ -109,19 +143,79 @@ def build(settings: Settings) -> Container:
                 *settings.applications,
             ]
         ),
-        passwords=passwords,
         password_policy=PasswordPolicy(
             settings.password_min_length, settings.password_character_classes
         ),
         login=PasswordLogin(
             profiles,
-            passwords,
+            passwords(settings),
             LoginThrottle(
                 settings.brute_force_max_attempts,
                 settings.brute_force_block_seconds,
-                cast(LoginFailures, profiles.recorder),
+                stores.login_failures(profiles),
             ),
         ),
         search=search,
         background=background,
     )
+
+
+def build_projector(settings: Settings) -> SearchProjection:
+    return SearchProjection(build_profiles(settings), stores.search_store(settings.store))
+
+
+def relay_config(settings: Settings, *, producer_process: bool = False) -> RelayConfig | None:
+    """None when no broker is configured: publishing is off."""
+    if not settings.kafka_bootstrap_servers:
+        return None
+    return RelayConfig(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        topic=TopicSpec(
+            settings.kafka_topic, settings.kafka_partitions, settings.kafka_replication_factor
+        ),
+        issuer=settings.issuer,
+        producer_process=producer_process,
+    )
+
+
+def build_relay(
+    settings: Settings, profiles: UserProfiles, *, producer_process: bool = False
+) -> RelayService | None:
+    """The relay publishing `profiles`' log; None when publishing is off."""
+    config = relay_config(settings, producer_process=producer_process)
+    if config is None:
+        return None
+    return RelayService(relay_of(config, profiles, stores.relay_position(settings.store)))
+
+
+def build_consumer(settings: Settings, name: str) -> ConsumerRunner | None:
+    """The reference consumer `name`; None when no broker is configured."""
+    if not settings.kafka_bootstrap_servers:
+        return None
+    make_handler, filename = CONSUMERS[name]
+    return ConsumerRunner(
+        ConsumerConfig(
+            settings.kafka_bootstrap_servers,
+            settings.kafka_topic,
+            replication_factor=settings.kafka_replication_factor,
+        ),
+        make_handler(),
+        stores.consumer_database(settings.store, filename),
+    )
+
+
+def _embedded_relay(settings: Settings, profiles: UserProfiles) -> list[RelayService]:
+    """The relay to run beside the API; none, said plainly, when publishing is off."""
+    relay = build_relay(settings, profiles)
+    if relay is None:
+        log.warning(
+            "Kafka publishing is off (METALEDGER_KAFKA_BOOTSTRAP_SERVERS is not set): events "
+            "are kept in the store and published from the relay's position once it is set"
+        )
+        return []
+    log.info(
+        "publishing the change stream to %s on %s",
+        settings.kafka_topic,
+        settings.kafka_bootstrap_servers,
+    )
+    return [relay]

@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from api.security.applications import parse_applications
-from api.security.claims import ClaimMapping, parse_claims
-from api.security.clients import Client
-from domain.profiles import DEFAULT_CONNECTION
+from metaledger.api.auth.applications import parse_applications
+from metaledger.api.auth.claims import ClaimMapping, parse_claims
+from metaledger.api.auth.clients import Client
+from metaledger.domain.profiles import DEFAULT_CONNECTION
+from metaledger.domain.storage import StoreLocation, store_location
 
 PREFIX = "METALEDGER_"
 
@@ -63,7 +64,11 @@ class Settings:
     # process that supervises them.
     http_workers: int = 1
 
+    # Where every store lives: parsed from `database_url` and `data_dir`, once.
+    store: StoreLocation = field(init=False)
+
     def __post_init__(self) -> None:
+        object.__setattr__(self, "store", store_location(self.database_url, self.data_dir))
         if self.http_workers < 1:
             raise ValueError("METALEDGER_HTTP_WORKERS must be 1 or more")
         if not self.issuer:

@@ -1,6 +1,7 @@
 """A consumer's own tables: a SQLite file under the data directory, or PostgreSQL.
 
-Statements are written once with `?` placeholders; on PostgreSQL they are sent with `%s`.
+Statements are written once with SQLite's `?` placeholders; on PostgreSQL they are sent with the
+dialect's own.
 The inbox (the ids of the events a consumer has handled) lives in the same database as the
 consumer's tables, so a handler's effects and the record of having handled the event commit
 together: a redelivered event finds its id and has no second effect.
@@ -16,7 +17,7 @@ from typing import Any, Protocol
 
 import psycopg
 
-from domain.storage.config import is_postgres
+from metaledger.domain.storage import POSTGRES
 
 INBOX_TABLE = "consumer_inbox"
 
@@ -51,28 +52,35 @@ class _PostgresTransaction:
 
 
 def _pg(sql: str) -> str:
-    return sql.replace("?", "%s")
+    return sql.replace("?", POSTGRES.placeholder)
 
 
 class Database:
     """One connection, used by one thread at a time (the consumer's)."""
 
-    def __init__(self, database_url: str | None, data_dir: Path, filename: str) -> None:
-        self._postgres: psycopg.Connection[tuple[Any, ...]] | None = None
-        self._sqlite: sqlite3.Connection | None = None
-        if database_url and is_postgres(database_url):
-            self._postgres = psycopg.connect(database_url, autocommit=True)
-        else:
-            data_dir.mkdir(parents=True, exist_ok=True)
-            self._sqlite = sqlite3.connect(
-                data_dir / filename, isolation_level=None, check_same_thread=False
-            )
-            self._sqlite.execute("PRAGMA journal_mode=WAL")
+    def __init__(
+        self,
+        *,
+        sqlite: sqlite3.Connection | None = None,
+        postgres: psycopg.Connection[tuple[Any, ...]] | None = None,
+    ) -> None:
+        self._sqlite = sqlite
+        self._postgres = postgres
         with self.transaction() as tx:
             tx.execute(
                 f"CREATE TABLE IF NOT EXISTS {INBOX_TABLE} (consumer TEXT NOT NULL, "
                 "event_id TEXT NOT NULL, PRIMARY KEY (consumer, event_id))"
             )
+
+    @classmethod
+    def in_sqlite_file(cls, path: Path) -> Database:
+        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        return cls(sqlite=connection)
+
+    @classmethod
+    def in_postgres(cls, url: str) -> Database:
+        return cls(postgres=psycopg.connect(url, autocommit=True))
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:

@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 
-from consumers.database import Transaction
-from consumers.messages import ChangeEvent
-from projections.cloudevents import USER_DELETED
+from metaledger.consumers.database import Transaction
+from metaledger.consumers.messages import ChangeEvent
+from metaledger.projections.cloudevents import USER_DELETED
 
 ROLES = "app_metadata.roles"
 PLAN = "app_metadata.plan"

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from projections.cloudevents import EVENT_NAME, POSITION, SPEC_VERSION, VERSION
+from metaledger.projections.cloudevents import EVENT_NAME, POSITION, SPEC_VERSION, VERSION
 
 
 class InvalidMessage(ValueError):

@@ -26,9 +26,9 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
-from consumers.database import Database, Transaction, claim
-from consumers.messages import ChangeEvent, InvalidMessage, parse
-from projections.relay.topics import TopicSpec, ensure_topic
+from metaledger.consumers.database import Database, Transaction, claim
+from metaledger.consumers.messages import ChangeEvent, InvalidMessage, parse
+from metaledger.projections.relay.topics import TopicSpec, ensure_topic
 
 log = logging.getLogger("metaledger.consumer")
 

@@ -14,7 +14,7 @@ import orjson
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
-from consumers.messages import ChangeEvent, InvalidMessage, parse
+from metaledger.consumers.messages import ChangeEvent, InvalidMessage, parse
 
 POLL_MS = 200
 

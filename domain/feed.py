@@ -9,24 +9,19 @@ users, without building event objects.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any
 
 from eventsourcing.utils import resolve_topic
 
-from domain.profiles import UserProfiles
-from domain.storage.dialect import as_uuid
-from domain.storage.shredding import ShreddingMapper, upcast
-from domain.timeline import EVENT_TOPICS, Entry, describe, event_name
-from domain.user import user_aggregate_id
+from metaledger.domain.ports import as_uuid
+from metaledger.domain.profiles import UserProfiles
+from metaledger.domain.timeline import EVENT_TOPICS, Entry, describe, event_name
+from metaledger.domain.upcasting import upcast
+from metaledger.domain.user import user_aggregate_id
 
 # Event class and name by stored topic, resolved once rather than per event.
 KINDS = {topic: (resolve_topic(topic), event_name(topic)) for topic in EVENT_TOPICS.values()}
-
-
-class EventLog(Protocol):
-    def events_after(self, position: int, limit: int, topics: Sequence[str] = ()) -> list[Any]: ...
 
 
 @dataclass(slots=True)
@@ -48,8 +43,8 @@ class FeedPage:
 class ChangeFeed:
     def __init__(self, profiles: UserProfiles) -> None:
         self.keys = profiles.keys
-        self.mapper = cast(ShreddingMapper, profiles.mapper)
-        self.log = cast(EventLog, profiles.recorder)
+        self.mapper = profiles.shredding_mapper
+        self.log = profiles.event_rows
 
     def read(
         self,

@@ -12,21 +12,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import Protocol, cast
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from domain.errors import UserNotFound
-from domain.profiles import UserProfiles
-from domain.timeline import Entry, entry_for, event_name
-from domain.user import user_aggregate_id
+from metaledger.domain.errors import UserNotFound
+from metaledger.domain.profiles import UserProfiles
+from metaledger.domain.timeline import Entry, entry_for, event_name
+from metaledger.domain.user import user_aggregate_id
 
 ONE_MICROSECOND = timedelta(microseconds=1)
-
-
-class EventTimes(Protocol):
-    def version_at(self, aggregate_id: UUID, moment: datetime) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -55,7 +50,7 @@ class Checkpoint:
 class UserHistory:
     def __init__(self, profiles: UserProfiles) -> None:
         self.profiles = profiles
-        self.times = cast(EventTimes, profiles.recorder)
+        self.times = profiles.time_index
 
     def page(self, user_id: str, where: HistoryFilter, page: int, per_page: int) -> Page:
         candidates = self._candidates(user_id, where, before=None)

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from domain.errors import InvalidRequest
+from metaledger.domain.errors import InvalidRequest
 
 Metadata = dict[str, Any]
 Changes = dict[str, dict[str, Any]]

@@ -10,28 +10,25 @@ import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import EventStore, IntegrityError, Mapper, Recording
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError, Recording
 
-from domain import metadata
-from domain.actor import Actor
-from domain.errors import (
+from metaledger.domain import metadata
+from metaledger.domain.actor import Actor
+from metaledger.domain.application import ProfilesApplication
+from metaledger.domain.errors import (
     EmailAlreadyInUse,
     InvalidRequest,
     UnknownConnection,
     UserAlreadyExists,
     UserNotFound,
 )
-from domain.group_commit import GroupCommit
-from domain.metadata import APP_METADATA, USER_METADATA, Metadata, MetadataLimits
-from domain.storage.email_index import EmailClaim, EmailTakenError
-from domain.storage.shredding import KeyRing, SealingEventStore, ShreddingMapper
-from domain.storage.transcoder import OrjsonTranscoder
-from domain.storage.user_keys import KeyRecord
-from domain.user import User, user_aggregate_id
+from metaledger.domain.metadata import APP_METADATA, USER_METADATA, Metadata, MetadataLimits
+from metaledger.domain.ports import EmailClaim, EmailTakenError, PasswordHasher
+from metaledger.domain.user import User, user_aggregate_id
 
 DEFAULT_CONNECTION = "Username-Password-Authentication"
 # A PATCH that keeps losing the optimistic-concurrency race is retried this often.
@@ -45,14 +42,18 @@ class NewUser:
     user_metadata: Metadata = field(default_factory=dict)
     app_metadata: Metadata = field(default_factory=dict)
     user_id: str | None = None
+    password: str | None = None  # stored as its hash
 
 
 @dataclass(frozen=True)
 class UserUpdate:
-    """What a PATCH sent: root attributes (None unsets) and the metadata buckets present."""
+    """What a PATCH sent: root attributes (None unsets), the metadata buckets present, a new
+    password, and the connection the caller names (it must exist)."""
 
     profile: dict[str, Any] = field(default_factory=dict)
     buckets: dict[str, Metadata | None] = field(default_factory=dict)
+    password: str | None = None
+    connection: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,21 +64,12 @@ class Written:
     position: int | None
 
 
-class EmailIndex(Protocol):
-    def user_ids_by_email(self, email: str) -> list[str]: ...
-
-
-class KeyStore(Protocol):
-    def user_keys_of(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, KeyRecord]: ...
-
-
 class ConcurrentUpdateError(Exception):
     """A write lost the optimistic-concurrency race more than MAX_WRITE_ATTEMPTS times."""
 
 
-class UserProfiles(Application[UUID]):
-    name = "UserProfiles"
-    snapshotting_intervals = {User: 50}  # noqa: RUF012  (the library reads a class attribute)
+class UserProfiles(ProfilesApplication):
+    """The commands on users and their immediately consistent reads."""
 
     def __init__(
         self,
@@ -85,100 +77,12 @@ class UserProfiles(Application[UUID]):
         *,
         connections: frozenset[str] = frozenset({DEFAULT_CONNECTION}),
         limits: MetadataLimits | None = None,
+        passwords: PasswordHasher | None = None,
     ) -> None:
         super().__init__(env)
-        self._group_commit = GroupCommit(self._record_batch)
         self.connections = connections
         self.limits = limits or MetadataLimits()
-
-    def construct_transcoder(self) -> OrjsonTranscoder:
-        return OrjsonTranscoder()
-
-    def construct_mapper(self) -> Mapper[UUID]:
-        # The library builds the recorder after the mapper: keys are loaded through it lazily.
-        self.keys = KeyRing(lambda ids: cast(KeyStore, self.recorder).user_keys_of(ids))
-        return ShreddingMapper(self.construct_transcoder(), self.keys)
-
-    def construct_event_store(self) -> EventStore[UUID]:
-        return SealingEventStore(self.mapper, self.recorder)
-
-    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
-        """Stores the objects' new events; concurrent saves share one transaction.
-
-        Keyword arguments are lists (like `email_claims`) that the recorder writes in the same
-        transaction; a batch concatenates them.
-        """
-        pending: ProcessingEvent[UUID] = ProcessingEvent()
-        pending.collect_events(*objs, **kwargs)
-        return self._group_commit.submit(pending)
-
-    def _record_batch(
-        self, batch: list[ProcessingEvent[UUID]]
-    ) -> list[list[Recording[UUID]] | BaseException]:
-        """Commits the batch together; a save of a user that an earlier save of the batch also
-        writes cannot succeed with it, so it is committed alone afterwards."""
-        outcomes: dict[int, list[Recording[UUID]] | BaseException] = {}
-        written: set[UUID] = set()
-        together: list[tuple[int, ProcessingEvent[UUID]]] = []
-        after: list[tuple[int, ProcessingEvent[UUID]]] = []
-        for index, pending in enumerate(batch):
-            users = {event.originator_id for event in pending.events}
-            (after if users & written else together).append((index, pending))
-            written |= users
-        self._record_halving(together, outcomes)
-        for index, pending in after:
-            self._record_halving([(index, pending)], outcomes)
-        return [outcomes[index] for index in range(len(batch))]
-
-    def _record_halving(
-        self,
-        saves: list[tuple[int, ProcessingEvent[UUID]]],
-        outcomes: dict[int, list[Recording[UUID]] | BaseException],
-    ) -> None:
-        """Commits the saves together; when one conflicts, each half on its own, and so on
-        down to the saves that conflict (a few commits rather than one per save)."""
-        try:
-            recordings = self._record_together([pending for _, pending in saves])
-        except (IntegrityError, EmailTakenError) as error:
-            if len(saves) == 1:
-                outcomes[saves[0][0]] = error
-                return
-            middle = len(saves) // 2
-            self._record_halving(saves[:middle], outcomes)
-            self._record_halving(saves[middle:], outcomes)
-            return
-        start = 0
-        for index, pending in saves:
-            outcomes[index] = recordings[start : start + len(pending.events)]
-            start += len(pending.events)
-
-    def _record_together(self, batch: list[ProcessingEvent[UUID]]) -> list[Recording[UUID]]:
-        together: ProcessingEvent[UUID] = ProcessingEvent()
-        for pending in batch:
-            together.events.extend(pending.events)
-            together.aggregates.update(pending.aggregates)
-            for name, values in pending.saved_kwargs.items():
-                together.saved_kwargs.setdefault(name, []).extend(values)
-        recordings = self._record(together)
-        self._cache_saved(together)
-        self._take_snapshots(together)
-        self._notify(recordings)
-        return recordings
-
-    def _cache_saved(self, saved: ProcessingEvent[UUID]) -> None:
-        """Puts the saved users in the aggregate cache as of the events just written. The
-        library only fast-forwards a cached aggregate on its next read, which would read and
-        decrypt those events again; a copy is cached, as the command's own object is the one
-        the caller goes on reading. A deleted user leaves the cache."""
-        cache = self.repository.cache
-        if cache is None:
-            return
-        for aggregate_id, aggregate in saved.aggregates.items():
-            if isinstance(aggregate, User) and not aggregate.deleted:
-                cache.put(aggregate_id, copy.deepcopy(aggregate))
-            else:
-                with contextlib.suppress(KeyError):
-                    cache.get(aggregate_id, evict=True)
+        self.passwords = passwords
 
     # Commands
 
@@ -190,6 +94,8 @@ class UserProfiles(Application[UUID]):
             metadata.validate_patch(bucket, value)
             metadata.check_limits(bucket, value, self.limits)
         profile = self._with_profile_defaults(new.profile)
+        if new.password is not None:
+            profile["password_hash"] = self._hash(new.password)
         user = User(
             user_id=self._new_user_id(new.user_id),
             connection=new.connection,
@@ -207,6 +113,10 @@ class UserProfiles(Application[UUID]):
 
     def update_user(self, user_id: str, update: UserUpdate, actor: Actor) -> Written:
         update = copy.deepcopy(update)
+        if update.connection is not None and update.connection not in self.connections:
+            raise InvalidRequest("Connection does not exist.")
+        if update.password is not None:
+            update.profile["password_hash"] = self._hash(update.password)
         for bucket, patch in update.buckets.items():
             if patch is not None:
                 metadata.validate_patch(bucket, patch)
@@ -285,9 +195,8 @@ class UserProfiles(Application[UUID]):
         return user
 
     def users_by_email(self, email: str) -> list[User]:
-        index = cast(EmailIndex, self.recorder)
         users = []
-        for user_id in index.user_ids_by_email(email):
+        for user_id in self.email_index.user_ids_by_email(email):
             try:
                 users.append(self.get_user(user_id))
             except UserNotFound:
@@ -316,6 +225,11 @@ class UserProfiles(Application[UUID]):
                 if email != user.email:
                     attributes.setdefault("email_verified", False)
             user.update_profile(attributes, recorded_actor)
+
+    def _hash(self, password: str) -> str:
+        if self.passwords is None:
+            raise InvalidRequest("Passwords are not accepted here.")
+        return self.passwords.hash(password)
 
     @staticmethod
     def _new_user_id(requested: str | None) -> str:

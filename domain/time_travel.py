@@ -8,13 +8,11 @@ it, so a long history costs no more than its last few events.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
 
-from domain.errors import UserNotFound
-from domain.history import EventTimes
-from domain.profiles import UserProfiles
-from domain.timeline import format_instant
-from domain.user import User, user_aggregate_id
+from metaledger.domain.errors import UserNotFound
+from metaledger.domain.profiles import UserProfiles
+from metaledger.domain.timeline import format_instant
+from metaledger.domain.user import User, user_aggregate_id
 
 
 def user_at_version(profiles: UserProfiles, user_id: str, version: int) -> User:
@@ -33,7 +31,7 @@ def user_at_version(profiles: UserProfiles, user_id: str, version: int) -> User:
 
 def user_as_of(profiles: UserProfiles, user_id: str, moment: datetime) -> User:
     """The user as the last event recorded at or before `moment` left them."""
-    times = cast(EventTimes, profiles.recorder)
+    times = profiles.time_index
     version = times.version_at(user_aggregate_id(user_id), moment)
     if version is None:
         raise UserNotFound(f"The user did not exist at {format_instant(moment)}.")

@@ -15,9 +15,9 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
-from domain.metadata import APP_METADATA, USER_METADATA, Changes
-from domain.storage.shredding import ERASED
-from domain.user import REDACTED, User
+from metaledger.domain.erasure import ERASED
+from metaledger.domain.metadata import APP_METADATA, USER_METADATA, Changes
+from metaledger.domain.user import REDACTED, User
 
 # Library and envelope fields, not part of what an event changed.
 ENVELOPE = frozenset(

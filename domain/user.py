@@ -9,11 +9,15 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 import orjson
 from eventsourcing.domain import Aggregate, event
 
-from domain import metadata
-from domain.errors import UserNotFound
-from domain.metadata import Changes, Metadata
+from metaledger.domain import metadata
+from metaledger.domain.errors import UserNotFound
+from metaledger.domain.metadata import Changes, Metadata
 
 USER_NAMESPACE = uuid5(NAMESPACE_URL, "https://metaledger.dev/users")
+# Stored events and snapshots name their class by topic. The topics keep the module path the
+# classes were first stored under, so the events already in a store read back (the topic is also
+# part of each event's authenticated data) and new events are filtered with them alike.
+STORED_TOPIC = "domain.user:User"
 
 # Root profile attributes a PATCH may set; `password_hash` stands for `password`.
 PROFILE_ATTRIBUTES = (
@@ -47,11 +51,18 @@ def format_timestamp(moment: datetime) -> str:
 class User(Aggregate):
     """A user of one connection with its two metadata buckets."""
 
+    TOPIC = STORED_TOPIC
+
+    class Created(Aggregate.Created):
+        """The library's default creation event; users are created by `UserCreated`."""
+
+        TOPIC = f"{STORED_TOPIC}.Created"
+
     @staticmethod
     def create_id(user_id: str, **_: Any) -> UUID:
         return user_aggregate_id(user_id)
 
-    @event("UserCreated")
+    @event("UserCreated", topic=f"{STORED_TOPIC}.UserCreated")
     def __init__(
         self,
         user_id: str,
@@ -72,6 +83,7 @@ class User(Aggregate):
         self.deleted = False
 
     class UserMetadataPatched(Aggregate.Event):
+        TOPIC = f"{STORED_TOPIC}.UserMetadataPatched"
         patch: Metadata | None
         changes: Changes
         actor: dict[str, Any]
@@ -80,6 +92,7 @@ class User(Aggregate):
             aggregate.user_metadata = metadata.merge(aggregate.user_metadata, self.patch)
 
     class AppMetadataPatched(Aggregate.Event):
+        TOPIC = f"{STORED_TOPIC}.AppMetadataPatched"
         patch: Metadata | None
         changes: Changes
         actor: dict[str, Any]
@@ -89,6 +102,8 @@ class User(Aggregate):
 
     class UserProfileUpdated(Aggregate.Event):
         """Root attributes set (`None` unsets); `changes` hides password hashes."""
+
+        TOPIC = f"{STORED_TOPIC}.UserProfileUpdated"
 
         attributes: dict[str, Any]
         changes: Changes
@@ -105,6 +120,8 @@ class User(Aggregate):
         """Carries no personal data, so it stays readable after erasure; `erased` says the
         user's key was destroyed with it (their other events then read as erased)."""
 
+        TOPIC = f"{STORED_TOPIC}.UserDeleted"
+
         actor: dict[str, Any]
         user_id: str
         erased: bool
@@ -114,6 +131,8 @@ class User(Aggregate):
 
     class UserLoggedIn(Aggregate.Event):
         """A successful password login; `ip` is the end user's address, `client_id` the app."""
+
+        TOPIC = f"{STORED_TOPIC}.UserLoggedIn"
 
         ip: str | None
         client_id: str

@@ -23,8 +23,8 @@ from typing import Any
 from urllib.parse import urlparse
 from uuid import UUID
 
-from domain.storage.shredding import is_erased
-from domain.user import PROFILE_ATTRIBUTES, REDACTED, User
+from metaledger.domain.erasure import is_erased
+from metaledger.domain.user import PROFILE_ATTRIBUTES, REDACTED, User
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/cloudevents+json"

@@ -3,7 +3,8 @@
 A follower is a `step` that handles the next batch and says how many events it read. A step that
 raises (a store or broker down) is retried after a pause that doubles up to a bound, so an
 outage costs no busy loop and the follower resumes by itself when the dependency returns.
-Runs in a thread of its own beside the API (embedded mode) or in the foreground of a process.
+Runs in a thread of its own beside the API (embedded mode) or in the foreground of a process;
+`catch_up` runs the steps once up to the end of the log, in the caller's thread.
 """
 
 from __future__ import annotations
@@ -15,10 +16,21 @@ from contextlib import closing
 
 from eventsourcing.persistence import ApplicationRecorder
 
-from projections.wakeup import Wakeup, wakeup_for
+from metaledger.projections.wakeup import Wakeup, wakeup_for
 
 FIRST_PAUSE = 0.1
 MAX_PAUSE = 5.0
+
+
+def catch_up(step: Callable[[], int], batch_size: int) -> int:
+    """Runs `step` until a batch comes back short of `batch_size`, the end of the log so far;
+    returns how many events the batches read. Failures propagate: nothing is retried."""
+    events = 0
+    while (count := step()) > 0:
+        events += count
+        if count < batch_size:
+            break
+    return events
 
 
 class Follower:

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.bootstrap import Container, build
-from api.settings import Settings
+from metaledger.api.bootstrap import Container, build_http
+from metaledger.api.settings import Settings
 from tests.support.kafka_broker import KafkaBroker
 from tests.support.oauth import client_credentials_token
 from tests.support.postgres import PostgresServer
@@ -70,7 +70,7 @@ def settings(tmp_path: Path, database_url: str | None) -> Settings:
 
 @pytest.fixture
 def container(settings: Settings) -> Container:
-    return build(settings)
+    return build_http(settings)
 
 
 @pytest.fixture

@@ -1,61 +1,52 @@
-"""Maps metaledger's settings onto the `eventsourcing` library's environment."""
+"""Maps a store location onto the `eventsourcing` library's environment."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlparse
+from metaledger.domain.storage.location import PostgresDatabase, SQLiteFiles, StoreLocation
+
+RECORDERS = "metaledger.domain.storage.recorders"
 
 
-def is_postgres(database_url: str | None) -> bool:
-    return bool(database_url) and urlparse(database_url).scheme in {
-        "postgres",
-        "postgresql",
-    }
-
-
-def postgres_env(database_url: str) -> dict[str, str]:
-    """`postgresql://user:password@host:port/dbname?schema=…` as POSTGRES_* settings."""
-    url = urlparse(database_url)
-    query = parse_qs(url.query)
+def library_env(
+    location: StoreLocation, sqlite_file: str, *, pool_size: int = 10, max_overflow: int = 20
+) -> dict[str, str]:
+    """The library's settings for a store at `location` (`sqlite_file` names its SQLite file)."""
+    if isinstance(location, SQLiteFiles):
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(location.file(sqlite_file)),
+        }
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
-        "POSTGRES_HOST": query.get("host", [url.hostname or "127.0.0.1"])[0],
-        "POSTGRES_PORT": str(url.port or 5432),
-        "POSTGRES_USER": unquote(url.username or "postgres"),
-        "POSTGRES_PASSWORD": unquote(url.password or ""),
-        "POSTGRES_POOL_SIZE": "10",
-        "POSTGRES_MAX_OVERFLOW": "20",
+        "POSTGRES_DBNAME": location.dbname,
+        "POSTGRES_HOST": location.host,
+        "POSTGRES_PORT": str(location.port),
+        "POSTGRES_USER": location.user,
+        "POSTGRES_PASSWORD": location.password,
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(max_overflow),
     }
-    if "schema" in query:
-        env["POSTGRES_SCHEMA"] = query["schema"][0]
+    if location.schema is not None:
+        env["POSTGRES_SCHEMA"] = location.schema
     return env
 
 
 def event_store_env(
-    database_url: str | None,
-    data_dir: Path,
-    aggregate_cache_size: int = 0,
-    create_tables: bool = True,
+    location: StoreLocation, aggregate_cache_size: int = 0, create_tables: bool = True
 ) -> dict[str, str]:
-    """The event store: PostgreSQL when a postgresql:// URL is given, else a SQLite file.
+    """The event store, with the tables kept beside the events (`recorders`).
 
     With a cache, a read fetches only the events stored after the cached version (the library's
     fast-forward), so it stays correct when several processes write. Without `create_tables`,
     the tables must exist (PostgreSQL refuses concurrent DDL on its catalog).
     """
-    if database_url and is_postgres(database_url):
-        env = postgres_env(database_url)
-        env["APPLICATION_RECORDER_TOPIC"] = "domain.storage.recorders:PostgresProfilesRecorder"
-    elif database_url:
-        raise ValueError(f"unsupported METALEDGER_DATABASE_URL scheme: {database_url!r}")
-    else:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        env = {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": str(data_dir / "events.sqlite3"),
-            "APPLICATION_RECORDER_TOPIC": "domain.storage.recorders:SQLiteProfilesRecorder",
-        }
+    env = library_env(location, "events.sqlite3")
+    recorder = (
+        "PostgresProfilesRecorder"
+        if isinstance(location, PostgresDatabase)
+        else "SQLiteProfilesRecorder"
+    )
+    env["APPLICATION_RECORDER_TOPIC"] = f"{RECORDERS}:{recorder}"
     env["CREATE_TABLE"] = "y" if create_tables else "n"
     if aggregate_cache_size > 0:
         env["AGGREGATE_CACHE_MAXSIZE"] = str(aggregate_cache_size)

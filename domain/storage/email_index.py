@@ -9,24 +9,12 @@ commit.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from domain.storage.dialect import Dialect
+from metaledger.domain.ports import EmailClaim
+from metaledger.domain.storage.dialect import Dialect
 
 EMAIL_INDEX_TABLE = "user_emails"
-
-
-@dataclass(frozen=True)
-class EmailClaim:
-    connection: str
-    email: str
-    user_id: str
-    claimed: bool  # False releases the claim
-
-
-class EmailTakenError(Exception):
-    """The append would give a second user an email that is already claimed."""
 
 
 def is_email_conflict(error: BaseException) -> bool:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from domain.storage.dialect import Dialect
+from metaledger.domain.storage.dialect import Dialect
 
 EVENT_TIMES_TABLE = "user_event_times"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -34,7 +34,8 @@ class EventTimeStatements:
         table = dialect.table(table, schema)
         p = dialect.placeholder
         self.create = [
-            f"CREATE TABLE IF NOT EXISTS {table} (aggregate_id {dialect.id_type} NOT NULL, "
+            f"CREATE TABLE IF NOT EXISTS {table} "
+            f"(aggregate_id {dialect.aggregate_id_type} NOT NULL, "
             "version BIGINT NOT NULL, recorded_us BIGINT NOT NULL, "
             "PRIMARY KEY (aggregate_id, version))",
             f"CREATE INDEX IF NOT EXISTS {index} ON {table} (aggregate_id, recorded_us)",

@@ -1,6 +1,7 @@
 """Application recorders that write, in the events' own transaction, the tables kept beside
 them: the unique email index, the users' keys and the timestamp → version index (SQLite and
-PostgreSQL)."""
+PostgreSQL). They implement the domain's `TablesBesideEvents` port, and run other components'
+statements on tables of their own in the same database (`SqlTables`)."""
 
 from __future__ import annotations
 
@@ -18,30 +19,28 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed
 
-from domain.storage.dialect import POSTGRES, SQLITE, Dialect, as_uuid
-from domain.storage.email_index import (
+from metaledger.domain.ports import EmailTakenError, KeyRecord, TablesBesideEvents, as_uuid
+from metaledger.domain.storage.dialect import POSTGRES, SQLITE, Dialect
+from metaledger.domain.storage.email_index import (
     EMAIL_INDEX_TABLE,
     EmailIndexStatements,
-    EmailTakenError,
     is_email_conflict,
     write_claims,
 )
-from domain.storage.event_times import (
+from metaledger.domain.storage.event_times import (
     EVENT_TIMES_TABLE,
     EventTimeStatements,
     microseconds,
     write_times,
 )
-from domain.storage.login_failures import LOGIN_FAILURES_TABLE, Failure, LoginFailureStatements
-from domain.storage.shredding import SealedStoredEvent
-from domain.storage.user_keys import (
+from metaledger.domain.storage.shredding import SealedStoredEvent
+from metaledger.domain.storage.user_keys import (
     USER_KEYS_TABLE,
-    KeyRecord,
     UserKeyStatements,
     key_records,
     write_keys,
 )
-from domain.storage.writer_lock import exclusive
+from metaledger.domain.storage.writer_lock import exclusive
 
 log = logging.getLogger("metaledger.storage")
 
@@ -64,19 +63,22 @@ class EmailConflicts(ApplicationRecorder):
         return ids
 
 
-class TablesBesideEvents:
-    """Writes and reads of the email index, the key table, the event-time index and the
-    failed-login streaks."""
+class SideTables:
+    """Writes and reads of the email index, the key table and the event-time index (the port
+    `TablesBesideEvents`, which each recorder names last among its bases, after the library's
+    classes, so that the protocol's own `__init__` does not cut their chain); and
+    statements of other components on tables of their own, named by `table`."""
 
     email_index: EmailIndexStatements
     user_keys: UserKeyStatements
     event_times: EventTimeStatements
-    login_failures: LoginFailureStatements
 
     def _tables(
         self, dialect: Dialect, prefix: str, schema: str | None, events_table: str
     ) -> list[str]:
         self.dialect = dialect
+        self._prefix = prefix
+        self._schema = schema
         p = dialect.placeholder
         after = (
             f"SELECT {dialect.position} AS position, originator_id, originator_version, topic, "
@@ -89,13 +91,12 @@ class TablesBesideEvents:
         self.email_index = EmailIndexStatements(dialect, prefix + EMAIL_INDEX_TABLE, schema)
         self.user_keys = UserKeyStatements(dialect, prefix + USER_KEYS_TABLE, schema)
         self.event_times = EventTimeStatements(dialect, prefix + EVENT_TIMES_TABLE, schema)
-        self.login_failures = LoginFailureStatements(dialect, prefix + LOGIN_FAILURES_TABLE, schema)
-        return [
-            *self.email_index.create,
-            *self.user_keys.create,
-            *self.event_times.create,
-            *self.login_failures.create,
-        ]
+        return [*self.email_index.create, *self.user_keys.create, *self.event_times.create]
+
+    def table(self, name: str) -> str:
+        """The full name of a table of this database named `name` (prefixed on PostgreSQL as
+        the event store's own tables are)."""
+        return self.dialect.table(self._prefix + name, self._schema)
 
     def _write_beside(
         self,
@@ -120,26 +121,27 @@ class TablesBesideEvents:
         )
         write_claims(execute, self.email_index, kwargs.get("email_claims", ()))
 
-    def _rows(self, statement: str, params: Sequence[Any]) -> list[Any]:
+    def rows(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The rows of one query, as mappings by column name."""
         raise NotImplementedError
 
-    def _write(self, statement: str, params: Sequence[Any]) -> None:
+    def write(self, statement: str, params: Sequence[Any] = ()) -> None:
         """Runs one statement in a transaction of its own."""
         raise NotImplementedError
 
     def user_ids_by_email(self, email: str) -> list[str]:
-        return [row["user_id"] for row in self._rows(self.email_index.select_by_email, (email,))]
+        return [row["user_id"] for row in self.rows(self.email_index.select_by_email, (email,))]
 
     def user_keys_of(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, KeyRecord]:
         if not aggregate_ids:
             return {}
         ids = self.dialect.list_param([self.dialect.id_param(id_) for id_ in aggregate_ids])
-        return key_records(self._rows(self.user_keys.select, (ids,)))
+        return key_records(self.rows(self.user_keys.select, (ids,)))
 
     def version_at(self, aggregate_id: UUID, moment: datetime) -> int | None:
         """The user's last version recorded at or before `moment`, None if there is none."""
         params = (self.dialect.id_param(aggregate_id), microseconds(moment))
-        rows = self._rows(self.event_times.version_at, params)
+        rows = self.rows(self.event_times.version_at, params)
         return int(rows[0]["version"]) if rows else None
 
     def events_after(self, position: int, limit: int, topics: Sequence[str] = ()) -> list[Any]:
@@ -147,30 +149,17 @@ class TablesBesideEvents:
         notification log without the library's per-row objects, for bulk readers."""
         if topics:
             params = (position, self.dialect.list_param(topics), limit)
-            return self._rows(self._events_of_topics_after, params)
-        return self._rows(self._events_after, (position, limit))
-
-    def record_login_failure(self, failure: Failure) -> None:
-        self._write(self.login_failures.record, failure.params())
-
-    def login_blocked_until(self, key: bytes, now: float) -> float | None:
-        """When the block on `key` ends, if one is in force at `now`."""
-        rows = self._rows(self.login_failures.blocked_until, (key, now))
-        return float(rows[0]["blocked_until"]) if rows else None
-
-    def clear_login_failures(self, key: bytes) -> None:
-        self._write(self.login_failures.clear, (key,))
-
-    def sweep_login_failures(self, now: float, block_seconds: int) -> None:
-        """Deletes the streaks that are over: ended blocks, and failures too old to count."""
-        self._write(self.login_failures.sweep, (now, now - block_seconds))
+            return self.rows(self._events_of_topics_after, params)
+        return self.rows(self._events_after, (position, limit))
 
 
 def _destroys_a_key(stored_events: Sequence[StoredEvent]) -> bool:
     return any(isinstance(s, SealedStoredEvent) and s.destroys_key for s in stored_events)
 
 
-class SQLiteProfilesRecorder(TablesBesideEvents, EmailConflicts, SQLiteApplicationRecorder):
+class SQLiteProfilesRecorder(
+    SideTables, EmailConflicts, SQLiteApplicationRecorder, TablesBesideEvents
+):
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         self._beside = self._tables(SQLITE, "", None, events_table_name)
         super().__init__(datastore, events_table_name)
@@ -213,18 +202,20 @@ class SQLiteProfilesRecorder(TablesBesideEvents, EmailConflicts, SQLiteApplicati
         if busy:
             log.warning("erasure: the WAL could not be truncated yet (readers active)")
 
-    def _write(self, statement: str, params: Sequence[Any]) -> None:
+    def write(self, statement: str, params: Sequence[Any] = ()) -> None:
         with self._writing(), self.datastore.transaction(commit=True) as c:
             c.execute(statement, params)
 
-    def _rows(self, statement: str, params: Sequence[Any]) -> list[Any]:
+    def rows(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, params)
             rows: list[Any] = c.fetchall()
             return rows
 
 
-class PostgresProfilesRecorder(TablesBesideEvents, EmailConflicts, PostgresApplicationRecorder):
+class PostgresProfilesRecorder(
+    SideTables, EmailConflicts, PostgresApplicationRecorder, TablesBesideEvents
+):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
         prefix = events_table_name.removesuffix("_events") + "_"
@@ -251,11 +242,11 @@ class PostgresProfilesRecorder(TablesBesideEvents, EmailConflicts, PostgresAppli
         with curs.connection.pipeline():
             super()._insert_stored_events(curs, stored_events, **kwargs)
 
-    def _write(self, statement: str, params: Sequence[Any]) -> None:
+    def write(self, statement: str, params: Sequence[Any] = ()) -> None:
         with self.datastore.get_connection() as connection, connection.cursor() as curs:
             curs.execute(statement, params)  # autocommit: one statement, one transaction
 
-    def _rows(self, statement: str, params: Sequence[Any]) -> list[Any]:
+    def rows(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
         # One statement needs no transaction; and a transaction's ROLLBACK would make psycopg
         # drop the connection's prepared statements (DEALLOCATE ALL), to be parsed and
         # planned again by the writes that follow.

@@ -45,10 +45,12 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic, resolve_topic
 
-from domain.storage.transcoder import OrjsonTranscoder
-from domain.storage.user_keys import KeyRecord, NewKey
+from metaledger.domain.erasure import ERASED
+from metaledger.domain.ports import KeyRecord
+from metaledger.domain.storage.transcoder import OrjsonTranscoder
+from metaledger.domain.storage.user_keys import NewKey
+from metaledger.domain.upcasting import upcast
 
-ERASED = "erased"
 # Fields that stay readable after erasure; every other field is personal and sealed.
 PLAIN_FIELDS = frozenset(
     {
@@ -304,20 +306,6 @@ class SealingEventStore(EventStore[UUID]):
             return super().put(domain_events, **kwargs)
 
 
-def batch_decoder(
-    mapper: Mapper[UUID], stored_events: Iterable[StoredEvent]
-) -> Callable[[StoredEvent], DomainEventProtocol[UUID]]:
-    """How to decode each of `stored_events` with `mapper`, whatever mapper it is."""
-    if isinstance(mapper, ShreddingMapper):
-        return mapper.batch_decoder(stored_events)
-    return mapper.to_domain_event
-
-
-def is_erased(event: object) -> bool:
-    """True for events of an erased user (and for the UserDeleted that erased them)."""
-    return vars(event).get(ERASED) is True
-
-
 def split(state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(plain fields, personal fields, blanks standing in for the personal fields)."""
     plain: dict[str, Any] = {}
@@ -371,12 +359,3 @@ def _construct(stored_event: StoredEvent, state: dict[str, Any]) -> DomainEventP
     domain_event: DomainEventProtocol[UUID] = object.__new__(cls)
     object.__setattr__(domain_event, "__dict__", state)
     return domain_event
-
-
-def upcast(cls: type, state: dict[str, Any]) -> None:
-    """Brings the fields of an event stored by an older `class_version` up to date."""
-    class_version = getattr(cls, "class_version", 1)
-    from_version = state.pop("class_version", 1)
-    while from_version < class_version:
-        getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
-        from_version += 1

@@ -14,15 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from domain.storage.dialect import Dialect, as_uuid
+from metaledger.domain.ports import KeyRecord, as_uuid
+from metaledger.domain.storage.dialect import Dialect
 
 USER_KEYS_TABLE = "user_keys"
-
-
-@dataclass(frozen=True)
-class KeyRecord:
-    user_id: str
-    key: bytes | None  # None once destroyed
 
 
 @dataclass(frozen=True)
@@ -38,7 +33,8 @@ class UserKeyStatements:
         table = dialect.table(table, schema)
         p = dialect.placeholder
         self.create = [
-            f"CREATE TABLE IF NOT EXISTS {table} (aggregate_id {dialect.id_type} PRIMARY KEY, "
+            f"CREATE TABLE IF NOT EXISTS {table} "
+            f"(aggregate_id {dialect.aggregate_id_type} PRIMARY KEY, "
             f"user_id TEXT NOT NULL, key {dialect.blob_type})"
         ]
         self.insert = f"INSERT INTO {table} (aggregate_id, user_id, key) VALUES ({p}, {p}, {p})"

@@ -7,17 +7,9 @@ application name only, so on SQLite the relay has a file of its own under the da
 
 from __future__ import annotations
 
-from pathlib import Path
+from eventsourcing.persistence import Tracking, TrackingRecorder
 
-from eventsourcing.persistence import InfrastructureFactory, Tracking, TrackingRecorder
-from eventsourcing.utils import Environment
-
-from domain.profiles import UserProfiles
-from domain.storage.config import is_postgres, postgres_env
-
-RELAY_FILE = "relay.sqlite3"
-# Names the library's environment and so the PostgreSQL tracking table (`relay_tracking`).
-RELAY_NAME = "relay"
+from metaledger.domain.profiles import UserProfiles
 
 
 class RelayPosition:
@@ -37,19 +29,3 @@ class RelayPosition:
         datastore = getattr(self.recorder, "datastore", None)
         if datastore is not None:
             datastore.close()
-
-
-def relay_position(database_url: str | None, data_dir: Path) -> RelayPosition:
-    if database_url and is_postgres(database_url):
-        env = postgres_env(database_url)
-        env["POSTGRES_POOL_SIZE"] = "1"
-        env["POSTGRES_MAX_OVERFLOW"] = "1"
-    else:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        env = {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": str(data_dir / RELAY_FILE),
-        }
-    env["CREATE_TABLE"] = "y"
-    factory = InfrastructureFactory[TrackingRecorder].construct(Environment(RELAY_NAME, env))
-    return RelayPosition(factory.tracking_recorder())

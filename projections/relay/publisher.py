@@ -26,8 +26,8 @@ from typing import Any, Protocol
 from kafka import KafkaProducer
 from kafka.partitioner.default import murmur2
 
-from projections.cloudevents import CONTENT_TYPE
-from projections.relay.topics import TopicSpec, ensure_topic
+from metaledger.projections.cloudevents import CONTENT_TYPE
+from metaledger.projections.relay.topics import TopicSpec, ensure_topic
 
 log = logging.getLogger("metaledger.relay")
 

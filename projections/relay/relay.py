@@ -21,13 +21,15 @@ import orjson
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import Notification
 
-from domain.profiles import UserProfiles, replay
-from domain.storage.shredding import batch_decoder, is_erased
-from domain.user import User
-from projections.cloudevents import Origin, user_message
-from projections.relay.position import RelayPosition
-from projections.relay.publisher import BatchPublisher, Record, Sending
-from projections.relay.states import UserStates
+from metaledger.domain.application import batch_decoder
+from metaledger.domain.erasure import is_erased
+from metaledger.domain.profiles import UserProfiles, replay
+from metaledger.domain.user import User
+from metaledger.projections.cloudevents import Origin, user_message
+from metaledger.projections.follower import catch_up
+from metaledger.projections.relay.position import RelayPosition
+from metaledger.projections.relay.publisher import BatchPublisher, Record, Sending
+from metaledger.projections.relay.states import UserStates
 
 log = logging.getLogger("metaledger.relay")
 
@@ -96,12 +98,7 @@ class Relay:
 
     def catch_up(self) -> int:
         """Publishes every event recorded so far; returns how many were read."""
-        events = 0
-        while (count := self.publish_batch()) > 0:
-            events += count
-            if count < self.batch_size:
-                break
-        return events
+        return catch_up(self.publish_batch, self.batch_size)
 
     def close(self) -> None:
         """Waits for the batch in flight, then lets go of the broker and the position."""

@@ -11,15 +11,14 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from domain.profiles import UserProfiles
-from projections.cloudevents import Origin
-from projections.follower import Follower
-from projections.relay.position import relay_position
-from projections.relay.publisher import ProducerProcess, Publisher
-from projections.relay.relay import LIVE_BATCH_SIZE, Lag, Relay
-from projections.relay.topics import TopicSpec
+from metaledger.domain.profiles import UserProfiles
+from metaledger.projections.cloudevents import Origin
+from metaledger.projections.follower import Follower
+from metaledger.projections.relay.position import RelayPosition
+from metaledger.projections.relay.publisher import ProducerProcess, Publisher
+from metaledger.projections.relay.relay import LIVE_BATCH_SIZE, Lag, Relay
+from metaledger.projections.relay.topics import TopicSpec
 
 log = logging.getLogger("metaledger.relay")
 
@@ -31,17 +30,15 @@ class RelayConfig:
     bootstrap_servers: str
     topic: TopicSpec
     issuer: str
-    database_url: str | None
-    data_dir: Path
     batch_size: int = LIVE_BATCH_SIZE
     # The producer in a child process (`metaledger relay`) rather than in this one (embedded).
     producer_process: bool = False
 
 
-def build_relay(config: RelayConfig, profiles: UserProfiles) -> Relay:
+def build_relay(config: RelayConfig, profiles: UserProfiles, position: RelayPosition) -> Relay:
     return Relay(
         profiles,
-        relay_position(config.database_url, config.data_dir),
+        position,
         (ProducerProcess if config.producer_process else Publisher)(
             config.bootstrap_servers, config.topic
         ),

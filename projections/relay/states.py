@@ -17,7 +17,7 @@ from uuid import UUID
 
 from eventsourcing.domain import CanInitAggregate
 
-from domain.user import User
+from metaledger.domain.user import User
 
 DEFAULT_MAXSIZE = 20_000
 

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
-from projections.search.conditions import And, Entries, Node, Or, Sql
+from metaledger.projections.search.conditions import And, Entries, Node, Or, Sql
 
 # 1 KiB a row: stored inline, under PostgreSQL's 2 KiB threshold for compressing out of line.
 CHUNK_SHIFT = 13

@@ -15,9 +15,9 @@ from uuid import UUID
 import orjson
 from eventsourcing.utils import get_topic
 
-from domain.storage.transcoder import OrjsonTranscoder
-from domain.user import User
-from projections.search.fields import COLUMNS, METADATA_BUCKETS, ROOT_FIELDS, Kind
+from metaledger.domain.storage import OrjsonTranscoder
+from metaledger.domain.user import User
+from metaledger.projections.search.fields import COLUMNS, METADATA_BUCKETS, ROOT_FIELDS, Kind
 
 # Longer values are kept in the document but not indexed, so every index entry fits a
 # PostgreSQL btree page (Auth0 likewise leaves long metadata values out of search).

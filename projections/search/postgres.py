@@ -18,11 +18,12 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed
 
-from projections.search.bitmaps import CollectedBitmaps, Rows, ValueBitmaps
-from projections.search.conditions import Tables
-from projections.search.errors import QueryTimeout
-from projections.search.query import Dialect, QueryTranslator, like_pattern
-from projections.search.store import (
+from metaledger.domain.storage import POSTGRES
+from metaledger.projections.search.bitmaps import CollectedBitmaps, Rows, ValueBitmaps
+from metaledger.projections.search.conditions import Tables
+from metaledger.projections.search.errors import QueryTimeout
+from metaledger.projections.search.query import QueryTranslator
+from metaledger.projections.search.store import (
     BITMAPS_TABLE,
     COUNTS_TABLE,
     METADATA_TABLE,
@@ -31,7 +32,6 @@ from projections.search.store import (
     USERS_TABLE,
     VALUES_TABLE,
     Batch,
-    ColumnTypes,
     Found,
     SearchRequest,
     SearchResult,
@@ -44,17 +44,6 @@ from projections.search.store import (
     schema_statements,
     updated_users,
     users_added,
-)
-
-_TYPES = ColumnTypes(
-    text='text COLLATE "C"',
-    integer="bigint",
-    boolean="boolean",
-    real="double precision",
-    uuid="uuid",
-    blob="bytea",
-    rowid_key=False,
-    nulls_first=" NULLS FIRST",
 )
 
 
@@ -70,27 +59,22 @@ class PostgresSearchStore(PostgresTrackingRecorder):
         self.application_name = application_name
         self.statement_timeout = STATEMENT_TIMEOUT_SECONDS
         self.schema = datastore.schema
-        dialect = Dialect(
-            marker="%s",
-            tables=Tables(
-                f"{self.schema}.{USERS_TABLE}",
-                f"{self.schema}.{METADATA_TABLE}",
-                f"{self.schema}.{COUNTS_TABLE}",
-            ),
-            pattern_operator="LIKE",
-            pattern=like_pattern,
+        tables = Tables(
+            f"{self.schema}.{USERS_TABLE}",
+            f"{self.schema}.{METADATA_TABLE}",
+            f"{self.schema}.{COUNTS_TABLE}",
         )
-        self.translator = QueryTranslator(dialect)
-        self.statements = Statements(dialect)
+        self.translator = QueryTranslator(POSTGRES, tables)
+        self.statements = Statements(POSTGRES, tables)
         self.bitmaps = ValueBitmaps(
-            dialect.tables.users,
-            dialect.tables.metadata,
+            tables.users,
+            tables.metadata,
             f"{self.schema}.{BITMAPS_TABLE}",
             f"{self.schema}.{VALUES_TABLE}",
         )
         # The read model's own tables and indexes (besides the library's tracking table).
         self.ddl = [
-            *schema_statements(_TYPES, f"{self.schema}."),
+            *schema_statements(POSTGRES, f"{self.schema}."),
             *self.bitmaps.ddl,
             # A path and a value are not independent: without statistics on the pairs, the
             # planner takes `plan = pro` for a rare value and picks nested loops.

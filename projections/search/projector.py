@@ -25,11 +25,11 @@ from eventsourcing.application import Application
 from eventsourcing.domain import CanInitAggregate
 from eventsourcing.persistence import Notification
 
-from domain.storage.shredding import batch_decoder
-from domain.user import User
-from projections.follower import Follower
-from projections.search.documents import Indexed, RemovedUser, metadata_entries, user_row
-from projections.search.store import Batch, SearchStore, SkippedEvent
+from metaledger.domain.application import batch_decoder
+from metaledger.domain.user import User
+from metaledger.projections.follower import Follower, catch_up
+from metaledger.projections.search.documents import Indexed, RemovedUser, metadata_entries, user_row
+from metaledger.projections.search.store import Batch, SearchStore, SkippedEvent
 
 log = logging.getLogger("metaledger.projector")
 
@@ -93,12 +93,7 @@ class Projector:
 
     def catch_up(self) -> int:
         """Applies every event recorded so far; returns how many."""
-        events = 0
-        while (count := self.project_batch()) > 0:
-            events += count
-            if count < self.batch_size:
-                break
-        return events
+        return catch_up(self.project_batch, self.batch_size)
 
     def fold(self, notifications: Sequence[Notification]) -> Batch:
         batch = Batch(position=notifications[-1].id)

@@ -16,17 +16,17 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
-from projections.search.conditions import Tables, reads_metadata
-from projections.search.errors import QueryTimeout
-from projections.search.query import Dialect, QueryTranslator, glob_pattern
-from projections.search.store import (
+from metaledger.domain.storage import SQLITE
+from metaledger.projections.search.conditions import Tables, reads_metadata
+from metaledger.projections.search.errors import QueryTimeout
+from metaledger.projections.search.query import QueryTranslator
+from metaledger.projections.search.store import (
     COUNTS_TABLE,
     METADATA_TABLE,
     SKIPPED_TABLE,
     STATEMENT_TIMEOUT_SECONDS,
     USERS_TABLE,
     Batch,
-    ColumnTypes,
     Found,
     SearchRequest,
     SearchResult,
@@ -42,23 +42,7 @@ from projections.search.store import (
     users_added,
 )
 
-DIALECT = Dialect(
-    marker="?",
-    tables=Tables(USERS_TABLE, METADATA_TABLE, COUNTS_TABLE),
-    pattern_operator="GLOB",
-    pattern=glob_pattern,
-    merges_key_sets=True,
-)
-_TYPES = ColumnTypes(
-    text="TEXT",
-    integer="INTEGER",
-    boolean="INTEGER",
-    real="REAL",
-    uuid="BLOB",
-    blob="BLOB",
-    rowid_key=True,
-    nulls_first="",
-)
+TABLES = Tables(USERS_TABLE, METADATA_TABLE, COUNTS_TABLE)
 # The SQLite VM calls the timeout check every this many instructions.
 _PROGRESS_INTERVAL = 1_000
 _MAX_PARAMETERS = 500
@@ -77,10 +61,10 @@ def _uuid_bytes(aggregate_id: UUID) -> bytes:
 
 
 class SQLiteSearchStore(SQLiteTrackingRecorder):
-    translator = QueryTranslator(DIALECT)
-    statements = Statements(DIALECT)
+    translator = QueryTranslator(SQLITE, TABLES)
+    statements = Statements(SQLITE, TABLES)
     # The read model's own tables and indexes (besides the library's tracking table).
-    ddl = schema_statements(_TYPES)
+    ddl = schema_statements(SQLITE)
 
     def __init__(self, datastore: SQLiteDatastore, application_name: str = "UserProfiles"):
         super().__init__(datastore)

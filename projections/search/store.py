@@ -10,8 +10,9 @@ from functools import cached_property
 from typing import Any, Protocol
 from uuid import UUID
 
-from domain.user import User
-from projections.search.conditions import (
+from metaledger.domain.storage import Dialect
+from metaledger.domain.user import User
+from metaledger.projections.search.conditions import (
     And,
     Everyone,
     Node,
@@ -19,13 +20,14 @@ from projections.search.conditions import (
     Or,
     Row,
     Sql,
+    Tables,
     all_of,
     key_set,
     predicate,
 )
-from projections.search.documents import RemovedUser, UserRow, decode_state
-from projections.search.fields import COLUMNS, ROOT_FIELDS, Kind
-from projections.search.query import Dialect, QueryTranslator
+from metaledger.projections.search.documents import RemovedUser, UserRow, decode_state
+from metaledger.projections.search.fields import COLUMNS, ROOT_FIELDS, Kind
+from metaledger.projections.search.query import QueryTranslator
 
 USERS_TABLE = "search_users"
 METADATA_TABLE = "search_metadata"
@@ -162,49 +164,45 @@ class Statements:
     """The SQL both backends run, in the backend's dialect."""
 
     dialect: Dialect
+    tables: Tables
     columns: tuple[str, ...] = ("key", "aggregate_id", "version", *COLUMNS, "state")
 
     @cached_property
     def insert_user(self) -> str:
-        m = self.dialect.marker
+        m = self.dialect.placeholder
         return (
-            f"INSERT INTO {self.dialect.tables.users} ({', '.join(self.columns)}) "
+            f"INSERT INTO {self.tables.users} ({', '.join(self.columns)}) "
             f"VALUES ({', '.join(m for _ in self.columns)})"
         )
 
     def update_user(self, changed: tuple[str, ...]) -> str:
-        m = self.dialect.marker
+        m = self.dialect.placeholder
         assignments = ", ".join(f"{column} = {m}" for column in ("version", "state", *changed))
-        return f"UPDATE {self.dialect.tables.users} SET {assignments} WHERE key = {m}"
+        return f"UPDATE {self.tables.users} SET {assignments} WHERE key = {m}"
 
     @cached_property
     def delete_metadata(self) -> str:
-        m = self.dialect.marker
-        return (
-            f"DELETE FROM {self.dialect.tables.metadata} "
-            f"WHERE path = {m} AND text = {m} AND key = {m}"
-        )
+        m = self.dialect.placeholder
+        return f"DELETE FROM {self.tables.metadata} WHERE path = {m} AND text = {m} AND key = {m}"
 
     @cached_property
     def insert_metadata(self) -> str:
-        m = self.dialect.marker
+        m = self.dialect.placeholder
         return (
-            f"INSERT INTO {self.dialect.tables.metadata} (path, text, key, num) "
-            f"VALUES ({m}, {m}, {m}, {m})"
+            f"INSERT INTO {self.tables.metadata} (path, text, key, num) VALUES ({m}, {m}, {m}, {m})"
         )
 
     def select_users(self, condition: str) -> str:
         return (
-            f"SELECT key, aggregate_id, version, state FROM {self.dialect.tables.users} "
-            f"WHERE {condition}"
+            f"SELECT key, aggregate_id, version, state FROM {self.tables.users} WHERE {condition}"
         )
 
     def page(self, request: SearchRequest, correlated: bool = False) -> Sql:
         """A page of users. In key order, from the key set (the first keys, then their rows);
         sorted, from a predicate on each row, tested while walking the sort column's index
         (`correlated`: metadata with EXISTS, entry by entry) or planned as joins."""
-        m = self.dialect.marker
-        tables = self.dialect.tables
+        m = self.dialect.placeholder
+        tables = self.tables
         fields = "u.key, u.aggregate_id, u.version, u.state"
         window = (request.limit, request.offset)
         condition = request.condition
@@ -227,7 +225,7 @@ class Statements:
     def count(self, condition: Node, at_most: int | None = None) -> Sql:
         """How many users meet the condition (or whether at least `at_most` do), counted on
         their key set: metadata alone never touches the users table."""
-        tables = self.dialect.tables
+        tables = self.tables
         if isinstance(condition, Everyone) and at_most is None:
             return Sql(f"SELECT users FROM {tables.counts}")
         merges = self.dialect.merges_key_sets
@@ -237,53 +235,40 @@ class Statements:
             keys = Sql(f"{keys.text} ORDER BY 1", keys.params)
         if at_most is None:
             return Sql(f"SELECT count(*) FROM ({keys.text}) AS k", keys.params)
-        m = self.dialect.marker
+        m = self.dialect.placeholder
         return Sql(f"SELECT count(*) FROM ({keys.text} LIMIT {m}) AS k", (*keys.params, at_most))
 
     @cached_property
     def count_users(self) -> str:
-        return f"UPDATE {self.dialect.tables.counts} SET users = users + {self.dialect.marker}"
+        return f"UPDATE {self.tables.counts} SET users = users + {self.dialect.placeholder}"
 
 
-@dataclass(frozen=True)
-class ColumnTypes:
-    """A backend's SQL types for the read model's tables."""
-
-    text: str
-    integer: str
-    boolean: str
-    real: str
-    uuid: str
-    blob: str
-    # SQLite keys a table by its rowid: an index holds it, and needs no key column.
-    rowid_key: bool
-    # How an index on a nullable column puts NULL first (SQLite does without being told).
-    nulls_first: str
-
-    def of(self, kind: Kind) -> str:
-        if kind is Kind.BOOLEAN:
-            return self.boolean
-        return self.integer if kind is Kind.INTEGER else self.text
+def column_type(dialect: Dialect, kind: Kind) -> str:
+    if kind is Kind.BOOLEAN:
+        return dialect.boolean_type
+    return dialect.integer_type if kind is Kind.INTEGER else dialect.text_type
 
 
-def schema_statements(types: ColumnTypes, prefix: str = "") -> list[str]:
+def schema_statements(dialect: Dialect, prefix: str = "") -> list[str]:
     """The read model's tables and indexes; `prefix` qualifies the table names."""
     users, metadata = prefix + USERS_TABLE, prefix + METADATA_TABLE
-    t = types
+    t = dialect
     columns = ", ".join(
-        f"{f.column} {t.of(f.kind)}{'' if f.nullable else ' NOT NULL'}"
+        f"{f.column} {column_type(t, f.kind)}{'' if f.nullable else ' NOT NULL'}"
         for f in ROOT_FIELDS.values()
     )
     in_key_order = "" if t.rowid_key else ", key"
     nullable = {f.column for f in ROOT_FIELDS.values() if f.nullable}
     return [
-        f"CREATE TABLE IF NOT EXISTS {users} (key {t.integer} PRIMARY KEY, "
-        f"aggregate_id {t.uuid} NOT NULL UNIQUE, version {t.integer} NOT NULL, {columns}, "
-        f"state {t.blob} NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {users} (key {t.integer_type} PRIMARY KEY, "
+        f"aggregate_id {t.uuid_type} NOT NULL UNIQUE, version {t.integer_type} NOT NULL, "
+        f"{columns}, "
+        f"state {t.blob_type} NOT NULL)",
         # One row per distinct (path, value) of a user, deleted by its primary key (the
         # projector knows the entries it wrote), which is also the index searches use.
-        f"CREATE TABLE IF NOT EXISTS {metadata} (path {t.text} NOT NULL, text {t.text} NOT NULL, "
-        f"key {t.integer} NOT NULL, num {t.real}, PRIMARY KEY (path, text, key))"
+        f"CREATE TABLE IF NOT EXISTS {metadata} (path {t.text_type} NOT NULL, "
+        f"text {t.text_type} NOT NULL, "
+        f"key {t.integer_type} NOT NULL, num {t.real_type}, PRIMARY KEY (path, text, key))"
         + (" WITHOUT ROWID" if t.rowid_key else ""),
         f"CREATE INDEX IF NOT EXISTS {METADATA_TABLE}_by_number "
         f"ON {metadata} (path, num, key) WHERE num IS NOT NULL",
@@ -292,10 +277,10 @@ def schema_statements(types: ColumnTypes, prefix: str = "") -> list[str]:
             f"({column}{t.nulls_first if column in nullable else ''}{in_key_order})"
             for column in INDEXED_COLUMNS
         ),
-        f"CREATE TABLE IF NOT EXISTS {prefix}{SKIPPED_TABLE} (notification_id {t.integer} "
-        f"PRIMARY KEY, topic {t.text} NOT NULL, reason {t.text} NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {prefix}{SKIPPED_TABLE} (notification_id {t.integer_type} "
+        f"PRIMARY KEY, topic {t.text_type} NOT NULL, reason {t.text_type} NOT NULL)",
         # The number of users, kept by every write: the total of a search for everyone.
-        f"CREATE TABLE IF NOT EXISTS {prefix}{COUNTS_TABLE} (users {t.integer} NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {prefix}{COUNTS_TABLE} (users {t.integer_type} NOT NULL)",
         f"INSERT INTO {prefix}{COUNTS_TABLE} (users) SELECT 0 "
         f"WHERE NOT EXISTS (SELECT 1 FROM {prefix}{COUNTS_TABLE})",
     ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from luqum.tree import Item, Phrase, Plus, Prohibit, Word
 
-from projections.search.errors import InvalidQuery
+from metaledger.projections.search.errors import InvalidQuery
 
 # Auth0: a suffix or infix wildcard needs at least this many literal characters.
 MIN_LITERALS_AFTER_LEADING_WILDCARD = 3

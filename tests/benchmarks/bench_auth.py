@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import aiohttp
 from argon2 import PasswordHasher
 
-from api.settings import Settings
+from metaledger.api.settings import Settings
 from tests.benchmarks.harness import CLIENT_ID, CLIENT_SECRET, Figures, admin_token, load, serve
 from tests.support.postgres import PostgresServer
 

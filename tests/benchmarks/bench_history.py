@@ -27,15 +27,15 @@ from pathlib import Path
 import httpx
 import orjson
 
-from api.bootstrap import build_profiles
-from api.cli import collect_cycles_rarely
-from api.settings import Settings
-from domain.actor import Actor
-from domain.feed import ChangeFeed
-from domain.history import HistoryFilter, UserHistory
-from domain.profiles import DEFAULT_CONNECTION, UserProfiles
-from domain.time_travel import user_as_of
-from domain.user import User
+from metaledger.api.bootstrap import build_profiles
+from metaledger.api.cli.serve import collect_cycles_rarely
+from metaledger.api.settings import Settings
+from metaledger.domain.actor import Actor
+from metaledger.domain.feed import ChangeFeed
+from metaledger.domain.history import HistoryFilter, UserHistory
+from metaledger.domain.profiles import DEFAULT_CONNECTION, UserProfiles
+from metaledger.domain.time_travel import user_as_of
+from metaledger.domain.user import User
 from tests.benchmarks.harness import admin_token, serve
 from tests.support.postgres import PostgresServer
 

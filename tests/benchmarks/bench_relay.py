@@ -39,18 +39,19 @@ import aiohttp
 import orjson
 from kafka import KafkaProducer
 
-from api.bootstrap import build_profiles
-from api.settings import Settings
-from consumers.database import Database
-from consumers.entitlements import EntitlementsHandler
-from consumers.messages import ChangeEvent
-from consumers.runner import ConsumerConfig, ConsumerRunner
-from domain.profiles import UserProfiles
-from projections.cloudevents import Origin
-from projections.relay.position import RelayPosition, relay_position
-from projections.relay.publisher import BATCH_BYTES, LINGER_MS, Publisher
-from projections.relay.relay import LIVE_BATCH_SIZE, Relay
-from projections.relay.topics import TopicSpec, ensure_topic
+from metaledger.api import stores
+from metaledger.api.bootstrap import build_profiles
+from metaledger.api.settings import Settings
+from metaledger.consumers.entitlements import EntitlementsHandler
+from metaledger.consumers.messages import ChangeEvent
+from metaledger.consumers.runner import ConsumerConfig, ConsumerRunner
+from metaledger.domain.profiles import UserProfiles
+from metaledger.domain.storage import SQLiteFiles
+from metaledger.projections.cloudevents import Origin
+from metaledger.projections.relay.position import RelayPosition
+from metaledger.projections.relay.publisher import BATCH_BYTES, LINGER_MS, Publisher
+from metaledger.projections.relay.relay import LIVE_BATCH_SIZE, Relay
+from metaledger.projections.relay.topics import TopicSpec, ensure_topic
 from tests.benchmarks.harness import admin_token, serve
 from tests.support import processes
 from tests.support.backlog import write_backlog
@@ -82,7 +83,7 @@ def bench_backlog(broker: KafkaBroker, users: int) -> None:
             kafka_topic=topic,
             kafka_partitions=PARTITIONS,
         )
-        position = relay_position(None, data_dir)
+        position = stores.relay_position(SQLiteFiles(data_dir))
         relay = processes.start(settings, "relay", log=data_dir / "relay.log")
         try:
             first = wait_for_position(position, lambda at: at > 0)
@@ -211,7 +212,7 @@ def consume_and_report(
         runner = ConsumerRunner(
             ConsumerConfig(bootstrap_servers, topic),
             EntitlementsHandler(),
-            Database(None, Path(directory), "entitlements.sqlite3"),
+            stores.consumer_database(SQLiteFiles(Path(directory)), "entitlements.sqlite3"),
             on_handled=on_handled,
         )
 

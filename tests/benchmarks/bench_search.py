@@ -44,19 +44,19 @@ from typing import Any
 
 import orjson
 
-from api.bootstrap import build_profiles
-from api.settings import Settings
-from domain.actor import Actor
-from domain.profiles import DEFAULT_CONNECTION, UserProfiles, UserUpdate
-from domain.storage.shredding import batch_decoder
-from domain.user import User, format_timestamp
-from projections.search.conditions import predicate
-from projections.search.config import search_store
-from projections.search.documents import UserRow, user_row
-from projections.search.fields import ROOT_FIELDS
-from projections.search.postgres import PostgresSearchStore
-from projections.search.projector import REBUILD_BATCH_SIZE, rebuild
-from projections.search.store import (
+from metaledger.api import stores
+from metaledger.api.bootstrap import build_profiles
+from metaledger.api.settings import Settings
+from metaledger.domain.actor import Actor
+from metaledger.domain.application import batch_decoder
+from metaledger.domain.profiles import DEFAULT_CONNECTION, UserProfiles, UserUpdate
+from metaledger.domain.user import User, format_timestamp
+from metaledger.projections.search.conditions import predicate
+from metaledger.projections.search.documents import UserRow, user_row
+from metaledger.projections.search.fields import ROOT_FIELDS
+from metaledger.projections.search.postgres import PostgresSearchStore
+from metaledger.projections.search.projector import REBUILD_BATCH_SIZE, rebuild
+from metaledger.projections.search.store import (
     BITMAPS_TABLE,
     METADATA_TABLE,
     USERS_TABLE,
@@ -307,10 +307,10 @@ def timed_scan(store: SearchStore, shape: Shape, rnd: random.Random) -> float:
     switched off; SQLite with each column reference made an expression (`+u.email`), which no
     index serves."""
     request = shape.request(store, rnd)
-    tables = store.translator.dialect.tables
+    tables = store.translator.tables
     where = predicate(request.condition, tables)
     order = request.sort.order_by() if request.sort else "u.key ASC"
-    marker = store.translator.dialect.marker
+    marker = store.translator.dialect.placeholder
     statements = [
         (
             f"SELECT u.key, u.aggregate_id, u.version, u.state FROM {tables.users} u "
@@ -435,7 +435,7 @@ WRITERS = 8
 def watch_positions(settings: Settings, ready: Any, stop: Any, reached: Any) -> None:
     """In a process of its own, so that the writers' work does not delay what it sees: the
     moment (monotonic clock, shared by the machine's processes) each position was reached."""
-    store = search_store(settings.database_url, settings.data_dir)
+    store = stores.search_store(settings.store)
     seen: list[tuple[float, int]] = []
     last = 0
     while not stop.is_set():
@@ -562,7 +562,7 @@ def main() -> None:
         print(f"search benchmark on {args.backend}", flush=True)
         print(f"1. queries over {args.users:,} users", flush=True)
         settings = Settings(data_dir=Path(read_model_dir), database_url=database())
-        store = search_store(settings.database_url, settings.data_dir)
+        store = stores.search_store(settings.store)
         seed_read_model(store, args.users)
         queries = bench_queries(store, args.users, rnd)
         store.close()
@@ -570,7 +570,7 @@ def main() -> None:
         print(f"2. rebuild from an event log of {args.log_users:,} users", flush=True)
         settings = Settings(data_dir=Path(log_dir), database_url=database())
         profiles = build_profiles(settings)
-        store = search_store(settings.database_url, settings.data_dir)
+        store = stores.search_store(settings.store)
         live = write_log(profiles, args.log_users, rnd)
         rebuild_rate = bench_rebuild(settings, profiles, store)
 

@@ -67,7 +67,7 @@ def serve(database_url: str | None, extra_env: dict[str, str] | None = None) -> 
         if database_url:
             env["METALEDGER_DATABASE_URL"] = database_url
         process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve"],
+            [sys.executable, "-m", "metaledger.api.cli", "serve"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -11,9 +11,9 @@ from auth0.authentication import Database, GetToken, Users
 from auth0.authentication.exceptions import Auth0Error, RateLimitError
 from auth0.management import Auth0, ForbiddenError, UnauthorizedError
 
-from api.security.applications import parse_applications
-from api.security.claims import parse_claims
-from api.settings import Settings
+from metaledger.api.auth.applications import parse_applications
+from metaledger.api.auth.claims import parse_claims
+from metaledger.api.settings import Settings
 from tests.integration.auth.forgeries import AUDIENCES, FORGERIES
 from tests.support.server import RunningServer
 

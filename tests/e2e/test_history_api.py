@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from api.bootstrap import Container, build
-from api.settings import Settings
+from metaledger.api.bootstrap import Container, build_http
+from metaledger.api.settings import Settings
 from tests.conftest import ADMIN_CLIENT_ID, admin_token
 from tests.support.server import RunningServer
 
@@ -324,7 +324,7 @@ def test_delete_without_erasure_keeps_the_payloads(http: httpx.Client, user_id: 
 @pytest.fixture
 def erasing_server(settings: Settings) -> Iterator[httpx.Client]:
     """A server whose DELETE erases unless told otherwise."""
-    with RunningServer(build(replace(settings, erase_on_delete=True))) as running:
+    with RunningServer(build_http(replace(settings, erase_on_delete=True))) as running:
         headers = {"Authorization": f"Bearer {admin_token(running.base_url)}"}
         with httpx.Client(base_url=running.base_url, headers=headers) as client:
             yield client

@@ -9,7 +9,7 @@ import httpx
 import orjson
 import pytest
 
-from api.bootstrap import Container
+from metaledger.api.bootstrap import Container
 from tests.support import tokens
 from tests.support.server import RunningServer
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from uvicorn.config import STARTUP_FAILURE
 
-from api.settings import Settings
+from metaledger.api.settings import Settings
 from tests.support.oauth import client_credentials_token
 from tests.support.ports import free_port
 from tests.support.processes import ROOT, environment
@@ -39,7 +39,7 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, int]]:
     }
     with open(tmp_path / "serve.log", "wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve"],
+            [sys.executable, "-m", "metaledger.api.cli", "serve"],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -208,7 +208,7 @@ def test_serve_stops_with_an_error_when_the_port_is_taken(
             "METALEDGER_HTTP_WORKERS": str(PROCESSES),
         }
         serve = subprocess.run(
-            [sys.executable, "-m", "api.cli", "serve"],
+            [sys.executable, "-m", "metaledger.api.cli", "serve"],
             cwd=ROOT,
             env=env,
             capture_output=True,

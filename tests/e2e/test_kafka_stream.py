@@ -12,15 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.bootstrap import build_profiles
-from api.settings import Settings
-from consumers.database import Database
-from consumers.entitlements import EntitlementsHandler, current, history
-from consumers.messages import ChangeEvent
-from consumers.runner import ConsumerConfig, ConsumerRunner
-from domain.profiles import UserProfiles
-from projections.relay.position import relay_position
-from projections.relay.relay import LIVE_BATCH_SIZE
+from metaledger.api import stores
+from metaledger.api.bootstrap import build_profiles
+from metaledger.api.settings import Settings
+from metaledger.consumers.entitlements import EntitlementsHandler, current, history
+from metaledger.consumers.messages import ChangeEvent
+from metaledger.consumers.runner import ConsumerConfig, ConsumerRunner
+from metaledger.domain.profiles import UserProfiles
+from metaledger.projections.relay.relay import LIVE_BATCH_SIZE
 from tests.support import processes
 from tests.support.backlog import write_backlog
 from tests.support.kafka_broker import KafkaBroker
@@ -53,7 +52,7 @@ class Consumer:
         self.runner = ConsumerRunner(
             ConsumerConfig(settings.kafka_bootstrap_servers, settings.kafka_topic),
             EntitlementsHandler(),
-            Database(settings.database_url, settings.data_dir, ENTITLEMENTS_FILE),
+            stores.consumer_database(settings.store, ENTITLEMENTS_FILE),
             on_handled=self.handled.append,
         )
         self.thread = threading.Thread(target=self.runner.run)
@@ -66,7 +65,7 @@ class Consumer:
             time.sleep(0.05)
 
     def table(self, user_id: str) -> tuple[object, list[tuple[str, str, str]]]:
-        database = Database(self.settings.database_url, self.settings.data_dir, ENTITLEMENTS_FILE)
+        database = stores.consumer_database(self.settings.store, ENTITLEMENTS_FILE)
         try:
             with database.transaction() as tx:
                 grants = [(g.kind, g.action, g.value) for g in history(tx, user_id)]
@@ -133,7 +132,7 @@ def test_relay_killed_mid_batch_leaves_the_consumer_effects_exactly_once(
     profiles: UserProfiles = build_profiles(relay_settings)
     end = write_backlog(profiles, users=500, events_per_user=10)
     profiles.close()
-    position = relay_position(None, settings.data_dir)
+    position = stores.relay_position(settings.store)
     relay = processes.start(relay_settings, "relay", log=tmp_path / "relay.log")
     try:
         while position.current() < LIVE_BATCH_SIZE:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from auth0.management import Auth0, BadRequestError
 
-from api.bootstrap import Container
-from domain.actor import Actor
-from domain.profiles import DEFAULT_CONNECTION, NewUser
-from projections.search.store import wait_for
+from metaledger.api.bootstrap import Container
+from metaledger.domain.actor import Actor
+from metaledger.domain.profiles import DEFAULT_CONNECTION, NewUser
+from metaledger.projections.search.store import wait_for
 from tests.support.server import RunningServer
 
 ACTOR = Actor(kind="client", id="seed", grant="client-credentials")

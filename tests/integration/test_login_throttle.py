@@ -3,15 +3,14 @@ by every process that opens the store."""
 
 from __future__ import annotations
 
-from typing import cast
-
 import pytest
 
-from api.bootstrap import build_profiles
-from api.security.login_throttle import LoginFailures, LoginThrottle, login_key
-from api.settings import Settings
-from domain.profiles import UserProfiles
-from domain.storage.recorders import TablesBesideEvents
+from metaledger.api import stores
+from metaledger.api.auth.failure_store import LOGIN_FAILURES_TABLE, SqlTables
+from metaledger.api.auth.login_throttle import LoginThrottle, login_key
+from metaledger.api.bootstrap import build_profiles
+from metaledger.api.settings import Settings
+from metaledger.domain.profiles import UserProfiles
 
 KEY = login_key("Username-Password-Authentication", "Ada@Example.com", "192.0.2.1")
 
@@ -35,7 +34,7 @@ def profiles(settings: Settings) -> UserProfiles:
 
 
 def throttle_on(profiles: UserProfiles, clock: Clock) -> LoginThrottle:
-    return LoginThrottle(3, 60, cast(LoginFailures, profiles.recorder), clock=clock)
+    return LoginThrottle(3, 60, stores.login_failures(profiles), clock=clock)
 
 
 @pytest.fixture
@@ -155,8 +154,9 @@ def test_streaks_that_are_over_are_swept_and_live_ones_kept(
 
     throttle.failed(live)  # at t=100, over a minute since the last sweep: this one sweeps
 
-    recorder = cast(TablesBesideEvents, profiles.recorder)
-    rows = recorder._rows(f"SELECT key FROM {recorder.login_failures.table}", ())
+    tables = profiles.recorder
+    assert isinstance(tables, SqlTables)
+    rows = tables.rows(f"SELECT key FROM {tables.table(LOGIN_FAILURES_TABLE)}")
     assert [bytes(row["key"]) for row in rows] == [live]
 
 
@@ -165,4 +165,4 @@ def test_a_throttle_that_could_never_block_is_refused(
     profiles: UserProfiles, attempts: int, seconds: int
 ) -> None:
     with pytest.raises(ValueError, match="brute-force"):
-        LoginThrottle(attempts, seconds, cast(LoginFailures, profiles.recorder))
+        LoginThrottle(attempts, seconds, stores.login_failures(profiles))

@@ -14,13 +14,18 @@ import pytest
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError
 
-from api.bootstrap import Container, build_profiles
-from api.settings import Settings
-from domain.actor import Actor
-from domain.errors import EmailAlreadyInUse, UnknownConnection, UserAlreadyExists, UserNotFound
-from domain.profiles import DEFAULT_CONNECTION, NewUser, UserProfiles, UserUpdate
-from domain.storage.email_index import EmailTakenError
-from domain.user import User
+from metaledger.api.bootstrap import Container, build_profiles
+from metaledger.api.settings import Settings
+from metaledger.domain.actor import Actor
+from metaledger.domain.errors import (
+    EmailAlreadyInUse,
+    UnknownConnection,
+    UserAlreadyExists,
+    UserNotFound,
+)
+from metaledger.domain.ports import EmailTakenError
+from metaledger.domain.profiles import DEFAULT_CONNECTION, NewUser, UserProfiles, UserUpdate
+from metaledger.domain.user import User
 
 ACTOR = Actor(kind="client", id="test-client", grant="client-credentials")
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from domain.actor import Actor
-from domain.profiles import DEFAULT_CONNECTION, UserProfiles
-from domain.user import User
+from metaledger.domain.actor import Actor
+from metaledger.domain.profiles import DEFAULT_CONNECTION, UserProfiles
+from metaledger.domain.user import User
 
 ACTOR = Actor(kind="client", id="backlog", grant="client-credentials").as_dict()
 PLANS = ("free", "pro", "enterprise")

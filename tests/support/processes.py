@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from api.settings import Settings
+from metaledger.api.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +33,7 @@ def start(settings: Settings, *arguments: str, log: Path) -> subprocess.Popen[by
     """`metaledger ARGUMENTS…` with stdout and stderr going to `log`."""
     with open(log, "ab") as output:
         return subprocess.Popen(
-            [sys.executable, "-m", "api.cli", *arguments],
+            [sys.executable, "-m", "metaledger.api.cli", *arguments],
             cwd=ROOT,
             env=environment(settings),
             stdout=output,
@@ -46,7 +46,7 @@ def run(
     settings: Settings, *arguments: str, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "api.cli", *arguments],
+        [sys.executable, "-m", "metaledger.api.cli", *arguments],
         cwd=ROOT,
         env=environment(settings),
         capture_output=True,

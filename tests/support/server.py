@@ -8,8 +8,8 @@ from types import TracebackType
 
 import uvicorn
 
-from api.bootstrap import Container
-from api.main import create_app
+from metaledger.api.bootstrap import Container
+from metaledger.api.http.app import create_app
 from tests.support.ports import free_port
 
 

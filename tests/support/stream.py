@@ -13,7 +13,7 @@ import orjson
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 
-from api.settings import Settings
+from metaledger.api.settings import Settings
 from tests.support.kafka_broker import KafkaBroker
 
 

@@ -13,7 +13,7 @@ import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from api.security.keys import SigningKey
+from metaledger.api.auth.keys import SigningKey
 
 
 def claims(issuer: str, audience: str, **overrides: Any) -> dict[str, Any]:

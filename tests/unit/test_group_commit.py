@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from domain.group_commit import GroupCommit
+from metaledger.domain.group_commit import GroupCommit
 
 
 def test_a_lone_writer_commits_its_own_work_at_once() -> None:

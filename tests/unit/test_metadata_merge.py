@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.metadata import changes, merge, same_json
+from metaledger.domain.metadata import changes, merge, same_json
 
 json_scalars = (
     st.none()

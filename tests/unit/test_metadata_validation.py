@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from domain.errors import InvalidRequest
-from domain.metadata import (
+from metaledger.domain.errors import InvalidRequest
+from metaledger.domain.metadata import (
     DOLLAR_KEY_MESSAGE,
     DOTTED_KEY_MESSAGE,
     MetadataLimits,

@@ -7,8 +7,8 @@ import time
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from api.security.keys import SigningKey
-from api.security.tokens import InvalidTokenError, TokenService
+from metaledger.api.auth.keys import SigningKey
+from metaledger.api.auth.tokens import InvalidTokenError, TokenService
 
 AUDIENCE = "http://metaledger.test/api/v2/"
 

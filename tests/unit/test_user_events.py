@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from eventsourcing.utils import get_topic
 
-from domain.actor import Actor
-from domain.errors import UserNotFound
-from domain.user import REDACTED, User
+from metaledger.domain.actor import Actor
+from metaledger.domain.errors import UserNotFound
+from metaledger.domain.user import REDACTED, User
 
 ACTOR = Actor(kind="client", id="client-1", grant="client-credentials", request_id="req-1")
 
@@ -98,3 +99,26 @@ def test_auth0_view_has_the_bare_id_in_identities_and_millisecond_timestamps() -
     ]
     assert view["created_at"].endswith("Z")
     assert len(view["created_at"]) == len("2026-01-01T00:00:00.000Z")
+
+
+def test_stored_topics_keep_the_module_path_events_were_first_stored_under() -> None:
+    # Stored events name their class by topic (and authenticate it); the code moved under
+    # `metaledger.`, the topics in the store did not.
+    stored = (
+        User,
+        vars(User)["UserCreated"],
+        User.UserMetadataPatched,
+        User.AppMetadataPatched,
+        User.UserProfileUpdated,
+        User.UserDeleted,
+        User.UserLoggedIn,
+    )
+    assert [get_topic(cls) for cls in stored] == [
+        "domain.user:User",
+        "domain.user:User.UserCreated",
+        "domain.user:User.UserMetadataPatched",
+        "domain.user:User.AppMetadataPatched",
+        "domain.user:User.UserProfileUpdated",
+        "domain.user:User.UserDeleted",
+        "domain.user:User.UserLoggedIn",
+    ]

@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from api.bootstrap import Container
-from api.security.claims import claim_mapping
-from api.security.clients import PASSWORD, PASSWORD_REALM, Client
-from api.settings import Settings
-from domain.profiles import DEFAULT_CONNECTION
-from domain.user import user_aggregate_id
+from metaledger.api.auth.claims import claim_mapping
+from metaledger.api.auth.clients import PASSWORD, PASSWORD_REALM, Client
+from metaledger.api.bootstrap import Container
+from metaledger.api.settings import Settings
+from metaledger.domain.profiles import DEFAULT_CONNECTION
+from metaledger.domain.user import user_aggregate_id
 from tests.support.server import RunningServer
 
 SPA_CLIENT_ID = "spa-app"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from api.security.keys import SigningKey
+from metaledger.api.auth.keys import SigningKey
 from tests.support.tokens import (
     claims,
     hs256_with_public_key,

@@ -12,8 +12,8 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from api.security.keys import SigningKey
-from api.settings import Settings
+from metaledger.api.auth.keys import SigningKey
+from metaledger.api.settings import Settings
 from tests.integration.auth.conftest import sign_up
 from tests.support.tokens import claims, signed_with, signed_with_a_stranger_key
 

@@ -9,9 +9,9 @@ import httpx
 import jwt
 import pytest
 
-from api.bootstrap import Container
-from api.security.clients import PASSWORD
-from api.settings import Settings
+from metaledger.api.auth.clients import PASSWORD
+from metaledger.api.bootstrap import Container
+from metaledger.api.settings import Settings
 from tests.conftest import ADMIN_CLIENT_ID, ADMIN_CLIENT_SECRET
 from tests.integration.auth.conftest import (
     BACKEND_CLIENT_ID,

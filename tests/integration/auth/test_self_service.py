@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.bootstrap import Container
+from metaledger.api.bootstrap import Container
 from tests.integration.auth.conftest import events_of, login_body, sign_up
 from tests.support.tokens import claims, signed_with
 

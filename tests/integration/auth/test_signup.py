@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from api.bootstrap import Container
-from domain.profiles import DEFAULT_CONNECTION
+from metaledger.api.bootstrap import Container
+from metaledger.domain.profiles import DEFAULT_CONNECTION
 from tests.integration.auth.conftest import (
     BACKEND_CLIENT_ID,
     OTHER_CONNECTION,

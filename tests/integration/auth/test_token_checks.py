@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from api.bootstrap import Container
+from metaledger.api.bootstrap import Container
 from tests.integration.auth.conftest import sign_up
 from tests.integration.auth.forgeries import AUDIENCES, FORGERIES, genuine
 

@@ -8,7 +8,7 @@ import httpx
 import jwt
 import pytest
 
-from api.bootstrap import Container
+from metaledger.api.bootstrap import Container
 from tests.integration.auth.conftest import (
     HOBBY_CLAIM,
     PLAN_CLAIM,

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from api.bootstrap import Container
-from domain.actor import Actor
-from domain.profiles import DEFAULT_CONNECTION, NewUser, UserProfiles, UserUpdate
+from metaledger.api.bootstrap import Container
+from metaledger.domain.actor import Actor
+from metaledger.domain.profiles import UserProfiles
+from tests.support.users import create_user, patch_user
 
 ACTOR = Actor(
     kind="client",
@@ -25,11 +26,8 @@ def profiles(container: Container) -> UserProfiles:
 
 
 def create(profiles: UserProfiles, profile: dict[str, Any] | None = None, **fields: Any) -> str:
-    written = profiles.create_user(
-        NewUser(connection=DEFAULT_CONNECTION, profile=profile or {}, **fields), ACTOR
-    )
-    return written.user.user_id
+    return create_user(profiles, ACTOR, profile, **fields)
 
 
 def patch(profiles: UserProfiles, user_id: str, **buckets: dict[str, Any] | None) -> None:
-    profiles.update_user(user_id, UserUpdate(buckets=dict(buckets)), ACTOR)
+    patch_user(profiles, ACTOR, user_id, **buckets)

@@ -11,12 +11,12 @@ import pytest
 from eventsourcing.domain import Aggregate
 from psycopg import sql
 
-from api.settings import Settings
-from domain.errors import UserNotFound
-from domain.history import HistoryFilter, UserHistory
-from domain.profiles import UserProfiles
-from domain.storage.shredding import is_erased
-from domain.user import User, user_aggregate_id
+from metaledger.api.settings import Settings
+from metaledger.domain.erasure import is_erased
+from metaledger.domain.errors import UserNotFound
+from metaledger.domain.history import HistoryFilter, UserHistory
+from metaledger.domain.profiles import UserProfiles
+from metaledger.domain.user import User, user_aggregate_id
 from tests.integration.history.conftest import ACTOR, create, patch
 
 EMAIL = "jane.doe.secret@example.com"

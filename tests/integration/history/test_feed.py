@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from domain.feed import ChangeFeed
-from domain.profiles import UserProfiles
+from metaledger.domain.feed import ChangeFeed
+from metaledger.domain.profiles import UserProfiles
 from tests.integration.history.conftest import ACTOR, create, patch
 
 

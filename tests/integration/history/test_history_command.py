@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
-from api.cli import parser
-from api.history_command import run
-from api.settings import Settings
-from domain.profiles import UserProfiles
+from metaledger.api.cli.history import run
+from metaledger.api.cli.main import parser
+from metaledger.api.settings import Settings
+from metaledger.domain.profiles import UserProfiles
 from tests.integration.history.conftest import ACTOR, create, patch
 
 Timeline = Callable[..., str]

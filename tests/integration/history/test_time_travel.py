@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.errors import UserNotFound
-from domain.history import HistoryFilter, UserHistory
-from domain.metadata import APP_METADATA, USER_METADATA
-from domain.profiles import UserProfiles
-from domain.time_travel import user_as_of, user_at_version
+from metaledger.domain.errors import UserNotFound
+from metaledger.domain.history import HistoryFilter, UserHistory
+from metaledger.domain.metadata import APP_METADATA, USER_METADATA
+from metaledger.domain.profiles import UserProfiles
+from metaledger.domain.time_travel import user_as_of, user_at_version
 from tests.integration.history.conftest import ACTOR, create, patch
 
 Buckets = tuple[dict[str, Any], dict[str, Any]]

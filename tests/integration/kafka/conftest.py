@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from api.bootstrap import build_profiles
-from api.change_stream import relay_config
-from api.settings import Settings
-from domain.actor import Actor
-from domain.profiles import DEFAULT_CONNECTION, NewUser, UserProfiles, UserUpdate
-from projections.relay.relay import Relay
-from projections.relay.service import build_relay
+from metaledger.api import stores
+from metaledger.api.bootstrap import build_profiles, relay_config
+from metaledger.api.settings import Settings
+from metaledger.domain.actor import Actor
+from metaledger.domain.profiles import DEFAULT_CONNECTION, NewUser, UserProfiles, UserUpdate
+from metaledger.projections.relay.relay import Relay
+from metaledger.projections.relay.service import build_relay
 from tests.support.kafka_broker import KafkaBroker
 from tests.support.stream import publishing
 
@@ -37,7 +37,7 @@ def profiles(stream_settings: Settings) -> Iterator[UserProfiles]:
 def relay(stream_settings: Settings, profiles: UserProfiles) -> Iterator[Relay]:
     config = relay_config(stream_settings)
     assert config is not None
-    built = build_relay(config, profiles)
+    built = build_relay(config, profiles, stores.relay_position(stream_settings.store))
     built.publisher.ensure_topic()
     yield built
     built.publisher.close()

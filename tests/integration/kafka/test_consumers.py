@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient
 
-from api.settings import Settings
-from consumers.database import Database, Transaction
-from consumers.entitlements import EntitlementsHandler, Grant, current, history
-from consumers.messages import ChangeEvent
-from consumers.runner import ConsumerConfig, ConsumerRunner
-from domain.profiles import UserProfiles
-from projections.relay.relay import Relay
+from metaledger.api import stores
+from metaledger.api.settings import Settings
+from metaledger.consumers.database import Transaction
+from metaledger.consumers.entitlements import EntitlementsHandler, Grant, current, history
+from metaledger.consumers.messages import ChangeEvent
+from metaledger.consumers.runner import ConsumerConfig, ConsumerRunner
+from metaledger.domain.profiles import UserProfiles
+from metaledger.projections.relay.relay import Relay
 from tests.integration.kafka.conftest import ACTOR, create, patch
 from tests.support import processes
 from tests.support.stream import at_least, produce, read_topic
@@ -61,7 +62,7 @@ def consuming(
     runner = ConsumerRunner(
         ConsumerConfig(settings.kafka_bootstrap_servers, settings.kafka_topic, retry_pause=0.01),
         handler,
-        Database(settings.database_url, settings.data_dir, "entitlements.sqlite3"),
+        stores.consumer_database(settings.store, "entitlements.sqlite3"),
         on_handled=recorder,
     )
     thread = threading.Thread(target=runner.run)
@@ -74,7 +75,7 @@ def consuming(
 
 
 def entitlements_of(settings: Settings, user_id: str) -> tuple[object, list[Grant]]:
-    database = Database(settings.database_url, settings.data_dir, "entitlements.sqlite3")
+    database = stores.consumer_database(settings.store, "entitlements.sqlite3")
     try:
         with database.transaction() as tx:
             EntitlementsHandler().setup(tx)  # the consumer may not have made its tables yet

@@ -6,15 +6,15 @@ import dataclasses
 
 import pytest
 
-from api.bootstrap import build
-from api.settings import Settings
-from projections.relay.service import RelayService
+from metaledger.api.bootstrap import build_http
+from metaledger.api.settings import Settings
+from metaledger.projections.relay.service import RelayService
 
 
 def test_serve_runs_the_relay_beside_the_api_when_a_broker_is_set(
     stream_settings: Settings,
 ) -> None:
-    container = build(dataclasses.replace(stream_settings, embedded_workers=True))
+    container = build_http(dataclasses.replace(stream_settings, embedded_workers=True))
 
     assert any(isinstance(service, RelayService) for service in container.background)
 
@@ -22,7 +22,7 @@ def test_serve_runs_the_relay_beside_the_api_when_a_broker_is_set(
 def test_serve_says_publishing_is_off_without_a_broker(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    container = build(settings)
+    container = build_http(settings)
 
     assert not any(isinstance(service, RelayService) for service in container.background)
     assert "Kafka publishing is off" in caplog.text

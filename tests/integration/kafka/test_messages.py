@@ -16,12 +16,13 @@ from auth0.management.types import (
     EventStreamCloudEventUserUpdatedCloudEvent,
 )
 
-from api.change_stream import relay_config
-from api.settings import Settings
-from domain.actor import Actor
-from domain.profiles import UserProfiles, UserUpdate
-from projections.relay.relay import Relay
-from projections.relay.service import build_relay
+from metaledger.api import stores
+from metaledger.api.bootstrap import relay_config
+from metaledger.api.settings import Settings
+from metaledger.domain.actor import Actor
+from metaledger.domain.profiles import UserProfiles, UserUpdate
+from metaledger.projections.relay.relay import Relay
+from metaledger.projections.relay.service import build_relay
 from tests.integration.kafka.conftest import ACTOR, create, patch
 from tests.support.stream import Message, at_least, events_of, read_topic
 
@@ -155,9 +156,10 @@ def test_republished_events_keep_their_ids(
     first = [e["id"] for e in events_of(published(stream_settings, relay, 2))]
 
     # a relay with a position of its own starts again from the first event
-    config = relay_config(dataclasses.replace(stream_settings, data_dir=tmp_path / "again"))
+    again_settings = dataclasses.replace(stream_settings, data_dir=tmp_path / "again")
+    config = relay_config(again_settings)
     assert config is not None
-    again = build_relay(config, profiles)
+    again = build_relay(config, profiles, stores.relay_position(again_settings.store))
     messages = published(stream_settings, again, 4)
     again.position.close()
 

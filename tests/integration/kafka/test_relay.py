@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient
 
-from api.settings import Settings
-from domain.profiles import UserProfiles
-from projections.relay.position import relay_position
-from projections.relay.relay import LIVE_BATCH_SIZE, Relay
-from projections.relay.service import RelayService
+from metaledger.api import stores
+from metaledger.api.settings import Settings
+from metaledger.domain.profiles import UserProfiles
+from metaledger.projections.relay.relay import LIVE_BATCH_SIZE, Relay
+from metaledger.projections.relay.service import RelayService
 from tests.integration.kafka.conftest import create, patch
 from tests.support import processes
 from tests.support.backlog import write_backlog
@@ -61,7 +61,7 @@ def test_relay_keeps_its_position_in_a_file_of_its_own(
     create(profiles, "file@example.com")
     relay.catch_up()
 
-    position = relay_position(None, stream_settings.data_dir)
+    position = stores.relay_position(stream_settings.store)
     assert position.current() == profiles.recorder.max_notification_id()
     assert (stream_settings.data_dir / "relay.sqlite3").is_file()
     position.close()
@@ -99,7 +99,7 @@ def test_relay_killed_mid_batch_publishes_every_event_after_a_restart(
 ) -> None:
     end = write_backlog(profiles, users=2000, events_per_user=10)
     log = tmp_path / "relay.log"
-    position = relay_position(None, stream_settings.data_dir)
+    position = stores.relay_position(stream_settings.store)
 
     relay = processes.start(stream_settings, "relay", log=log)
     try:

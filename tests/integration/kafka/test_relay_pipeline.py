@@ -13,15 +13,15 @@ from typing import Any
 import orjson
 import pytest
 
-from api.change_stream import relay_config
-from api.settings import Settings
-from domain.profiles import UserProfiles
-from projections.cloudevents import Origin
-from projections.relay.position import relay_position
-from projections.relay.publisher import ProducerProcess, PublishError, Record, Sending
-from projections.relay.relay import Relay
-from projections.relay.service import build_relay
-from projections.relay.topics import TopicSpec
+from metaledger.api import stores
+from metaledger.api.bootstrap import relay_config
+from metaledger.api.settings import Settings
+from metaledger.domain.profiles import UserProfiles
+from metaledger.projections.cloudevents import Origin
+from metaledger.projections.relay.publisher import ProducerProcess, PublishError, Record, Sending
+from metaledger.projections.relay.relay import Relay
+from metaledger.projections.relay.service import build_relay
+from metaledger.projections.relay.topics import TopicSpec
 from tests.integration.kafka.conftest import create, patch
 from tests.support.stream import at_least, events_of, read_topic, unique_topic
 
@@ -49,7 +49,11 @@ def test_a_relay_producing_in_a_child_process_publishes_every_event_in_order(
     config = relay_config(stream_settings)
     assert config is not None
     # Batches of 3: several full batches, each sent while the next one is made.
-    relay = build_relay(dataclasses.replace(config, producer_process=True, batch_size=3), profiles)
+    relay = build_relay(
+        dataclasses.replace(config, producer_process=True, batch_size=3),
+        profiles,
+        stores.relay_position(stream_settings.store),
+    )
     relay.publisher.ensure_topic()
     try:
         published = relay.catch_up()
@@ -130,7 +134,7 @@ def test_a_refused_batch_in_flight_keeps_the_position_and_is_sent_again(
     publisher = RefusesOneBatch(refused=2)
     relay = Relay(
         profiles,
-        relay_position(None, stream_settings.data_dir),
+        stores.relay_position(stream_settings.store),
         publisher,
         Origin.of("http://pipeline.test/", "pipeline"),
         batch_size=3,

@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
-from api.bootstrap import Container
-from domain.actor import Actor
-from domain.profiles import DEFAULT_CONNECTION, NewUser, UserProfiles, UserUpdate
-from projections.search.projector import Projector
-from projections.search.store import SearchRequest, SearchStore
+from metaledger.api.bootstrap import Container
+from metaledger.domain.actor import Actor
+from metaledger.domain.profiles import UserProfiles
+from metaledger.projections.search.projector import Projector
+from metaledger.projections.search.store import SearchRequest, SearchStore
+from tests.support.users import create_user, patch_user
 
 ACTOR = Actor(kind="client", id="search-client", grant="client-credentials")
 
@@ -31,20 +32,13 @@ def projector(container: Container) -> Projector:
 
 
 def create(
-    profiles: UserProfiles,
-    user_id: str,
-    profile: dict[str, Any] | None = None,
-    connection: str = DEFAULT_CONNECTION,
-    **buckets: dict[str, Any],
+    profiles: UserProfiles, user_id: str, profile: dict[str, Any] | None = None, **fields: Any
 ) -> str:
-    written = profiles.create_user(
-        NewUser(connection=connection, profile=profile or {}, user_id=user_id, **buckets), ACTOR
-    )
-    return written.user.user_id
+    return create_user(profiles, ACTOR, profile, user_id=user_id, **fields)
 
 
 def patch(profiles: UserProfiles, user_id: str, **buckets: dict[str, Any] | None) -> None:
-    profiles.update_user(user_id, UserUpdate(buckets=dict(buckets)), ACTOR)
+    patch_user(profiles, ACTOR, user_id, **buckets)
 
 
 def found(store: SearchStore, q: str | None) -> set[str]:

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from api.bootstrap import Container, build
-from api.settings import Settings
-from domain.profiles import DEFAULT_CONNECTION
-from projections.search.projector import Projector
+from metaledger.api.bootstrap import Container, build_http
+from metaledger.api.settings import Settings
+from metaledger.domain.profiles import DEFAULT_CONNECTION
+from metaledger.projections.search.projector import Projector
 from tests.conftest import ADMIN_CLIENT_ID, ADMIN_CLIENT_SECRET
 from tests.integration.search.conftest import ACTOR, create
 from tests.support.postgres import PostgresServer
@@ -114,7 +114,7 @@ def dataset(
         connections=frozenset({DEFAULT_CONNECTION, OTHER_CONNECTION}),
         embedded_workers=False,
     )
-    container = build(settings)
+    container = build_http(settings)
     seed(container)
     yield container
     container.search.close()

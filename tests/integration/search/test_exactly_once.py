@@ -6,9 +6,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from api.settings import Settings
-from domain.profiles import UserProfiles
-from projections.search.store import SearchStore
+from metaledger.api.settings import Settings
+from metaledger.domain.profiles import UserProfiles
+from metaledger.projections.search.store import SearchStore
 from tests.integration.search.conftest import ACTOR, create, documents, patch
 from tests.support import processes
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.bootstrap import Container
-from projections.search.errors import InvalidQuery
+from metaledger.api.bootstrap import Container
+from metaledger.projections.search.errors import InvalidQuery
 from tests.integration.search.conftest import found
 from tests.integration.search.dataset import (
     ALICE,

@@ -7,10 +7,10 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from domain.profiles import UserProfiles
-from projections.search.documents import user_row
-from projections.search.projector import Projector
-from projections.search.store import Batch, SearchRequest, SearchStore, Sort, wait_for
+from metaledger.domain.profiles import UserProfiles
+from metaledger.projections.search.documents import user_row
+from metaledger.projections.search.projector import Projector
+from metaledger.projections.search.store import Batch, SearchRequest, SearchStore, Sort, wait_for
 from tests.integration.search.conftest import ACTOR, create, documents, found, patch
 
 

@@ -8,15 +8,15 @@ from typing import Any
 
 import psycopg
 
-from api.bootstrap import build_profiles
-from api.settings import Settings
-from domain.profiles import DEFAULT_CONNECTION, UserProfiles
-from domain.user import User
-from projections.search.config import SEARCH_FILE
-from projections.search.documents import user_row
-from projections.search.fields import COLUMNS
-from projections.search.projector import Projector, rebuild
-from projections.search.store import METADATA_TABLE, USERS_TABLE, Batch, SearchStore
+from metaledger.api.bootstrap import build_profiles
+from metaledger.api.settings import Settings
+from metaledger.api.stores import SEARCH_FILE
+from metaledger.domain.profiles import DEFAULT_CONNECTION, UserProfiles
+from metaledger.domain.user import User
+from metaledger.projections.search.documents import user_row
+from metaledger.projections.search.fields import COLUMNS
+from metaledger.projections.search.projector import Projector, rebuild
+from metaledger.projections.search.store import METADATA_TABLE, USERS_TABLE, Batch, SearchStore
 from tests.integration.search.conftest import ACTOR, create, found, patch
 from tests.support import processes
 

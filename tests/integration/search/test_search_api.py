@@ -8,9 +8,9 @@ import httpx
 import psycopg
 import pytest
 
-from api.bootstrap import Container
-from api.settings import Settings
-from projections.search.store import USERS_TABLE, wait_for
+from metaledger.api.bootstrap import Container
+from metaledger.api.settings import Settings
+from metaledger.projections.search.store import USERS_TABLE, wait_for
 from tests.conftest import admin_token
 from tests.integration.search.conftest import create
 

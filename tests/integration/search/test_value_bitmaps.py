@@ -10,12 +10,12 @@ from typing import Any, cast
 
 import pytest
 
-from api.bootstrap import Container
-from domain.profiles import UserProfiles
-from projections.search.bitmaps import CHUNK_BITS
-from projections.search.postgres import PostgresSearchStore
-from projections.search.projector import Projector, rebuild
-from projections.search.store import (
+from metaledger.api.bootstrap import Container
+from metaledger.domain.profiles import UserProfiles
+from metaledger.projections.search.bitmaps import CHUNK_BITS
+from metaledger.projections.search.postgres import PostgresSearchStore
+from metaledger.projections.search.projector import Projector, rebuild
+from metaledger.projections.search.store import (
     BITMAPS_TABLE,
     METADATA_TABLE,
     USERS_TABLE,

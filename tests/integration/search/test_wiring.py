@@ -9,12 +9,12 @@ from pathlib import Path
 
 import psycopg
 
-from api.bootstrap import Container, build
-from api.settings import Settings
-from domain.profiles import UserProfiles
-from projections.search.config import SEARCH_FILE
-from projections.search.projector import ProjectorService
-from projections.search.store import USERS_TABLE, SearchStore
+from metaledger.api.bootstrap import Container, build_http
+from metaledger.api.settings import Settings
+from metaledger.api.stores import SEARCH_FILE
+from metaledger.domain.profiles import UserProfiles
+from metaledger.projections.search.projector import ProjectorService
+from metaledger.projections.search.store import USERS_TABLE, SearchStore
 from tests.integration.search.conftest import create
 from tests.support import processes
 
@@ -26,7 +26,7 @@ def test_serve_runs_the_projector_in_process_by_default(container: Container) ->
 def test_without_embedded_workers_serve_leaves_projecting_to_its_own_process(
     settings: Settings,
 ) -> None:
-    container = build(dataclasses.replace(settings, embedded_workers=False))
+    container = build_http(dataclasses.replace(settings, embedded_workers=False))
     assert not any(isinstance(service, ProjectorService) for service in container.background)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.security.applications import ApplicationConfigError, parse_applications
-from api.security.clients import CLIENT_CREDENTIALS, PASSWORD_REALM, ClientRegistry
+from metaledger.api.auth.applications import ApplicationConfigError, parse_applications
+from metaledger.api.auth.clients import CLIENT_CREDENTIALS, PASSWORD_REALM, ClientRegistry
 
 CONNECTIONS = frozenset({"Username-Password-Authentication", "Partners"})
 

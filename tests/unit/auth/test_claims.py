@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.security.claims import ClaimsConfigError, claim_mapping, parse_claims, user_claims
-from domain.user import User
+from metaledger.api.auth.claims import ClaimsConfigError, claim_mapping, parse_claims, user_claims
+from metaledger.domain.user import User
 
 HOBBY = "https://example.com/hobby"
 PLAN = "https://example.com/plan"

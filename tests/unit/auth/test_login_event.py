@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.user import User, format_timestamp
+from metaledger.domain.user import User, format_timestamp
 
 ACTOR = {"kind": "user", "id": "auth0|abc"}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.security.password_policy import PasswordPolicy
+from metaledger.api.auth.password_policy import PasswordPolicy
 
 
 def test_a_password_with_length_and_three_classes_is_accepted() -> None:

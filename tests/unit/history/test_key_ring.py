@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID, uuid4
 
-from domain.storage.shredding import KeyRing
-from domain.storage.user_keys import KeyRecord
+from metaledger.domain.ports import KeyRecord
+from metaledger.domain.storage.shredding import KeyRing
 
 KEY = bytes(range(32))
 

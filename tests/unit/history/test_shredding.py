@@ -10,18 +10,17 @@ import pytest
 from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 
-from domain.actor import Actor
-from domain.storage.dialect import as_uuid
-from domain.storage.shredding import (
+from metaledger.domain.actor import Actor
+from metaledger.domain.erasure import is_erased
+from metaledger.domain.ports import KeyRecord, as_uuid
+from metaledger.domain.storage.shredding import (
     KeyRing,
     SealedStoredEvent,
     ShreddingMapper,
     UserKeyMissingError,
-    is_erased,
 )
-from domain.storage.transcoder import OrjsonTranscoder
-from domain.storage.user_keys import KeyRecord
-from domain.user import User
+from metaledger.domain.storage.transcoder import OrjsonTranscoder
+from metaledger.domain.user import User
 
 ACTOR = Actor(kind="client", id="client-1", grant="client-credentials", request_id="req-1")
 EMAIL = "jane.personal@example.com"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.actor import Actor
-from domain.storage.shredding import ERASED
-from domain.timeline import EVENT_TOPICS, entry_for, event_name, format_instant
-from domain.user import REDACTED, User
+from metaledger.domain.actor import Actor
+from metaledger.domain.erasure import ERASED
+from metaledger.domain.timeline import EVENT_TOPICS, entry_for, event_name, format_instant
+from metaledger.domain.user import REDACTED, User
 
 ACTOR = Actor(kind="user", id="auth0|abc", grant="password", request_id="r-1", ip="10.0.0.7")
 
@@ -92,6 +92,7 @@ def test_an_erased_event_keeps_its_envelope_but_shows_no_payload() -> None:
 class Noted(User.Event):
     """An event the timeline has no renderer for."""
 
+    TOPIC = "tests.unit.history.test_timeline:Noted"  # the User's events carry explicit topics
     note: str
     actor: dict[str, Any]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.user import User
-from projections.search.documents import (
+from metaledger.domain.user import User
+from metaledger.projections.search.documents import (
     MAX_INDEXED_BYTES,
     Indexed,
     columns_of,
@@ -14,7 +14,7 @@ from projections.search.documents import (
     metadata_entries,
     user_row,
 )
-from projections.search.fields import COLUMNS
+from metaledger.projections.search.fields import COLUMNS
 
 
 def a_user(profile: dict[str, Any] | None = None, **buckets: dict[str, Any]) -> User:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from luqum.tree import Phrase, Word
 
-from projections.search.errors import InvalidQuery
-from projections.search.terms import Term, date_prefix, number, successor
+from metaledger.projections.search.errors import InvalidQuery
+from metaledger.projections.search.terms import Term, date_prefix, number, successor
 
 
 def test_a_word_splits_at_its_wildcards() -> None:

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import pytest
 
-from projections.search.conditions import EVERYONE, Sql, Tables, key_set, predicate
-from projections.search.errors import InvalidQuery
-from projections.search.query import Dialect, QueryTranslator, glob_pattern, like_pattern
-from projections.search.sqlite import DIALECT
+from metaledger.domain import storage
+from metaledger.projections.search.conditions import EVERYONE, Sql, Tables, key_set, predicate
+from metaledger.projections.search.errors import InvalidQuery
+from metaledger.projections.search.query import QueryTranslator
+from metaledger.projections.search.sqlite import TABLES
 
-SQLITE = QueryTranslator(DIALECT)
+SQLITE = QueryTranslator(storage.SQLITE, TABLES)
 POSTGRES_TABLES = Tables("public.search_users", "public.search_metadata", "public.search_counts")
-POSTGRES = QueryTranslator(Dialect("%s", POSTGRES_TABLES, "LIKE", like_pattern))
+POSTGRES = QueryTranslator(storage.POSTGRES, POSTGRES_TABLES)
 
 
 def sql(q: str, translator: QueryTranslator = SQLITE) -> Sql:
     """The query as a condition on a users row."""
-    return predicate(translator.translate(q), translator.dialect.tables)
+    return predicate(translator.translate(q), translator.tables)
 
 
 def keys(q: str) -> Sql:
     """The query as the set of the matching users' keys."""
-    return key_set(SQLITE.translate(q), DIALECT.tables)
+    return key_set(SQLITE.translate(q), TABLES)
 
 
 @pytest.mark.parametrize(
@@ -60,11 +61,11 @@ def test_a_pattern_checks_the_whole_value_within_the_prefix_range() -> None:
 
 
 def test_glob_special_characters_in_a_pattern_are_literal() -> None:
-    assert glob_pattern(("a[b", "c?d")) == "a[[]b*c[?]d"
+    assert storage.SQLITE.pattern(("a[b", "c?d")) == "a[[]b*c[?]d"
 
 
 def test_like_special_characters_in_a_pattern_are_literal() -> None:
-    assert like_pattern(("50%", "a_b")) == "50\\%%a\\_b"
+    assert storage.POSTGRES.pattern(("50%", "a_b")) == "50\\%%a\\_b"
 
 
 def test_postgres_uses_its_markers_and_like() -> None:
@@ -153,7 +154,7 @@ def test_conditions_on_the_row_alone_stay_one_condition() -> None:
 
 def test_a_correlated_predicate_tests_metadata_entry_by_entry() -> None:
     node = SQLITE.translate("app_metadata.plan:pro")
-    assert predicate(node, DIALECT.tables, correlated=True).text == (
+    assert predicate(node, TABLES, correlated=True).text == (
         "EXISTS (SELECT 1 FROM search_metadata m WHERE m.key = u.key AND "
         "((m.path = ?) AND (m.text = ?)))"
     )

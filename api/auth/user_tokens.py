@@ -1,0 +1,61 @@
+"""The tokens an end user gets from a password login.
+
+An access token for the Management API (when that audience is asked for) carrying the
+`…:current_user…` scopes asked for, valid at `/userinfo` too when `openid` is granted; and an
+OIDC ID token for the application when `openid` is granted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from metaledger.api.auth.claims import OIDC_SCOPES, ClaimMapping, user_claims
+from metaledger.api.auth.tokens import TokenService
+from metaledger.domain.user import User
+
+PASSWORD_GRANT = "password"
+USER_SCOPES = (
+    "read:current_user",
+    "update:current_user_metadata",
+    "create:current_user_metadata",
+    "delete:current_user_metadata",
+)
+DEFAULT_SCOPE = "openid profile email"
+
+
+def user_scopes(requested: object, management: bool) -> list[str]:
+    """The scopes asked for that a user may hold (OIDC ones, and the Management API's
+    current-user ones when that audience was asked for)."""
+    asked = set((requested if isinstance(requested, str) else DEFAULT_SCOPE).split())
+    allowed = OIDC_SCOPES + (USER_SCOPES if management else ())
+    return [scope for scope in allowed if scope in asked]
+
+
+def user_token_response(
+    tokens: TokenService,
+    user: User,
+    client_id: str,
+    scopes: list[str],
+    api_audience: str | None,
+    claims: tuple[ClaimMapping, ...],
+) -> dict[str, Any]:
+    audiences = [api_audience] if api_audience else []
+    if "openid" in scopes or not audiences:
+        audiences.append(tokens.userinfo_audience)
+    body: dict[str, Any] = {
+        "access_token": tokens.issue(
+            sub=user.user_id,
+            audience=audiences[0] if len(audiences) == 1 else audiences,
+            scopes=scopes,
+            client_id=client_id,
+            grant=PASSWORD_GRANT,
+        ),
+        "token_type": "Bearer",
+        "expires_in": tokens.lifetime_seconds,
+        "scope": " ".join(scopes),
+    }
+    if "openid" in scopes:
+        body["id_token"] = tokens.issue_id_token(
+            user_claims(user, frozenset(scopes), claims), client_id
+        )
+    return body

@@ -1,0 +1,59 @@
+"""The `metaledger` command: its parser, and one subcommand per process the service can run."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from metaledger.api.cli import history, search, stream
+from metaledger.api.cli.serve import serve
+from metaledger.api.settings import Settings
+
+
+@dataclass(frozen=True)
+class Command:
+    help: str
+    run: Callable[[Settings, argparse.Namespace], int]
+    arguments: Callable[[argparse.ArgumentParser], None] | None = None
+
+
+COMMANDS: dict[str, Command] = {
+    "serve": Command("serve the HTTP API (and, embedded, the background workers)", serve),
+    "history": Command("print a user's timeline", history.run, history.arguments),
+    "project": Command("run the search projector: follow the event log", search.project),
+    "rebuild": Command(
+        "rebuild the search read model from position 0",
+        search.rebuild,
+        search.rebuild_arguments,
+    ),
+    "relay": Command("run the Kafka relay: publish the event log", stream.relay),
+    "consume": Command("run a change-stream consumer", stream.consume, stream.consume_arguments),
+    "tail": Command("print the change stream", stream.tail, stream.tail_arguments),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="metaledger", description="Event-sourced Auth0-compatible user profiles."
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+    for name, command in COMMANDS.items():
+        sub = commands.add_parser(name, help=command.help)
+        if command.arguments is not None:
+            command.arguments(sub)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    args = parser().parse_args(argv)
+    return COMMANDS[args.command].run(Settings.from_env(), args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

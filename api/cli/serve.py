@@ -1,0 +1,58 @@
+"""`metaledger serve`: the HTTP API, in one process or several, and (embedded) the workers."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import gc
+import sys
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from metaledger.api.bootstrap import build_http, running
+from metaledger.api.cli.processes import serve_in_processes
+from metaledger.api.http.app import create_app
+from metaledger.api.settings import Settings
+
+
+def serve(settings: Settings, _: argparse.Namespace) -> int:
+    container = build_http(settings)
+    collect_cycles_rarely()
+    processes = f", {settings.http_workers} HTTP processes" if settings.http_workers > 1 else ""
+    print(
+        f"metaledger: serving on http://{settings.host}:{settings.port} "
+        f"(event store: {settings.store.describe()}{processes})",
+        file=sys.stderr,
+    )
+    options: dict[str, Any] = {"log_level": "info", "access_log": False}
+    if settings.http_workers == 1:
+        uvicorn.run(create_app(container), host=settings.host, port=settings.port, **options)
+        return 0
+    # A Python process serves one core at a time. This one has made the store, keys and clients
+    # the HTTP processes share, supervises them, and runs the background workers once for all.
+    http_settings = dataclasses.replace(settings, embedded_workers=False)
+    with running(container.background):
+        return serve_in_processes(
+            functools.partial(http_process_app, http_settings),
+            settings.http_workers,
+            settings.host,
+            settings.port,
+            options,
+        )
+
+
+def http_process_app(settings: Settings) -> FastAPI:
+    """The app of one of several HTTP processes."""
+    collect_cycles_rarely()
+    return create_app(build_http(settings))
+
+
+def collect_cycles_rarely() -> None:
+    """Requests build many short-lived JSON containers, freed by reference counting; with the
+    default thresholds the cycle collector rescans them thousands of times a second (a feed
+    page of 10,000 events spends ~40% of its time there)."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)

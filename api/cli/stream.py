@@ -1,0 +1,104 @@
+"""The change stream on the command line: `relay`, `consume NAME` and `tail`.
+
+`relay` publishes the event log to Kafka until stopped (SIGINT/SIGTERM), for deployments where
+`serve` runs with METALEDGER_EMBEDDED_WORKERS=false; embedded, `serve` runs the same relay in a
+thread. `consume NAME` runs a reference consumer; `tail` prints the stream for people.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from types import FrameType
+
+import orjson
+
+from metaledger.api.bootstrap import CONSUMERS, build_consumer, build_profiles, build_relay
+from metaledger.api.settings import Settings
+from metaledger.consumers.messages import ChangeEvent
+from metaledger.consumers.tail import Tail, TailFilter, describe
+
+NO_BROKER = "metaledger: METALEDGER_KAFKA_BOOTSTRAP_SERVERS is not set"
+
+
+def relay(settings: Settings, _: argparse.Namespace) -> int:
+    profiles = build_profiles(settings)
+    # The relay's own process: producing runs beside it in a child of its own.
+    service = build_relay(settings, profiles, producer_process=True)
+    if service is None:
+        profiles.close()
+        print(f"{NO_BROKER}: nothing to publish to", file=sys.stderr)
+        return 2
+
+    def stop(_signal: int, _frame: FrameType | None) -> None:
+        service.request_stop()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    lag = service.relay.lag()
+    print(
+        f"metaledger: relaying to {settings.kafka_topic} on {settings.kafka_bootstrap_servers} "
+        f"from position {lag.position} ({lag.events} events waiting)",
+        file=sys.stderr,
+    )
+    try:
+        service.run()
+    finally:
+        profiles.close()
+    return 0
+
+
+def consume_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", choices=sorted(CONSUMERS), help="the consumer to run")
+
+
+def consume(settings: Settings, args: argparse.Namespace) -> int:
+    runner = build_consumer(settings, args.name)
+    if runner is None:
+        print(NO_BROKER, file=sys.stderr)
+        return 2
+    runner.install_signal_handlers()
+    print(
+        f"metaledger: consumer {args.name} reading {settings.kafka_topic} "
+        f"(group {runner.config.group(args.name)}, dead letters to {runner.dead_letter_topic})",
+        file=sys.stderr,
+    )
+    runner.run()
+    return 0
+
+
+def tail_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--user", help="only this user_id")
+    parser.add_argument(
+        "--type",
+        action="append",
+        default=[],
+        help="only this type (user.updated, …) or domain event (AppMetadataPatched, …); repeatable",
+    )
+    parser.add_argument("--from-beginning", action="store_true", help="start at the oldest event")
+    parser.add_argument("--json", action="store_true", help="print each event as JSON")
+    parser.add_argument("--limit", type=int, help="stop after this many events")
+
+
+def tail(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.kafka_bootstrap_servers:
+        print(NO_BROKER, file=sys.stderr)
+        return 2
+    stream = Tail(settings.kafka_bootstrap_servers, settings.kafka_topic, args.from_beginning)
+
+    def stop(_signal: int, _frame: FrameType | None) -> None:
+        stream.stop()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    events = stream.events(TailFilter(args.user, frozenset(args.type)))
+    for shown, event in enumerate(events, start=1):
+        print(_as_json(event) if args.json else describe(event), flush=True)
+        if args.limit is not None and shown >= args.limit:
+            break
+    return 0
+
+
+def _as_json(event: ChangeEvent) -> str:
+    return orjson.dumps(event.__dict__).decode()

@@ -1,0 +1,51 @@
+"""The FastAPI application: routes, error handlers and middleware around a built container."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from metaledger.api.bootstrap import Container, running
+from metaledger.api.http.errors import install_error_handlers
+from metaledger.api.http.middleware import CorrelationIdMiddleware
+from metaledger.api.http.routes import (
+    health,
+    history,
+    oauth,
+    search,
+    signup,
+    userinfo,
+    users,
+    wellknown,
+)
+
+DESCRIPTION = """
+metaledger keeps Auth0-style `user_metadata` and `app_metadata` as immutable events and speaks
+the Auth0 Management API v2 users dialect, so the official Auth0 SDKs work against it.
+Get a token at `POST /oauth/token` (client credentials) and send it as `Authorization: Bearer`.
+"""
+
+
+def create_app(container: Container) -> FastAPI:
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        with running(container.background):
+            yield
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="metaledger",
+        version="0.1.0",
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.container = container
+    install_error_handlers(app)
+    app.add_middleware(CorrelationIdMiddleware)
+    for module in (users, search, history, oauth, signup, userinfo, wellknown, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,186 @@
+"""Authentication API: `POST /oauth/token` (client credentials, password, password-realm)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from metaledger.api.auth.clients import CLIENT_CREDENTIALS, PASSWORD, PASSWORD_REALM, Client
+from metaledger.api.auth.login import TooManyAttempts, UserBlocked, WrongCredentials
+from metaledger.api.auth.tokens import CLIENT_CREDENTIALS_GRANT
+from metaledger.api.auth.user_tokens import PASSWORD_GRANT, user_scopes, user_token_response
+from metaledger.api.bootstrap import Container
+from metaledger.api.http.body import decode, read_limited
+from metaledger.api.http.deps import ContainerDep, request_id
+from metaledger.api.http.errors import OAuthError
+from metaledger.api.http.responses import json_response
+from metaledger.domain.actor import Actor
+
+router = APIRouter(tags=["authentication"])
+
+TOKEN_FORM_LIMIT = 64 * 1024
+# Set by a trusted (confidential) server-side application: the end user's address, so that
+# brute-force protection counts per user and not per application server.
+FORWARDED_FOR = "auth0-forwarded-for"
+
+
+def _basic_credentials(request: Request) -> tuple[str | None, str | None]:
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None, None
+    try:
+        client_id, _, secret = base64.b64decode(encoded).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None, None
+    return client_id, secret
+
+
+def _ip_address(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        return None
+
+
+def authenticate_client(
+    container: Container, request: Request, form: dict[str, Any], grant_type: str
+) -> Client:
+    """The calling application, allowed `grant_type`. A public application names itself by
+    client_id; a confidential one must also prove its secret."""
+    basic_id, basic_secret = _basic_credentials(request)
+    client_id = form.get("client_id") or basic_id
+    secret = form.get("client_secret") or basic_secret
+    client = container.clients.get(client_id if isinstance(client_id, str) else None)
+    if client is None or not (
+        client.is_public or client.secret_matches(secret if isinstance(secret, str) else None)
+    ):
+        raise OAuthError(401, "access_denied", "Unauthorized")
+    if grant_type not in client.grants:
+        raise OAuthError(
+            403, "unauthorized_client", f"Grant type '{grant_type}' not allowed for the client."
+        )
+    return client
+
+
+def requested_audience(container: Container, form: dict[str, Any]) -> str | None:
+    audience = form.get("audience")
+    if audience is None or audience == "":
+        return None
+    if audience == container.settings.management_audience:
+        return str(audience)
+    raise OAuthError(403, "access_denied", f"Service not enabled within domain: {audience}")
+
+
+def granted_scopes(requested: object, allowed: tuple[str, ...]) -> list[str]:
+    """All the client's scopes, or those of them that were asked for."""
+    if not isinstance(requested, str) or not requested.strip():
+        return list(allowed)
+    asked = set(requested.split())
+    return [scope for scope in allowed if scope in asked]
+
+
+def required(form: dict[str, Any], name: str) -> str:
+    value = form.get(name)
+    if not isinstance(value, str) or not value:
+        raise OAuthError(400, "invalid_request", f"Missing required parameter: {name}")
+    return value
+
+
+def client_credentials(container: Container, request: Request, form: dict[str, Any]) -> Response:
+    client = authenticate_client(container, request, form, CLIENT_CREDENTIALS)
+    audience = requested_audience(container, form) or container.settings.management_audience
+    scopes = granted_scopes(form.get("scope"), client.scopes)
+    access_token = container.tokens.issue(
+        sub=f"{client.client_id}@clients",
+        audience=audience,
+        scopes=scopes,
+        client_id=client.client_id,
+        grant=CLIENT_CREDENTIALS_GRANT,
+    )
+    return json_response(
+        {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": container.settings.token_lifetime_seconds,
+            "scope": " ".join(scopes),
+        }
+    )
+
+
+def password_login(
+    container: Container, request: Request, form: dict[str, Any], grant_type: str
+) -> Response:
+    """The resource-owner password grants; with `password-realm` the realm names the
+    connection, with `password` the default directory is used."""
+    client = authenticate_client(container, request, form, grant_type)
+    username = required(form, "username")
+    password = required(form, "password")
+    connection = (
+        required(form, "realm")
+        if grant_type == PASSWORD_REALM
+        else container.settings.default_directory
+    )
+    if connection not in client.connections:
+        raise OAuthError(
+            403,
+            "unauthorized_client",
+            f"The connection {connection} is not enabled for the client.",
+        )
+    audience = requested_audience(container, form)
+    scopes = user_scopes(form.get("scope"), management=audience is not None)
+    socket_ip = request.client.host if request.client else "unknown"
+    forwarded = _ip_address(request.headers.get(FORWARDED_FOR, ""))
+    ip = forwarded if forwarded and not client.is_public else socket_ip
+    try:
+        user = container.login.authenticate(connection, username, password, ip)
+    except TooManyAttempts as refused:
+        raise OAuthError(
+            429,
+            "too_many_attempts",
+            "Your account has been blocked after multiple consecutive login attempts.",
+            headers=refused.block.headers(),
+        ) from None
+    except WrongCredentials:
+        raise OAuthError(403, "invalid_grant", "Wrong email or password.") from None
+    except UserBlocked:
+        raise OAuthError(401, "unauthorized", "user is blocked") from None
+    actor = Actor(
+        kind="user",
+        id=user.user_id,
+        grant=PASSWORD_GRANT,
+        request_id=request_id(request),
+        ip=socket_ip,
+    )
+    written = container.profiles.record_login(user.user_id, ip, client.client_id, actor)
+    return json_response(
+        user_token_response(
+            container.tokens,
+            written.user,
+            client.client_id,
+            scopes,
+            audience,
+            container.settings.claims,
+        )
+    )
+
+
+@router.post("/oauth/token", summary="Get an access token")
+async def token(request: Request, container: ContainerDep) -> Response:
+    form = decode(
+        await read_limited(request, TOKEN_FORM_LIMIT), request.headers.get("content-type", "")
+    )
+    grant_type = form.get("grant_type")
+    if grant_type == CLIENT_CREDENTIALS:
+        return client_credentials(container, request, form)
+    if grant_type in (PASSWORD, PASSWORD_REALM):
+        # Hashing is slow on purpose: off the event loop.
+        return await run_in_threadpool(password_login, container, request, form, grant_type)
+    raise OAuthError(
+        403, "unauthorized_client", f"Grant type '{grant_type}' not allowed for the client."
+    )

@@ -1,0 +1,202 @@
+"""Authentication API: `POST /dbconnections/signup`, a user signing themselves up.
+
+Errors carry Auth0's sign-up fields (`name`, `code`, `description`) beside the usual
+`statusCode`, `error`, `message` and `errorCode`, so clients of either dialect read them.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from metaledger.api.bootstrap import Container
+from metaledger.api.http.body import decode, read_limited, validate
+from metaledger.api.http.deps import ContainerDep, raw_body_of, request_id
+from metaledger.api.http.errors import ApiError
+from metaledger.api.http.responses import json_response
+from metaledger.api.http.schemas import (
+    DisplayName,
+    Email,
+    GivenOrFamilyName,
+    Password,
+    Phone,
+    Picture,
+    Username,
+)
+from metaledger.domain.actor import Actor
+from metaledger.domain.errors import DomainError, UserAlreadyExists
+from metaledger.domain.metadata import USER_METADATA
+from metaledger.domain.profiles import NewUser
+
+router = APIRouter(tags=["authentication"])
+
+SIGNUP_BODY_LIMIT = 64 * 1024
+# Auth0's limits on metadata given at sign-up, where the user alone decides what is sent.
+MAX_SIGNUP_METADATA_KEYS = 10
+MAX_SIGNUP_METADATA_KEY_LENGTH = 100
+MAX_SIGNUP_METADATA_VALUE_LENGTH = 500
+PROFILE_FIELDS = (
+    "username",
+    "given_name",
+    "family_name",
+    "name",
+    "nickname",
+    "picture",
+    "phone_number",
+)
+
+
+class SignupRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    client_id: Annotated[str, Field(min_length=1)]
+    email: Email
+    password: Password
+    connection: Annotated[str, Field(min_length=1)]
+    username: Username | None = None
+    given_name: GivenOrFamilyName | None = None
+    family_name: GivenOrFamilyName | None = None
+    name: DisplayName | None = None
+    nickname: DisplayName | None = None
+    picture: Picture | None = None
+    phone_number: Phone | None = None
+    user_metadata: Any = None
+
+
+class SignupRefused(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        name: str = "BadRequestError",
+        description: Any = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.body: dict[str, Any] = {
+            "name": name,
+            "code": code,
+            "description": message if description is None else description,
+            "statusCode": status,
+            "error": HTTPStatus(status).phrase,
+            "message": message,
+            "errorCode": code,
+            **(extra or {}),
+        }
+
+    def response(self) -> Response:
+        return json_response(self.body, self.body["statusCode"])
+
+
+def invalid_signup(message: str) -> SignupRefused:
+    return SignupRefused(400, "invalid_signup", message)
+
+
+def check_signup_metadata(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise invalid_signup("invalid user_metadata type (expected object)")
+    if len(value) > MAX_SIGNUP_METADATA_KEYS:
+        raise invalid_signup(
+            f"user_metadata can have at most {MAX_SIGNUP_METADATA_KEYS} properties"
+        )
+    for key, item in value.items():
+        if len(key) > MAX_SIGNUP_METADATA_KEY_LENGTH:
+            raise invalid_signup(
+                f"user_metadata property names can have at most "
+                f"{MAX_SIGNUP_METADATA_KEY_LENGTH} characters"
+            )
+        if not isinstance(item, str):
+            raise invalid_signup(f"invalid user_metadata.{key} type (only strings are allowed)")
+        if len(item) > MAX_SIGNUP_METADATA_VALUE_LENGTH:
+            raise invalid_signup(
+                f"user_metadata.{key} can have at most {MAX_SIGNUP_METADATA_VALUE_LENGTH} "
+                "characters"
+            )
+    return value
+
+
+def sign_up(container: Container, request: Request, body: SignupRequest) -> Response:
+    client = container.clients.get(body.client_id)
+    if client is None:
+        raise SignupRefused(401, "unauthorized", "Unknown client.", name="UnauthorizedError")
+    if body.connection not in container.settings.connections:
+        raise invalid_signup("Connection does not exist.")
+    if body.connection not in client.connections:
+        raise SignupRefused(
+            403,
+            "unauthorized",
+            "The connection is not enabled for this client.",
+            name="ForbiddenError",
+        )
+    user_metadata = check_signup_metadata(body.user_metadata)
+    policy = container.password_policy
+    if not policy.accepts(body.password):
+        raise SignupRefused(
+            400,
+            "invalid_password",
+            "Password is too weak",
+            name="PasswordStrengthError",
+            description={"rules": policy.rules(body.password), "verified": False},
+            extra={"policy": policy.describe()},
+        )
+    sent = body.model_dump(include=set(PROFILE_FIELDS), exclude_none=True)
+    profile = {"email": body.email, **sent}
+    actor = Actor(
+        kind="self-signup",
+        id=client.client_id,
+        request_id=request_id(request),
+        ip=request.client.host if request.client else None,
+    )
+    try:
+        written = container.profiles.create_user(
+            NewUser(
+                connection=body.connection,
+                profile=profile,
+                user_metadata=user_metadata,
+                password=body.password,
+            ),
+            actor,
+        )
+    except UserAlreadyExists:
+        # Auth0's generic wording: the reply does not confirm that an email is registered.
+        raise invalid_signup("Invalid sign up") from None
+    user = written.user
+    reply: dict[str, Any] = {
+        "_id": user.user_id.partition("|")[2],
+        "email": user.email,
+        "email_verified": user.profile.get("email_verified", False),
+        **sent,
+    }
+    if user_metadata:
+        reply[USER_METADATA] = user.user_metadata
+    return json_response(reply)
+
+
+@router.post(
+    "/dbconnections/signup",
+    summary="Sign up a user of a database connection",
+    openapi_extra=raw_body_of(SignupRequest),
+)
+async def signup(request: Request, container: ContainerDep) -> Response:
+    try:
+        raw = await read_limited(request, SIGNUP_BODY_LIMIT)
+        body = validate(SignupRequest, decode(raw, request.headers.get("content-type", "")))
+        # Hashing is slow on purpose: off the event loop.
+        response: Response = await run_in_threadpool(sign_up, container, request, body)
+    except SignupRefused as refused:
+        return refused.response()
+    except ApiError as error:
+        code = "invalid_signup" if error.status == 400 else error.error_code or "invalid_signup"
+        return SignupRefused(error.status, code, error.message).response()
+    except DomainError as error:
+        return invalid_signup(error.message).response()
+    return response

@@ -1,1 +1,0 @@
-"""Token issuing and checking, client credentials and password hashing."""

@@ -1,0 +1,102 @@
+"""Builds every store from the one `StoreLocation` the settings parsed: the event store (with
+the tables beside it), the search read model, the relay's position and a consumer's database.
+
+SQLite files live side by side under the data directory, one per store (a follower's position is
+keyed by application name only, and its writes must not contend for the event store's lock); on
+PostgreSQL every store is a set of tables in the one database.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
+from eventsourcing.utils import Environment
+
+from metaledger.api.auth.failure_store import SqlTables, StoredLoginFailures
+from metaledger.consumers.database import Database
+from metaledger.domain.metadata import MetadataLimits
+from metaledger.domain.ports import PasswordHasher
+from metaledger.domain.profiles import UserProfiles
+from metaledger.domain.storage import (
+    PostgresDatabase,
+    StoreLocation,
+    event_store_env,
+    library_env,
+)
+from metaledger.projections.relay.position import RelayPosition
+from metaledger.projections.search.postgres import PostgresSearchStore
+from metaledger.projections.search.sqlite import SQLiteSearchStore
+from metaledger.projections.search.store import SearchStore
+
+SEARCH_FILE = "search.sqlite3"
+RELAY_FILE = "relay.sqlite3"
+# Each names the library's environment and so its PostgreSQL tracking table (`search_tracking`,
+# `relay_tracking`).
+SEARCH_NAME = "search"
+RELAY_NAME = "relay"
+
+Recorder = TypeVar("Recorder", bound=TrackingRecorder)
+
+
+def user_profiles(
+    location: StoreLocation,
+    *,
+    aggregate_cache_size: int = 0,
+    create_tables: bool = True,
+    connections: frozenset[str],
+    limits: MetadataLimits,
+    passwords: PasswordHasher,
+) -> UserProfiles:
+    return UserProfiles(
+        event_store_env(location, aggregate_cache_size, create_tables),
+        connections=connections,
+        limits=limits,
+        passwords=passwords,
+    )
+
+
+def search_store(location: StoreLocation) -> SearchStore:
+    """The read model: tables beside the event store's in PostgreSQL, else a file of its own."""
+    store: SearchStore
+    if isinstance(location, PostgresDatabase):
+        store = _tracking_recorder(
+            SEARCH_NAME, library_env(location, SEARCH_FILE), PostgresSearchStore
+        )
+    else:
+        store = _tracking_recorder(
+            SEARCH_NAME, library_env(location, SEARCH_FILE), SQLiteSearchStore
+        )
+    store.application_name = UserProfiles.name
+    return store
+
+
+def relay_position(location: StoreLocation) -> RelayPosition:
+    env = library_env(location, RELAY_FILE, pool_size=1, max_overflow=1)
+    return RelayPosition(_factory(RELAY_NAME, env).tracking_recorder())
+
+
+def consumer_database(location: StoreLocation, filename: str) -> Database:
+    """A consumer's tables and inbox: in PostgreSQL, else in the SQLite file `filename`."""
+    if isinstance(location, PostgresDatabase):
+        return Database.in_postgres(location.url)
+    return Database.in_sqlite_file(location.file(filename))
+
+
+def login_failures(profiles: UserProfiles) -> StoredLoginFailures:
+    """Failed-login streaks, in a table of the event store's database."""
+    recorder = profiles.recorder
+    if not isinstance(recorder, SqlTables):
+        raise TypeError(f"{type(recorder).__name__} runs no statements on tables of its own")
+    return StoredLoginFailures(recorder)
+
+
+def _tracking_recorder(name: str, env: dict[str, str], kind: type[Recorder]) -> Recorder:
+    recorder = _factory(name, env).tracking_recorder(kind)
+    assert isinstance(recorder, kind)  # the library builds the class it is given
+    return recorder
+
+
+def _factory(name: str, env: dict[str, str]) -> InfrastructureFactory[TrackingRecorder]:
+    env["CREATE_TABLE"] = "y"
+    return InfrastructureFactory[TrackingRecorder].construct(Environment(name, env))

@@ -1,0 +1,169 @@
+"""The event-sourced application under the user commands: the library's `Application` with
+metaledger's transcoder, crypto-shredding mapper and group commit, and typed access to the
+tables kept beside the events (the domain's ports)."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import (
+    EventStore,
+    IntegrityError,
+    Mapper,
+    Recording,
+    StoredEvent,
+)
+
+from metaledger.domain.group_commit import GroupCommit
+from metaledger.domain.ports import (
+    EmailIndex,
+    EmailTakenError,
+    EventRows,
+    TablesBesideEvents,
+    TimeIndex,
+    UserKeys,
+)
+from metaledger.domain.storage.shredding import KeyRing, SealingEventStore, ShreddingMapper
+from metaledger.domain.storage.transcoder import OrjsonTranscoder
+from metaledger.domain.user import User
+
+
+class ProfilesApplication(Application[UUID]):
+    """Stores users' events; concurrent saves share one transaction (group commit)."""
+
+    name = "UserProfiles"
+    snapshotting_intervals = {User: 50}  # noqa: RUF012  (the library reads a class attribute)
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env)
+        recorder = self.recorder
+        if not isinstance(recorder, TablesBesideEvents):
+            raise TypeError(f"{type(recorder).__name__} keeps no tables beside the events")
+        self._beside: TablesBesideEvents = recorder
+        self._group_commit = GroupCommit(self._record_batch)
+
+    @property
+    def email_index(self) -> EmailIndex:
+        return self._beside
+
+    @property
+    def user_keys(self) -> UserKeys:
+        return self._beside
+
+    @property
+    def time_index(self) -> TimeIndex:
+        return self._beside
+
+    @property
+    def event_rows(self) -> EventRows:
+        return self._beside
+
+    @property
+    def shredding_mapper(self) -> ShreddingMapper:
+        """The mapper, as the readers that decode stored events in bulk need it."""
+        return self._shredding_mapper
+
+    def construct_transcoder(self) -> OrjsonTranscoder:
+        return OrjsonTranscoder()
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        # The library builds the recorder after the mapper: keys are loaded through it lazily.
+        self.keys = KeyRing(lambda ids: self.user_keys.user_keys_of(ids))
+        self._shredding_mapper = ShreddingMapper(self.construct_transcoder(), self.keys)
+        return self._shredding_mapper
+
+    def construct_event_store(self) -> EventStore[UUID]:
+        return SealingEventStore(self.mapper, self.recorder)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """Stores the objects' new events; concurrent saves share one transaction.
+
+        Keyword arguments are lists (like `email_claims`) that the recorder writes in the same
+        transaction; a batch concatenates them.
+        """
+        pending: ProcessingEvent[UUID] = ProcessingEvent()
+        pending.collect_events(*objs, **kwargs)
+        return self._group_commit.submit(pending)
+
+    def _record_batch(
+        self, batch: list[ProcessingEvent[UUID]]
+    ) -> list[list[Recording[UUID]] | BaseException]:
+        """Commits the batch together; a save of a user that an earlier save of the batch also
+        writes cannot succeed with it, so it is committed alone afterwards."""
+        outcomes: dict[int, list[Recording[UUID]] | BaseException] = {}
+        written: set[UUID] = set()
+        together: list[tuple[int, ProcessingEvent[UUID]]] = []
+        after: list[tuple[int, ProcessingEvent[UUID]]] = []
+        for index, pending in enumerate(batch):
+            users = {event.originator_id for event in pending.events}
+            (after if users & written else together).append((index, pending))
+            written |= users
+        self._record_halving(together, outcomes)
+        for index, pending in after:
+            self._record_halving([(index, pending)], outcomes)
+        return [outcomes[index] for index in range(len(batch))]
+
+    def _record_halving(
+        self,
+        saves: list[tuple[int, ProcessingEvent[UUID]]],
+        outcomes: dict[int, list[Recording[UUID]] | BaseException],
+    ) -> None:
+        """Commits the saves together; when one conflicts, each half on its own, and so on
+        down to the saves that conflict (a few commits rather than one per save)."""
+        try:
+            recordings = self._record_together([pending for _, pending in saves])
+        except (IntegrityError, EmailTakenError) as error:
+            if len(saves) == 1:
+                outcomes[saves[0][0]] = error
+                return
+            middle = len(saves) // 2
+            self._record_halving(saves[:middle], outcomes)
+            self._record_halving(saves[middle:], outcomes)
+            return
+        start = 0
+        for index, pending in saves:
+            outcomes[index] = recordings[start : start + len(pending.events)]
+            start += len(pending.events)
+
+    def _record_together(self, batch: list[ProcessingEvent[UUID]]) -> list[Recording[UUID]]:
+        together: ProcessingEvent[UUID] = ProcessingEvent()
+        for pending in batch:
+            together.events.extend(pending.events)
+            together.aggregates.update(pending.aggregates)
+            for name, values in pending.saved_kwargs.items():
+                together.saved_kwargs.setdefault(name, []).extend(values)
+        recordings = self._record(together)
+        self._cache_saved(together)
+        self._take_snapshots(together)
+        self._notify(recordings)
+        return recordings
+
+    def _cache_saved(self, saved: ProcessingEvent[UUID]) -> None:
+        """Puts the saved users in the aggregate cache as of the events just written. The
+        library only fast-forwards a cached aggregate on its next read, which would read and
+        decrypt those events again; a copy is cached, as the command's own object is the one
+        the caller goes on reading. A deleted user leaves the cache."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for aggregate_id, aggregate in saved.aggregates.items():
+            if isinstance(aggregate, User) and not aggregate.deleted:
+                cache.put(aggregate_id, copy.deepcopy(aggregate))
+            else:
+                with contextlib.suppress(KeyError):
+                    cache.get(aggregate_id, evict=True)
+
+
+def batch_decoder(
+    mapper: Mapper[UUID], stored_events: Iterable[StoredEvent]
+) -> Callable[[StoredEvent], DomainEventProtocol[UUID]]:
+    """How to decode each of `stored_events` with `mapper`, whatever mapper it is."""
+    if isinstance(mapper, ShreddingMapper):
+        return mapper.batch_decoder(stored_events)
+    return mapper.to_domain_event

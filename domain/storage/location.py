@@ -1,0 +1,66 @@
+"""Where the stores live: SQLite files in a data directory, or one PostgreSQL database.
+
+`METALEDGER_DATABASE_URL` is parsed here and nowhere else; everything that opens a store is given
+a `StoreLocation`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+POSTGRES_SCHEMES = frozenset({"postgres", "postgresql"})
+
+
+@dataclass(frozen=True)
+class SQLiteFiles:
+    """The embedded default: a SQLite file per store under `directory`."""
+
+    directory: Path
+
+    def file(self, name: str) -> Path:
+        """The path of the store file `name`, its directory made if need be."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        return self.directory / name
+
+    def describe(self) -> str:
+        return str(self.directory / "events.sqlite3")
+
+
+@dataclass(frozen=True)
+class PostgresDatabase:
+    """`postgresql://user:password@host:port/dbname?schema=…&host=/socket/dir`."""
+
+    url: str
+    dbname: str
+    host: str
+    port: int
+    user: str
+    password: str
+    schema: str | None = None
+
+    def describe(self) -> str:
+        return "PostgreSQL"
+
+
+StoreLocation = SQLiteFiles | PostgresDatabase
+
+
+def store_location(database_url: str | None, data_dir: Path) -> StoreLocation:
+    """The stores named by METALEDGER_DATABASE_URL: unset, SQLite files under `data_dir`."""
+    if not database_url:
+        return SQLiteFiles(data_dir)
+    url = urlparse(database_url)
+    if url.scheme not in POSTGRES_SCHEMES:
+        raise ValueError(f"unsupported METALEDGER_DATABASE_URL scheme: {database_url!r}")
+    query = parse_qs(url.query)
+    return PostgresDatabase(
+        url=database_url,
+        dbname=unquote(url.path.lstrip("/")) or "postgres",
+        host=query.get("host", [url.hostname or "127.0.0.1"])[0],
+        port=url.port or 5432,
+        user=unquote(url.username or "postgres"),
+        password=unquote(url.password or ""),
+        schema=query["schema"][0] if "schema" in query else None,
+    )
