@@ -79,7 +79,7 @@ def relay_position(location: StoreLocation) -> RelayPosition:
 def consumer_database(location: StoreLocation, filename: str) -> Database:
     """A consumer's tables and inbox: in PostgreSQL, else in the SQLite file `filename`."""
     if isinstance(location, PostgresDatabase):
-        return Database.in_postgres(location.url)
+        return Database.in_postgres(location)
     return Database.in_sqlite_file(location.file(filename))
 
 

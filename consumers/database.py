@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import psycopg
 
-from metaledger.domain.storage import POSTGRES
+from metaledger.domain.storage import POSTGRES, PostgresDatabase
 
 INBOX_TABLE = "consumer_inbox"
 
@@ -79,8 +79,19 @@ class Database:
         return cls(sqlite=connection)
 
     @classmethod
-    def in_postgres(cls, url: str) -> Database:
-        return cls(postgres=psycopg.connect(url, autocommit=True))
+    def in_postgres(cls, database: PostgresDatabase) -> Database:
+        """Tables in the database's schema (`?schema=`), as the event store's are."""
+        options = f"-c search_path={database.schema}" if database.schema else None
+        connection = psycopg.connect(
+            host=database.host,
+            port=database.port,
+            dbname=database.dbname,
+            user=database.user,
+            password=database.password,
+            options=options,
+            autocommit=True,
+        )
+        return cls(postgres=connection)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
