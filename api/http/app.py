@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from metaledger.api.bootstrap import Container, running
 from metaledger.api.http.errors import install_error_handlers
@@ -29,19 +30,21 @@ Get a token at `POST /oauth/token` (client credentials) and send it as `Authoriz
 
 
 def create_app(container: Container) -> FastAPI:
-
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         with running(container.background):
             yield
 
-    app = FastAPI(
+    # Swagger UI (/docs) and ReDoc (/redoc) with their assets served from the package, so the
+    # pages work without internet access.
+    app = FastAPIOffline(
         lifespan=lifespan,
         title="metaledger",
         version="0.1.0",
         description=DESCRIPTION,
         docs_url="/docs",
-        redoc_url=None,
+        redoc_url="/redoc",
+        static_url="/docs/assets",
     )
     app.state.container = container
     install_error_handlers(app)
