@@ -51,7 +51,10 @@ def error_response(
     if error_code:
         body["errorCode"] = error_code
     return Response(
-        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+        orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
     )
 
 
@@ -95,7 +98,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def oauth_error(_: Request, error: OAuthError) -> Response:
         body = {"error": error.error, "error_description": error.description}
         return Response(
-            orjson.dumps(body),
+            orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE),
             status_code=error.status,
             media_type="application/json",
             headers=error.headers,

@@ -20,8 +20,9 @@ def json_response(
 ) -> Response:
     return Response(
         # Datetimes render as ISO-8601 in UTC with "Z" (orjson writes them much faster than
-        # Python formats them, which counts in a feed page of 10,000 events).
-        orjson.dumps(content, option=orjson.OPT_UTC_Z),
+        # Python formats them, which counts in a feed page of 10,000 events); a final newline
+        # keeps a shell prompt off the output.
+        orjson.dumps(content, option=orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE),
         status_code=status_code,
         media_type="application/json",
         headers=headers,
