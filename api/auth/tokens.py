@@ -17,6 +17,7 @@ from metaledger.api.auth.keys import SigningKey
 
 VERIFIED_TOKENS_KEPT = 10_000
 CLIENT_CREDENTIALS_GRANT = "client-credentials"
+MAX_SHOWN_CLAIM = 200
 
 
 class InvalidTokenError(Exception):
@@ -112,6 +113,14 @@ class TokenService:
             raise InvalidTokenError(
                 "Invalid signature received for JSON Web Token validation."
             ) from None
+        except jwt.InvalidAudienceError:
+            raise InvalidTokenError(f"Bad audience: {_claimed(token, 'aud')}") from None
+        except jwt.InvalidIssuerError:
+            raise InvalidTokenError(f"Bad issuer: {_claimed(token, 'iss')}") from None
+        except jwt.ImmatureSignatureError:
+            raise InvalidTokenError("The token is not valid yet.") from None
+        except jwt.MissingRequiredClaimError as error:
+            raise InvalidTokenError(f"Missing required claim: {error.claim}") from None
         except jwt.PyJWTError:
             raise InvalidTokenError("Invalid token.") from None
         scope = claims.get("scope", "")
@@ -144,6 +153,14 @@ class TokenService:
             options={"require": REQUIRED_CLAIMS},
         )
         return claims
+
+
+def _claimed(token: str, claim: str) -> str:
+    """What the token claims for `claim`, as the refusal names it (the token's own words, cut
+    short: a refusal tells the caller what is wrong with its token and nothing else)."""
+    value = jwt.decode(token, options={"verify_signature": False}).get(claim)
+    shown = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return shown[:MAX_SHOWN_CLAIM]
 
 
 def _claimed_issuer(token: str) -> object:

@@ -331,12 +331,12 @@ FORGED: list[tuple[str, Forger, str]] = [
     (
         "wrong audience",
         lambda c: tokens.signed_with(c.signing_key, tokens.claims(ISSUER, "https://other/api/v2/")),
-        "Invalid token.",
+        "Bad audience: https://other/api/v2/",
     ),
     (
         "wrong issuer",
         lambda c: tokens.signed_with(c.signing_key, tokens.claims("https://evil/", AUDIENCE)),
-        "Invalid token.",
+        "Bad issuer: https://evil/",
     ),
     ("garbage", lambda c: "not.a.jwt", "Invalid token."),
 ]
