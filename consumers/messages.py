@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -24,6 +24,8 @@ class ChangeEvent:
     version: int
     position: int
     data: dict[str, Any]
+    # The CloudEvent as it is on the wire, every attribute included.
+    message: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def object(self) -> dict[str, Any]:
@@ -54,6 +56,7 @@ def parse(value: bytes) -> ChangeEvent:
             version=message[VERSION],
             position=message[POSITION],
             data=message["data"],
+            message=message,
         )
     except KeyError as error:
         raise InvalidMessage(f"missing attribute {error}") from None

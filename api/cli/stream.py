@@ -77,7 +77,9 @@ def tail_arguments(parser: argparse.ArgumentParser) -> None:
         help="only this type (user.updated, …) or domain event (AppMetadataPatched, …); repeatable",
     )
     parser.add_argument("--from-beginning", action="store_true", help="start at the oldest event")
-    parser.add_argument("--json", action="store_true", help="print each event as JSON")
+    parser.add_argument(
+        "--json", action="store_true", help="print each event as its CloudEvent, as on the wire"
+    )
     parser.add_argument("--limit", type=int, help="stop after this many events")
 
 
@@ -101,4 +103,4 @@ def tail(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _as_json(event: ChangeEvent) -> str:
-    return orjson.dumps(event.__dict__).decode()
+    return orjson.dumps(event.message).decode()
