@@ -106,6 +106,13 @@ def build_profiles(settings: Settings, create_tables: bool = True) -> UserProfil
     )
 
 
+def open_profiles(settings: Settings) -> UserProfiles:
+    """The event store for a command that only reads: it must exist (StoreNotFound otherwise),
+    and nothing is created."""
+    stores.ensure_event_store_exists(settings.store)
+    return build_profiles(settings, create_tables=False)
+
+
 def passwords(settings: Settings) -> Passwords:
     return Passwords(
         settings.argon2_time_cost, settings.argon2_memory_cost_kib, settings.argon2_parallelism

@@ -19,6 +19,7 @@ from metaledger.domain.metadata import MetadataLimits
 from metaledger.domain.ports import PasswordHasher
 from metaledger.domain.profiles import UserProfiles
 from metaledger.domain.storage import (
+    EVENTS_FILE,
     PostgresDatabase,
     StoreLocation,
     event_store_env,
@@ -39,6 +40,10 @@ RELAY_NAME = "relay"
 Recorder = TypeVar("Recorder", bound=TrackingRecorder)
 
 
+class StoreNotFound(Exception):
+    """A command that only reads found no event store where the settings point."""
+
+
 def user_profiles(
     location: StoreLocation,
     *,
@@ -54,6 +59,22 @@ def user_profiles(
         limits=limits,
         passwords=passwords,
     )
+
+
+def ensure_event_store_exists(location: StoreLocation) -> None:
+    """Raises StoreNotFound, naming the place it looked, when no event store is there: a
+    command that only reads must not create an empty store and answer from it."""
+    if isinstance(location, PostgresDatabase):
+        table = f"{UserProfiles.name.lower()}_events"
+        with location.connect() as connection:
+            row = connection.execute("SELECT to_regclass(%s)", (table,)).fetchone()
+        if row is None or row[0] is None:
+            raise StoreNotFound(f"no event store in {location.describe()}")
+    elif not (location.directory / EVENTS_FILE).exists():
+        raise StoreNotFound(
+            f"no event store at {location.directory / EVENTS_FILE} (METALEDGER_DATA_DIR and "
+            "METALEDGER_DATABASE_URL say where the store is)"
+        )
 
 
 def search_store(location: StoreLocation) -> SearchStore:

@@ -81,17 +81,7 @@ class Database:
     @classmethod
     def in_postgres(cls, database: PostgresDatabase) -> Database:
         """Tables in the database's schema (`?schema=`), as the event store's are."""
-        options = f"-c search_path={database.schema}" if database.schema else None
-        connection = psycopg.connect(
-            host=database.host,
-            port=database.port,
-            dbname=database.dbname,
-            user=database.user,
-            password=database.password,
-            options=options,
-            autocommit=True,
-        )
-        return cls(postgres=connection)
+        return cls(postgres=database.connect())
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any, TextIO
 
 import orjson
+from rich.console import Console
+from rich.text import Text
 
-from metaledger.api.bootstrap import build_profiles
+from metaledger.api.bootstrap import open_profiles
 from metaledger.api.settings import Settings
+from metaledger.api.stores import StoreNotFound
 from metaledger.domain.errors import UserNotFound
 from metaledger.domain.history import HistoryFilter, UserHistory
 from metaledger.domain.timeline import Entry, format_instant
 
 PAGE = 100
-RED, GREEN, BOLD, DIM, RESET = "\033[31m", "\033[32m", "\033[1m", "\033[2m", "\033[0m"
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,17 +32,38 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    history = UserHistory(build_profiles(settings))
     try:
+        profiles = open_profiles(settings)
+    except StoreNotFound as missing:
+        print(f"metaledger: {missing}", file=sys.stderr)
+        return 1
+    print(f"metaledger: reading {settings.store.describe()}", file=sys.stderr)
+    history = UserHistory(profiles)
+    try:
+        total = history.page(args.user_id, HistoryFilter(), 0, 1).total
         entries = newest_entries(history, args.user_id, args.limit)
     except UserNotFound:
         print(f"metaledger: no user {args.user_id}", file=sys.stderr)
         return 1
-    colour = args.color == "always" or (
-        args.color == "auto" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    )
-    write_timeline(sys.stdout, args.user_id, list(reversed(entries)), colour)
+    finally:
+        profiles.close()
+    write_timeline(console(sys.stdout, args.color), args.user_id, list(reversed(entries)), total)
     return 0
+
+
+def console(out: TextIO, color: str) -> Console:
+    """Colours on a terminal (unless NO_COLOR) or when asked; lines wrap at words on a terminal
+    and are left whole when the output goes to a file or a pipe."""
+    terminal = out.isatty()
+    force = {"always": True, "never": False}.get(color)
+    return Console(
+        file=out,
+        force_terminal=force,
+        no_color=color == "never",
+        color_system="standard" if force or (color == "auto" and terminal) else None,
+        soft_wrap=not terminal,
+        highlight=False,
+    )
 
 
 def newest_entries(history: UserHistory, user_id: str, limit: int | None) -> list[Entry]:
@@ -57,30 +79,32 @@ def newest_entries(history: UserHistory, user_id: str, limit: int | None) -> lis
     return entries
 
 
-def write_timeline(out: TextIO, user_id: str, entries: list[Entry], colour: bool) -> None:
-    def paint(code: str, text: str) -> str:
-        return f"{code}{text}{RESET}" if colour else text
-
-    out.write(paint(BOLD, user_id) + f"  ({len(entries)} events)\n")
+def write_timeline(out: Console, user_id: str, entries: list[Entry], total: int) -> None:
+    shown = f"{total} events" if len(entries) == total else f"the last {len(entries)} of {total}"
+    out.print(Text.assemble((user_id, "bold"), f"  ({shown})"))
     for entry in entries:
         marks = " (erased)" if entry.erased else ""
-        out.write(
-            f"\nv{entry.version}  {format_instant(entry.timestamp)}  "
-            + paint(BOLD, entry.event + marks)
-            + paint(DIM, f"  {describe_actor(entry.actor)}")
-            + "\n"
+        out.print()
+        out.print(
+            Text.assemble(
+                f"v{entry.version}  {format_instant(entry.timestamp)}  ",
+                (entry.event + marks, "bold"),
+                (f"  {describe_actor(entry.actor)}", "dim"),
+            )
         )
         if entry.erased and entry.event != "UserDeleted":
-            out.write("    " + paint(DIM, "[payload erased]") + "\n")
+            out.print(Text("    [payload erased]", style="dim"))
         for key, change in (entry.changes or {}).items():
-            old, new = change.get("old"), change.get("new")
-            if old is None:
-                line = paint(GREEN, f"+ {key}: {_json(new)}")
-            elif new is None:
-                line = paint(RED, f"- {key}: {_json(old)}")
-            else:
-                line = f"~ {key}: " + paint(RED, _json(old)) + " → " + paint(GREEN, _json(new))
-            out.write(f"    {line}\n")
+            out.print(Text("    ").append_text(describe_change(key, change)))
+
+
+def describe_change(key: str, change: dict[str, Any]) -> Text:
+    old, new = change.get("old"), change.get("new")
+    if old is None:
+        return Text(f"+ {key}: {_json(new)}", style="green")
+    if new is None:
+        return Text(f"- {key}: {_json(old)}", style="red")
+    return Text.assemble(f"~ {key}: ", (_json(old), "red"), " → ", (_json(new), "green"))
 
 
 def describe_actor(actor: dict[str, Any] | None) -> str:

@@ -7,7 +7,7 @@ modules inside are the adapters of the domain's ports (`metaledger.domain.ports`
 imported from outside this package.
 """
 
-from metaledger.domain.storage.config import event_store_env, library_env
+from metaledger.domain.storage.config import EVENTS_FILE, event_store_env, library_env
 from metaledger.domain.storage.dialect import POSTGRES, SQLITE, Dialect
 from metaledger.domain.storage.location import (
     PostgresDatabase,
@@ -18,6 +18,7 @@ from metaledger.domain.storage.location import (
 from metaledger.domain.storage.transcoder import OrjsonTranscoder
 
 __all__ = [
+    "EVENTS_FILE",
     "POSTGRES",
     "SQLITE",
     "Dialect",

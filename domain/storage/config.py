@@ -5,6 +5,7 @@ from __future__ import annotations
 from metaledger.domain.storage.location import PostgresDatabase, SQLiteFiles, StoreLocation
 
 RECORDERS = "metaledger.domain.storage.recorders"
+EVENTS_FILE = "events.sqlite3"
 
 
 def library_env(
@@ -40,7 +41,7 @@ def event_store_env(
     fast-forward), so it stays correct when several processes write. Without `create_tables`,
     the tables must exist (PostgreSQL refuses concurrent DDL on its catalog).
     """
-    env = library_env(location, "events.sqlite3")
+    env = library_env(location, EVENTS_FILE)
     recorder = (
         "PostgresProfilesRecorder"
         if isinstance(location, PostgresDatabase)

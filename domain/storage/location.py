@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
+
+import psycopg
 
 POSTGRES_SCHEMES = frozenset({"postgres", "postgresql"})
 
@@ -25,7 +28,7 @@ class SQLiteFiles:
         return self.directory / name
 
     def describe(self) -> str:
-        return str(self.directory / "events.sqlite3")
+        return f"SQLite files in {self.directory}"
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,20 @@ class PostgresDatabase:
     schema: str | None = None
 
     def describe(self) -> str:
-        return "PostgreSQL"
+        schema = f", schema {self.schema}" if self.schema else ""
+        return f"PostgreSQL database {self.dbname} on {self.host}:{self.port}{schema}"
+
+    def connect(self, *, autocommit: bool = True) -> psycopg.Connection[tuple[Any, ...]]:
+        """A connection of its own, its search path on the schema the URL names."""
+        return psycopg.connect(
+            host=self.host,
+            port=self.port,
+            dbname=self.dbname,
+            user=self.user,
+            password=self.password,
+            options=f"-c search_path={self.schema}" if self.schema else None,
+            autocommit=autocommit,
+        )
 
 
 StoreLocation = SQLiteFiles | PostgresDatabase
