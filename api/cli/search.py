@@ -15,7 +15,10 @@ import signal
 import sys
 import time
 from types import FrameType
-from typing import TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
 
 from metaledger.api.bootstrap import build_profiles, build_projector
 from metaledger.api.settings import Settings
@@ -26,7 +29,6 @@ from metaledger.projections.search.projector import (
 )
 from metaledger.projections.search.projector import rebuild as rebuild_read_model
 
-BAR_WIDTH = 30
 DEFAULT_PROCESSES = os.cpu_count() or 1
 
 
@@ -70,22 +72,21 @@ def rebuild(settings: Settings, args: argparse.Namespace) -> int:
     projection = build_projector(settings)
     profiles, store = projection.profiles, projection.store
     try:
-        bar = ProgressBar(sys.stderr)
-        started = time.monotonic()
-        events = rebuild_read_model(
-            profiles,
-            store,
-            bar.show,
-            args.events_per_pass,
-            open_application=functools.partial(build_profiles, settings, create_tables=False),
-            processes=args.processes,
-        )
-        elapsed = time.monotonic() - started
-        bar.finish()
+        with RebuildProgress(Console(file=sys.stderr, highlight=False)) as progress:
+            events = rebuild_read_model(
+                profiles,
+                store,
+                progress.show,
+                args.events_per_pass,
+                open_application=functools.partial(build_profiles, settings, create_tables=False),
+                processes=args.processes,
+            )
         skipped = len(store.skipped_events())
         print(
-            f"metaledger: rebuilt the search read model from {events:,} events in "
-            f"{elapsed:.1f} s ({events / max(elapsed, 1e-9):,.0f} events/s, {skipped} skipped)",
+            f"metaledger: rebuilt the search read model from {events:,} events "
+            f"({skipped} skipped) in {progress.elapsed():.1f} s: read and folded at "
+            f"{progress.rate():,.0f} events/s, then {progress.finishing():.1f} s to build the "
+            "indexes and swap the new read model in",
             file=sys.stderr,
         )
     finally:
@@ -93,30 +94,57 @@ def rebuild(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-class ProgressBar:
-    """Redrawn in place on a terminal; a line per tenth of the way otherwise (logs)."""
+class RebuildProgress:
+    """A progress bar with the rate and the time left on a terminal; a line per tenth of the way
+    otherwise (logs). The rate is of events read and folded, as the summary reports it."""
 
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
+    def __init__(self, console: Console) -> None:
+        self.console = console
         self.started = time.monotonic()
-        self.interactive = out.isatty()
+        self.last = Progress(0, 0, 0)
+        self.last_at = self.started
         self.last_tenth = -1
+        self._bar = RichProgress(
+            TextColumn("rebuilding"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.completed:,.0f} of {task.total:,.0f} notifications"),
+            TextColumn("{task.fields[rate]:,.0f} events/s"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not console.is_terminal,
+        )
+        self._task = self._bar.add_task("rebuild", total=None, rate=0.0)
+
+    def __enter__(self) -> RebuildProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._bar.stop()
 
     def show(self, progress: Progress) -> None:
-        share = min(progress.done / progress.total, 1.0) if progress.total else 1.0
-        rate = progress.events / max(time.monotonic() - self.started, 1e-9)
-        filled = int(share * BAR_WIDTH)
-        line = (
-            f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {share:4.0%}  "
-            f"{progress.done:,} of {progress.total:,} notifications read  {rate:,.0f} events/s"
+        self.last, self.last_at = progress, time.monotonic()
+        self._bar.update(
+            self._task, completed=progress.done, total=progress.total, rate=self.rate()
         )
-        if self.interactive:
-            self.out.write("\r" + line)
-        elif int(share * 10) > self.last_tenth:
+        if self.console.is_terminal:
+            return
+        share = min(progress.done / progress.total, 1.0) if progress.total else 1.0
+        if int(share * 10) > self.last_tenth:
             self.last_tenth = int(share * 10)
-            self.out.write(line + "\n")
-        self.out.flush()
+            self.console.print(
+                f"{share:4.0%}  {progress.done:,} of {progress.total:,} notifications read  "
+                f"{self.rate():,.0f} events/s"
+            )
 
-    def finish(self) -> None:
-        if self.interactive:
-            self.out.write("\n")
+    def rate(self) -> float:
+        """Events read and folded per second, up to the last progress reported."""
+        return self.last.events / max(self.last_at - self.started, 1e-9)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def finishing(self) -> float:
+        """Seconds since the last progress: building the indexes and swapping the tables."""
+        return time.monotonic() - self.last_at

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import sqlite3
 from typing import Any
 
@@ -76,6 +77,10 @@ def test_a_rebuild_reports_its_progress_and_speed(
     result = processes.run(settings, "rebuild")
     summary = "rebuilt the search read model from 5 events"
     assert ("100%" in result.stderr, summary in result.stderr) == (True, True)
+    # The bar and the summary give one rate: events read and folded per second.
+    (shown,) = re.findall(r"100%.* ([\d,]+) events/s", result.stderr)
+    (summed,) = re.findall(r"read and folded at ([\d,]+) events/s", result.stderr)
+    assert shown == summed
 
 
 def test_a_rebuild_drops_rows_no_event_accounts_for(
