@@ -80,6 +80,20 @@ def admin_client(
     )
 
 
+def admin_client_source(data_dir: Path, client_id: str | None, client_secret: str | None) -> str:
+    """Where the active admin client comes from, for the start-up message: configured
+    credentials take over from the ones kept in the data dir, which a user may still hold."""
+    path = data_dir / ADMIN_CLIENT_FILE
+    if client_id and client_secret:
+        ignored = f"; the credentials in {path} are not used" if path.exists() else ""
+        return (
+            f"admin client {client_id} from METALEDGER_ADMIN_CLIENT_ID and "
+            f"METALEDGER_ADMIN_CLIENT_SECRET{ignored}"
+        )
+    stored = json.loads(path.read_text())["client_id"] if path.exists() else "(not made yet)"
+    return f"admin client {stored} from {path}"
+
+
 def _stored_or_generated_credentials(data_dir: Path) -> tuple[str, str]:
     path = data_dir / ADMIN_CLIENT_FILE
     if path.exists():

@@ -12,6 +12,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from metaledger.api.auth.clients import admin_client_source
 from metaledger.api.bootstrap import build_http, running
 from metaledger.api.cli.processes import serve_in_processes
 from metaledger.api.http.app import create_app
@@ -24,7 +25,11 @@ def serve(settings: Settings, _: argparse.Namespace) -> int:
     processes = f", {settings.http_workers} HTTP processes" if settings.http_workers > 1 else ""
     print(
         f"metaledger: serving on http://{settings.host}:{settings.port} "
-        f"(event store: {settings.store.describe()}{processes})",
+        f"(event store: {settings.store.describe()}{processes})\n"
+        "metaledger: "
+        + admin_client_source(
+            settings.data_dir, settings.admin_client_id, settings.admin_client_secret
+        ),
         file=sys.stderr,
     )
     options: dict[str, Any] = {"log_level": "info", "access_log": False}
