@@ -8,22 +8,34 @@ BIN := $(VENV)/bin
 # mypy can follow (it does not run import hooks). The tree lists the modules that existed when it
 # was built, so the stamp changes with the list of modules as well as with pyproject.toml.
 SOURCES := $(shell find domain projections api consumers -name '*.py' -o -name py.typed | sort)
-STAMP := $(VENV)/.installed-$(shell { cat pyproject.toml; echo $(SOURCES); } | sha1sum | cut -c1-12)
+HASH := $(shell { cat pyproject.toml; echo $(SOURCES); } | sha1sum | cut -c1-12)
+# `make run` installs what serving needs; the tests' tools come on top for `make test`.
+RUN_STAMP := $(VENV)/.installed-run-$(HASH)
+TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test lint typecheck pytest postgres bench kafka kafka-jars node-sdk clean
+.PHONY: install install-run run test lint typecheck pytest postgres bench kafka kafka-jars node-sdk clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
 	rm -rf build/__editable__*
-	$(BIN)/pip install --quiet --config-settings editable_mode=strict -e '.[test]'
-	rm -f $(VENV)/.installed-*
+	$(BIN)/pip install --quiet --config-settings editable_mode=strict -e .
+	rm -f $(VENV)/.installed-run-*
 	touch $@
 
-install: $(STAMP)
+$(TEST_STAMP): $(RUN_STAMP)
+	$(BIN)/pip install --quiet --config-settings editable_mode=strict -e '.[test]'
+	rm -f $(VENV)/.installed-test-*
+	touch $@
 
-run: install
+install-run: $(RUN_STAMP)
+
+install: $(TEST_STAMP)
+
+run: install-run
 	$(BIN)/metaledger serve
 
 # A PostgreSQL server binary for the integration tests (the suite starts its own cluster).
@@ -61,6 +73,24 @@ pytest: install postgres kafka-jars node-sdk
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# `make bench`: every benchmark at a small size, a few minutes in all. `make bench FULL=1`: the
+# sizes the figures in docs/benchmarks.md come from (up to ten minutes each on 2 cores).
+bench: install postgres kafka-jars
+ifdef FULL
+	$(BIN)/python -m tests.benchmarks.bench_users_http
+	$(BIN)/python -m tests.benchmarks.bench_search --backend sqlite
+	$(BIN)/python -m tests.benchmarks.bench_search --backend postgres
+	$(BIN)/python -m tests.benchmarks.bench_history
+	$(BIN)/python -m tests.benchmarks.bench_relay
+	$(BIN)/python -m tests.benchmarks.bench_auth --postgres
+else
+	$(BIN)/python -m tests.benchmarks.bench_users_http --users 1000 --requests 2000
+	$(BIN)/python -m tests.benchmarks.bench_search --users 20000 --log-users 2000 --seconds 5
+	$(BIN)/python -m tests.benchmarks.bench_history --history 1000 --events 20000 --reads 200
+	$(BIN)/python -m tests.benchmarks.bench_relay --users 1000 --seconds 5
+	$(BIN)/python -m tests.benchmarks.bench_auth --users 10 --logins 20 --requests 500
+endif
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
