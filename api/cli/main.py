@@ -29,7 +29,9 @@ COMMANDS: dict[str, Command] = {
         search.rebuild,
         search.rebuild_arguments,
     ),
-    "relay": Command("run the Kafka relay: publish the event log", stream.relay),
+    "relay": Command(
+        "run the Kafka relay: publish the event log", stream.relay, stream.relay_arguments
+    ),
     "consume": Command("run a change-stream consumer", stream.consume, stream.consume_arguments),
     "tail": Command("print the change stream", stream.tail, stream.tail_arguments),
 }

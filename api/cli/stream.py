@@ -22,7 +22,18 @@ from metaledger.consumers.tail import Tail, TailFilter, describe
 NO_BROKER = "metaledger: METALEDGER_KAFKA_BOOTSTRAP_SERVERS is not set"
 
 
-def relay(settings: Settings, _: argparse.Namespace) -> int:
+def relay_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--from",
+        dest="from_position",
+        type=int,
+        metavar="POSITION",
+        help="publish again every event after POSITION (0: all of them), for example after the "
+        "cluster lost the topic; stop every other relay on this store first",
+    )
+
+
+def relay(settings: Settings, args: argparse.Namespace) -> int:
     profiles = build_profiles(settings)
     # The relay's own process: producing runs beside it in a child of its own.
     service = build_relay(settings, profiles, producer_process=True)
@@ -30,6 +41,15 @@ def relay(settings: Settings, _: argparse.Namespace) -> int:
         profiles.close()
         print(f"{NO_BROKER}: nothing to publish to", file=sys.stderr)
         return 2
+    start = args.from_position
+    if start is not None:
+        head = profiles.recorder.max_notification_id() or 0
+        if not 0 <= start <= head:
+            service.close()
+            profiles.close()
+            print(f"metaledger: --from must be between 0 and {head}", file=sys.stderr)
+            return 2
+        service.relay.position.rewind(start)
 
     def stop(_signal: int, _frame: FrameType | None) -> None:
         service.request_stop()

@@ -42,6 +42,9 @@ LINGER_MS = 50
 # A broker that does not answer within this fails the batch; the relay then retries it.
 DELIVERY_TIMEOUT_MS = 30_000
 REQUEST_TIMEOUT_MS = 10_000
+# A send waits this long for the topic's metadata (60 s by default): a topic the broker lost
+# then fails the batch soon, and the relay creates the topic again.
+MAX_BLOCK_MS = 10_000
 FLUSH_TIMEOUT_SECONDS = (DELIVERY_TIMEOUT_MS + REQUEST_TIMEOUT_MS) / 1000
 PARTITION_CACHE_SIZE = 100_000
 
@@ -66,7 +69,9 @@ class Sending(Protocol):
 
 
 class BatchPublisher(Protocol):
-    def ensure_topic(self) -> None: ...
+    def ensure_topic(self) -> bool:
+        """Creates the topic unless it exists; True when it had to be created."""
+        ...
 
     def send(self, records: Iterable[Record]) -> Sending:
         """Starts sending the records, in order."""
@@ -85,8 +90,8 @@ class Publisher:
         self._partitions: dict[bytes, int] = {}
         self._partition_count = 0
 
-    def ensure_topic(self) -> None:
-        ensure_topic(self.bootstrap_servers, self.topic, client_id="metaledger-relay")
+    def ensure_topic(self) -> bool:
+        return ensure_topic(self.bootstrap_servers, self.topic, client_id="metaledger-relay")
 
     def send(self, records: Iterable[Record]) -> Sending:
         """Sends each record as soon as it comes (the producer sends full batches while the
@@ -130,6 +135,7 @@ class Publisher:
             batch_size=BATCH_BYTES,
             delivery_timeout_ms=DELIVERY_TIMEOUT_MS,
             request_timeout_ms=REQUEST_TIMEOUT_MS,
+            max_block_ms=MAX_BLOCK_MS,
         )
         return self._producer
 
@@ -195,8 +201,8 @@ class ProducerProcess:
         """The child's process id, while it runs."""
         return self._process.pid if self._process is not None else None
 
-    def ensure_topic(self) -> None:
-        ensure_topic(self.bootstrap_servers, self.topic, client_id="metaledger-relay")
+    def ensure_topic(self) -> bool:
+        return ensure_topic(self.bootstrap_servers, self.topic, client_id="metaledger-relay")
 
     def send(self, records: Iterable[Record]) -> Sending:
         connection = self._connection or self._start()

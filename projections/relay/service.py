@@ -57,9 +57,15 @@ class RelayWorker:
 
     def step(self) -> int:
         if not self._topic_ready:
-            self.relay.publisher.ensure_topic()
+            if self.relay.publisher.ensure_topic():
+                self._say_topic_was_made(self.relay.position.current())
             self._topic_ready = True
-        count = self.relay.publish_batch()
+        try:
+            count = self.relay.publish_batch()
+        except Exception:
+            # The broker may have lost the topic (a new or wiped cluster): look again first.
+            self._topic_ready = False
+            raise
         if count == self.relay.batch_size and self._due():
             self._report("publishing", self.relay.lag())
         return count
@@ -69,6 +75,17 @@ class RelayWorker:
             lag = self.relay.lag()
             if failures == 1 or self._due():
                 self._report("waiting for the broker", lag)
+
+    def _say_topic_was_made(self, position: int) -> None:
+        if position == 0:
+            return  # a first start: nothing was published yet
+        log.warning(
+            "relay: topic %s was missing on the broker and has been created again; the events "
+            "up to position %d that were published to it before are not on it (publish them "
+            "again with `metaledger relay --from 0`)",
+            self.relay.origin.stream,
+            position,
+        )
 
     def _due(self) -> bool:
         now = time.monotonic()

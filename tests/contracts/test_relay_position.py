@@ -101,6 +101,24 @@ class RelayPositionContract:
         assert (position.current(), search_store.position()) == (3, 8)
 
 
+    def test_a_rewound_position_is_current_and_moves_forward_again(
+        self, position: RelayPosition, another_position: RelayPosition
+    ) -> None:
+        position.record(5)
+        position.record(9)
+        position.rewind(3)
+        assert (position.current(), another_position.current()) == (3, 3)
+        position.record(4)
+        assert position.current() == 4
+
+    def test_rewinding_to_zero_starts_from_the_first_event(self, position: RelayPosition) -> None:
+        position.record(7)
+        position.rewind(0)
+        assert position.current() == 0
+        position.record(1)
+        assert position.current() == 1
+
+
 class TestOnSQLite(RelayPositionContract):
     backend = "sqlite"
 

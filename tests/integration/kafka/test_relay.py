@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import time
 from collections import Counter, defaultdict
@@ -19,7 +20,13 @@ from tests.integration.kafka.conftest import create, patch
 from tests.support import processes
 from tests.support.backlog import write_backlog
 from tests.support.kafka_broker import KafkaBroker
-from tests.support.stream import at_least, events_of, every_position_up_to, read_topic
+from tests.support.stream import (
+    at_least,
+    events_of,
+    every_position_up_to,
+    read_topic,
+    unique_topic,
+)
 
 
 def wait_until(condition: object, timeout: float = 60.0) -> None:
@@ -167,3 +174,71 @@ def test_broker_stopped_and_restarted_while_writes_continue_loses_nothing(
     )
 
     assert {event["subject"] for event in events_of(messages)} == set(written)
+
+
+@pytest.mark.parametrize("database_url", [None])
+def test_a_topic_the_broker_lost_is_created_again_and_publishing_goes_on(
+    stream_settings: Settings,
+    profiles: UserProfiles,
+    relay: Relay,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    servers, topic = stream_settings.kafka_bootstrap_servers or "", stream_settings.kafka_topic
+    service = RelayService(relay)
+    service.start()
+    try:
+        create(profiles, "before@example.com")
+        wait_until(lambda: relay.lag().events == 0)
+        published = relay.position.current()
+        admin = KafkaAdminClient(bootstrap_servers=servers)
+        try:
+            admin.delete_topics([topic])
+            wait_until(lambda: topic not in admin.list_topics())
+        finally:
+            admin.close()
+
+        after = [create(profiles, f"after{number}@example.com") for number in range(3)]
+
+        wait_until(lambda: relay.lag().events == 0, timeout=120)
+    finally:
+        service.stop()
+    messages = read_topic(
+        servers, topic, lambda found: {m.event["subject"] for m in found} >= set(after)
+    )
+    assert {event["subject"] for event in events_of(messages)} == set(after)
+    said = [r.getMessage() for r in caplog.records if "created again" in r.getMessage()]
+    assert len(said) == 1
+    assert f"up to position {published}" in said[0]
+    assert "metaledger relay --from 0" in said[0]
+
+
+@pytest.mark.parametrize("database_url", [None])
+def test_relay_from_zero_publishes_every_event_again_to_an_empty_topic(
+    stream_settings: Settings, profiles: UserProfiles, relay: Relay, tmp_path: Path
+) -> None:
+    written = [create(profiles, f"again{number}@example.com") for number in range(3)]
+    relay.catch_up()
+    # A new cluster: the topic is empty while the relay's position says all was published.
+    moved = dataclasses.replace(stream_settings, kafka_topic=unique_topic())
+
+    again = processes.start(moved, "relay", "--from", "0", log=tmp_path / "relay.log")
+    try:
+        messages = read_topic(
+            moved.kafka_bootstrap_servers or "",
+            moved.kafka_topic,
+            lambda found: {m.event["subject"] for m in found} >= set(written),
+        )
+    finally:
+        again.send_signal(signal.SIGTERM)
+        again.wait(60)
+    assert {event["subject"] for event in events_of(messages)} == set(written)
+
+
+@pytest.mark.parametrize("database_url", [None])
+def test_relay_from_a_position_past_the_log_is_refused(
+    stream_settings: Settings, profiles: UserProfiles
+) -> None:
+    create(profiles, "only@example.com")
+    result = processes.run(stream_settings, "relay", "--from", "5")
+    assert result.returncode == 2
+    assert "--from must be between 0 and 1" in result.stderr

@@ -104,8 +104,8 @@ class RefusesOneBatch:
         self.refused = refused
         self.batches: list[list[Record]] = []
 
-    def ensure_topic(self) -> None:
-        pass
+    def ensure_topic(self) -> bool:
+        return False
 
     def send(self, records: Iterable[Record]) -> Sending:
         self.batches.append(list(records))
