@@ -13,6 +13,11 @@ without breaking that shape (the JSON Schema is `projections/relay/cloudevent.sc
 
 `id` is derived from the user and version, so a message published again keeps its id and
 consumers can deduplicate on it.
+
+The messages are rendered here rather than with the CloudEvents SDK (`cloudevents`), which the
+tests use to read every message back: the SDK builds an event object and serialises it with the
+standard library, 11.6 µs an event against 0.8 µs for one orjson call on the same event
+(measured on this project's 2-core machine), and the relay publishes tens of thousands a second.
 """
 
 from __future__ import annotations

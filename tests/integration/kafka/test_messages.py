@@ -15,6 +15,7 @@ from auth0.management.types import (
     EventStreamCloudEventUserDeletedCloudEvent,
     EventStreamCloudEventUserUpdatedCloudEvent,
 )
+from cloudevents.v1.kafka import KafkaMessage, from_structured
 
 from metaledger.api import stores
 from metaledger.api.bootstrap import relay_config
@@ -77,6 +78,21 @@ def test_every_message_validates_against_the_published_json_schema(
     assert len(events) == 6
     for event in events:
         jsonschema.validate(event, SCHEMA)
+
+
+def test_every_message_reads_back_with_the_official_cloudevents_kafka_binding(
+    stream_settings: Settings, profiles: UserProfiles, relay: Relay
+) -> None:
+    user_id = every_kind_of_event(profiles)
+
+    for message in published(stream_settings, relay, 6):
+        if message.value is None:
+            continue  # the tombstone of an erased user carries no event
+        kafka = KafkaMessage(headers=dict(message.headers), key=message.key, value=message.value)
+        event = from_structured(kafka)
+        assert event["specversion"] == "1.0"
+        assert event["subject"] == user_id
+        assert event.data == message.event["data"]
 
 
 def test_app_metadata_patch_carries_the_patch_the_changes_and_both_objects(
