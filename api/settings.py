@@ -63,6 +63,10 @@ class Settings:
     # HTTP processes `serve` starts; with more than one, the background workers run in the
     # process that supervises them.
     http_workers: int = 1
+    # Logging: a level (DEBUG, INFO, WARNING, ERROR) and a format, `text` or `json` (one object
+    # a line, for log collectors).
+    log_level: str = "INFO"
+    log_format: str = "text"
 
     # Where every store lives: parsed from `database_url` and `data_dir`, once.
     store: StoreLocation = field(init=False)
@@ -142,4 +146,6 @@ class Settings:
             embedded_workers=(get("EMBEDDED_WORKERS") or "true").lower()
             not in ("0", "false", "no", "off"),
             http_workers=integer("HTTP_WORKERS", cls.http_workers),
+            log_level=get("LOG_LEVEL") or cls.log_level,
+            log_format=(get("LOG_FORMAT") or cls.log_format).lower(),
         )

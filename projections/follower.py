@@ -2,7 +2,8 @@
 
 A follower is a `step` that handles the next batch and says how many events it read. A step that
 raises (a store or broker down) is retried after a pause that doubles up to a bound, so an
-outage costs no busy loop and the follower resumes by itself when the dependency returns.
+outage costs no busy loop and the follower resumes by itself when the dependency returns. An
+outage is logged once when it starts and once when it ends.
 Runs in a thread of its own beside the API (embedded mode) or in the foreground of a process;
 `catch_up` runs the steps once up to the end of the log, in the caller's thread.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from contextlib import closing
 
@@ -75,18 +77,29 @@ class Follower:
         with closing(wakeup_for(self.recorder, self.poll_interval)) as wakeup:
             self._wakeup = wakeup
             failures = 0
+            failing_since = 0.0
             while not self._stopping.is_set():
                 try:
                     count = self.step()
-                except Exception:
+                except Exception as error:
                     failures += 1
-                    self.log.exception("%s failed (attempt %d)", self.name, failures)
+                    # One line when the outage starts and one when it ends; the retries in
+                    # between, with their tracebacks, only at DEBUG.
+                    if failures == 1:
+                        failing_since = time.monotonic()
+                        self.log.warning("%s failed, retrying: %r", self.name, error)
+                    self.log.debug("%s failed (attempt %d)", self.name, failures, exc_info=True)
                     if self.on_failure is not None:
                         self.on_failure(failures)
                     self._stopping.wait(min(FIRST_PAUSE * 2 ** (failures - 1), self.max_pause))
                     continue
                 if failures:
-                    self.log.info("%s recovered after %d failed attempts", self.name, failures)
+                    self.log.warning(
+                        "%s recovered after %d failed attempts in %.0f s",
+                        self.name,
+                        failures,
+                        time.monotonic() - failing_since,
+                    )
                     failures = 0
                 if count < self.batch_size:
                     wakeup.wait()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from metaledger.api import logs
 from metaledger.api.cli import history, search, stream
 from metaledger.api.cli.serve import serve
 from metaledger.api.settings import Settings
@@ -50,11 +50,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     args = parser().parse_args(argv)
-    return COMMANDS[args.command].run(Settings.from_env(), args)
+    try:
+        settings = Settings.from_env()
+        logs.configure(settings.log_level, settings.log_format)
+    except ValueError as error:
+        print(f"metaledger: {error}", file=sys.stderr)
+        return 2
+    return COMMANDS[args.command].run(settings, args)
 
 
 if __name__ == "__main__":

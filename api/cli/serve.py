@@ -12,6 +12,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from metaledger.api import logs
 from metaledger.api.auth.clients import admin_client_source
 from metaledger.api.bootstrap import build_http, running
 from metaledger.api.cli.processes import serve_in_processes
@@ -32,7 +33,9 @@ def serve(settings: Settings, _: argparse.Namespace) -> int:
         ),
         file=sys.stderr,
     )
-    options: dict[str, Any] = {"log_level": "info", "access_log": False}
+    # Logging is set up already (`metaledger.api.logs`): uvicorn keeps to it, and each request
+    # is logged by the app's access log, with its request id.
+    options: dict[str, Any] = {"log_config": None, "access_log": False}
     if settings.http_workers == 1:
         uvicorn.run(create_app(container), host=settings.host, port=settings.port, **options)
         return 0
@@ -51,6 +54,7 @@ def serve(settings: Settings, _: argparse.Namespace) -> int:
 
 def http_process_app(settings: Settings) -> FastAPI:
     """The app of one of several HTTP processes."""
+    logs.configure(settings.log_level, settings.log_format)
     collect_cycles_rarely()
     return create_app(build_http(settings))
 

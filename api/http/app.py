@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from metaledger.api.bootstrap import Container, running
+from metaledger.api.http.access_log import AccessLogMiddleware
 from metaledger.api.http.errors import install_error_handlers
 from metaledger.api.http.middleware import CorrelationIdMiddleware
 from metaledger.api.http.routes import (
@@ -49,6 +50,7 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     install_error_handlers(app)
     app.add_middleware(CorrelationIdMiddleware)
+    app.add_middleware(AccessLogMiddleware)  # outermost: it reads the request id set inside
     for module in (users, search, history, oauth, signup, userinfo, wellknown, health):
         app.include_router(module.router)
     return app

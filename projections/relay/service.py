@@ -71,10 +71,10 @@ class RelayWorker:
         return count
 
     def report_failure(self, failures: int) -> None:
-        with contextlib.suppress(Exception):  # the store may be what is down
-            lag = self.relay.lag()
-            if failures == 1 or self._due():
-                self._report("waiting for the broker", lag)
+        """Says how far behind the relay is when an outage starts (once, not per retry)."""
+        if failures == 1:
+            with contextlib.suppress(Exception):  # the store may be what is down
+                self._report("waiting for the broker", self.relay.lag())
 
     def _say_topic_was_made(self, position: int) -> None:
         if position == 0:
