@@ -12,6 +12,7 @@ from metaledger.api.bootstrap import Container, running
 from metaledger.api.http.access_log import AccessLogMiddleware
 from metaledger.api.http.errors import install_error_handlers
 from metaledger.api.http.middleware import CorrelationIdMiddleware
+from metaledger.api.http.openapi import install_openapi
 from metaledger.api.http.routes import (
     health,
     history,
@@ -51,6 +52,11 @@ def create_app(container: Container) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(CorrelationIdMiddleware)
     app.add_middleware(AccessLogMiddleware)  # outermost: it reads the request id set inside
-    for module in (users, search, history, oauth, signup, userinfo, wellknown, health):
-        app.include_router(module.router)
+    routers = [
+        module.router
+        for module in (users, search, history, oauth, signup, userinfo, wellknown, health)
+    ]
+    for router in routers:
+        app.include_router(router)
+    install_openapi(app, routers)
     return app

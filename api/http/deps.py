@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
@@ -61,17 +62,23 @@ def insufficient_scope(message: str) -> ApiError:
     return ApiError(403, message, "insufficient_scope")
 
 
-def any_scope(*scopes: str, separator: str = "; ") -> Callable[[Principal], Awaitable[Principal]]:
-    """Requires one of `scopes`. Auth0 words the message with "," on some endpoints."""
-    expected = ", ".join(scopes) if separator == "; " else ",".join(scopes)
-    message = f"Insufficient scope{separator.strip()} expected any of: {expected}."
+@dataclass(frozen=True)
+class ScopeCheck:
+    """A dependency requiring one of `scopes` (the OpenAPI document lists them)."""
 
-    async def check(principal: PrincipalDep) -> Principal:
-        if not principal.has_any(*scopes):
-            raise insufficient_scope(message)
+    scopes: tuple[str, ...]
+    message: str
+
+    async def __call__(self, principal: PrincipalDep) -> Principal:
+        if not principal.has_any(*self.scopes):
+            raise insufficient_scope(self.message)
         return principal
 
-    return check
+
+def any_scope(*scopes: str, separator: str = "; ") -> ScopeCheck:
+    """Requires one of `scopes`. Auth0 words the message with "," on some endpoints."""
+    expected = ", ".join(scopes) if separator == "; " else ",".join(scopes)
+    return ScopeCheck(scopes, f"Insufficient scope{separator.strip()} expected any of: {expected}.")
 
 
 def request_id(request: Request) -> str:

@@ -1,0 +1,150 @@
+"""The shapes of what the API answers, for its OpenAPI document (the routes render their bodies
+with orjson; these models describe them, and the document's tests hold the two together)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Auth0Error(BaseModel):
+    """Every Management API refusal."""
+
+    statusCode: int  # noqa: N815 (Auth0's field names)
+    error: str
+    message: str
+    errorCode: str | None = None  # noqa: N815
+
+
+class OAuthError(BaseModel):
+    """A refusal of the Authentication API (`/oauth/token`, `/userinfo`)."""
+
+    error: str
+    error_description: str
+
+
+class Identity(BaseModel):
+    connection: str
+    user_id: str
+    provider: str
+    isSocial: bool  # noqa: N815
+
+
+class User(BaseModel):
+    """An Auth0 user object (`fields` may leave attributes out)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    user_id: str | None = None
+    email: str | None = None
+    email_verified: bool | None = None
+    username: str | None = None
+    name: str | None = None
+    nickname: str | None = None
+    picture: str | None = None
+    user_metadata: dict[str, Any] | None = None
+    app_metadata: dict[str, Any] | None = None
+    identities: list[Identity] | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    last_login: str | None = None
+    last_ip: str | None = None
+    logins_count: int | None = None
+    blocked: bool | None = None
+
+
+class UserPage(BaseModel):
+    """A page of a search with `include_totals=true`."""
+
+    users: list[User]
+    start: int
+    limit: int
+    length: int
+    total: int
+
+
+class UserCheckpoint(BaseModel):
+    """A page of a search paged by checkpoints (`from`, `take`); `next` is absent at the end."""
+
+    users: list[User]
+    next: int | None = None
+
+
+class HistoryEntry(BaseModel):
+    """One event of a user's history."""
+
+    version: int
+    event: str
+    timestamp: str
+    actor: dict[str, Any] | None
+    patch: dict[str, Any] | None
+    changes: dict[str, Any] | None
+    erased: bool
+
+
+class HistoryPage(BaseModel):
+    """A page of history with `include_totals=true`."""
+
+    events: list[HistoryEntry]
+    start: int
+    limit: int
+    length: int
+    total: int
+
+
+class HistoryCheckpoint(BaseModel):
+    """A page of history paged by checkpoints; `next` is absent at the oldest event."""
+
+    events: list[HistoryEntry]
+    next: int | None = None
+
+
+class FeedEntry(HistoryEntry):
+    position: int
+    user_id: str | None
+
+
+class FeedPage(BaseModel):
+    events: list[FeedEntry]
+    next: int = Field(description="The position to ask from next time.")
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str
+    expires_in: int
+    scope: str | None = None
+    id_token: str | None = None
+
+
+class Claims(BaseModel):
+    """OpenID Connect claims of the token's user, as its scopes allow."""
+
+    model_config = ConfigDict(extra="allow")
+
+    sub: str
+
+
+class SignedUp(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    email: str
+    email_verified: bool
+
+
+class KeySet(BaseModel):
+    keys: list[dict[str, Any]]
+
+
+class Discovery(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    issuer: str
+    jwks_uri: str
+    token_endpoint: str
+
+
+class Health(BaseModel):
+    status: str
+    position: int | None = None
