@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from uuid import UUID
@@ -14,8 +15,9 @@ from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     EventStore,
-    IntegrityError,
+    InterfaceError,
     Mapper,
+    OperationalError,
     Recording,
     StoredEvent,
 )
@@ -23,7 +25,6 @@ from eventsourcing.persistence import (
 from metaledger.domain.group_commit import GroupCommit
 from metaledger.domain.ports import (
     EmailIndex,
-    EmailTakenError,
     EventRows,
     TablesBesideEvents,
     TimeIndex,
@@ -32,6 +33,8 @@ from metaledger.domain.ports import (
 from metaledger.domain.storage.shredding import KeyRing, SealingEventStore, ShreddingMapper
 from metaledger.domain.storage.transcoder import OrjsonTranscoder
 from metaledger.domain.user import User
+
+log = logging.getLogger("metaledger.domain")
 
 
 class ProfilesApplication(Application[UUID]):
@@ -114,11 +117,16 @@ class ProfilesApplication(Application[UUID]):
         saves: list[tuple[int, ProcessingEvent[UUID]]],
         outcomes: dict[int, list[Recording[UUID]] | BaseException],
     ) -> None:
-        """Commits the saves together; when one conflicts, each half on its own, and so on
-        down to the saves that conflict (a few commits rather than one per save)."""
+        """Commits the saves together; when that fails, each half on its own, and so on down
+        to the saves that fail (a few commits rather than one per save). A store that does not
+        answer fails the saves at once: the recorder has retried it already."""
+        together = self._together([pending for _, pending in saves])
         try:
-            recordings = self._record_together([pending for _, pending in saves])
-        except (IntegrityError, EmailTakenError) as error:
+            recordings = self._record(together)
+        except (InterfaceError, OperationalError) as error:
+            outcomes.update((index, error) for index, _ in saves)
+            return
+        except Exception as error:  # a conflict, or any statement the store refused
             if len(saves) == 1:
                 outcomes[saves[0][0]] = error
                 return
@@ -130,19 +138,29 @@ class ProfilesApplication(Application[UUID]):
         for index, pending in saves:
             outcomes[index] = recordings[start : start + len(pending.events)]
             start += len(pending.events)
+        self._after_commit(together, recordings)
 
-    def _record_together(self, batch: list[ProcessingEvent[UUID]]) -> list[Recording[UUID]]:
+    @staticmethod
+    def _together(batch: list[ProcessingEvent[UUID]]) -> ProcessingEvent[UUID]:
         together: ProcessingEvent[UUID] = ProcessingEvent()
         for pending in batch:
             together.events.extend(pending.events)
             together.aggregates.update(pending.aggregates)
             for name, values in pending.saved_kwargs.items():
                 together.saved_kwargs.setdefault(name, []).extend(values)
-        recordings = self._record(together)
-        self._cache_saved(together)
-        self._take_snapshots(together)
-        self._notify(recordings)
-        return recordings
+        return together
+
+    def _after_commit(
+        self, saved: ProcessingEvent[UUID], recordings: list[Recording[UUID]]
+    ) -> None:
+        """The work that follows a commit. The saves are stored whatever happens here, so a
+        failure is logged rather than reported to them (a retry would store them twice)."""
+        try:
+            self._cache_saved(saved)
+            self._take_snapshots(saved)
+            self._notify(recordings)
+        except Exception:
+            log.exception("after storing %d events", len(saved.events))
 
     def _cache_saved(self, saved: ProcessingEvent[UUID]) -> None:
         """Puts the saved users in the aggregate cache as of the events just written. The

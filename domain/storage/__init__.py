@@ -15,11 +15,13 @@ from metaledger.domain.storage.location import (
     StoreLocation,
     store_location,
 )
+from metaledger.domain.storage.residue import SECURE_DELETE, truncate_wal, vacuum
 from metaledger.domain.storage.transcoder import OrjsonTranscoder
 
 __all__ = [
     "EVENTS_FILE",
     "POSTGRES",
+    "SECURE_DELETE",
     "SQLITE",
     "Dialect",
     "OrjsonTranscoder",
@@ -29,4 +31,6 @@ __all__ = [
     "event_store_env",
     "library_env",
     "store_location",
+    "truncate_wal",
+    "vacuum",
 ]

@@ -5,19 +5,27 @@ statements on tables of their own in the same database (`SqlTables`)."""
 
 from __future__ import annotations
 
-import logging
+import contextlib
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
+import psycopg
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed
+from psycopg.sql import SQL, Composed, Identifier
 
 from metaledger.domain.ports import EmailTakenError, KeyRecord, TablesBesideEvents, as_uuid
 from metaledger.domain.storage.dialect import POSTGRES, SQLITE, Dialect
@@ -33,6 +41,7 @@ from metaledger.domain.storage.event_times import (
     microseconds,
     write_times,
 )
+from metaledger.domain.storage.residue import truncate_wal, vacuum
 from metaledger.domain.storage.shredding import SealedStoredEvent
 from metaledger.domain.storage.user_keys import (
     USER_KEYS_TABLE,
@@ -41,8 +50,6 @@ from metaledger.domain.storage.user_keys import (
     write_keys,
 )
 from metaledger.domain.storage.writer_lock import exclusive
-
-log = logging.getLogger("metaledger.storage")
 
 Execute = Callable[[str, Sequence[Any]], object]
 ExecuteMany = Callable[[str, Sequence[Sequence[Any]]], object]
@@ -193,14 +200,9 @@ class SQLiteProfilesRecorder(
         return exclusive(f"{pool.db_name}-writer")
 
     def _truncate_wal(self) -> None:
-        """Copies the WAL into the database and empties it, so the pages that held the
-        destroyed key and the released email survive in neither file."""
+        """The pages that held the destroyed key and the released email, out of the WAL."""
         with self.datastore.get_connection(commit=True) as connection:
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            busy = cursor.fetchone()[0]
-        if busy:
-            log.warning("erasure: the WAL could not be truncated yet (readers active)")
+            truncate_wal(connection.cursor(), "event store")
 
     def write(self, statement: str, params: Sequence[Any] = ()) -> None:
         with self._writing(), self.datastore.transaction(commit=True) as c:
@@ -213,9 +215,96 @@ class SQLiteProfilesRecorder(
             return rows
 
 
-class PostgresProfilesRecorder(
-    SideTables, EmailConflicts, PostgresApplicationRecorder, TablesBesideEvents
-):
+class PostgresAppend(PostgresApplicationRecorder):
+    """The library's append of events, made safe to fail: a failed statement rolls its
+    transaction back, and the retry after a lost connection finds what an attempt committed.
+
+    psycopg counts a statement as prepared once it sends the PREPARE; when a statement before
+    it in the pipeline fails, the server skips that PREPARE. The library catches the failure
+    inside its transaction and commits (PostgreSQL rolls back instead, unseen by psycopg), so
+    the connection went back to the pool naming a statement the server never prepared, and
+    its next writes failed ("prepared statement "_pg3_6" does not exist"). Here the failure
+    leaves through psycopg's transaction, whose ROLLBACK makes psycopg forget its prepared
+    statements and DEALLOCATE them on the server, so both sides agree again.
+    """
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        attempts = 0
+
+        @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # the library's
+        def attempt() -> Sequence[int] | None:
+            nonlocal attempts
+            attempts += 1
+            return self._insert_once(stored_events, **kwargs)
+
+        try:
+            ids: Sequence[int] | None = attempt()
+        except IntegrityError:
+            committed = self._ids_if_stored(stored_events) if attempts > 1 else None
+            if committed is None:
+                raise
+            return committed
+        return ids
+
+    def _insert_once(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        with (
+            self.datastore.get_connection() as conn,
+            conn.pipeline() as pipeline,
+            conn.transaction(),
+        ):
+            try:
+                with conn.cursor() as curs:
+                    self._insert_events(curs, stored_events, **kwargs)
+                if not stored_events:
+                    return None
+                with conn.cursor() as curs:  # its results: the inserted rows
+                    self._insert_stored_events(curs, stored_events, **kwargs)
+                    pipeline.sync()  # raises the first failed statement as itself
+                    return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+            except Exception:
+                # Leaves the pipeline's aborted state (its errors are the one raised), so that
+                # the server runs the ROLLBACK that follows rather than skipping it.
+                with contextlib.suppress(psycopg.Error):
+                    pipeline.sync()
+                raise
+
+    def _ids_if_stored(self, stored_events: Sequence[StoredEvent]) -> list[int] | None:
+        """The notification ids of `stored_events` if exactly these events are stored (an
+        attempt committed them and only its acknowledgement was lost), else None. Each
+        event's state is sealed under a fresh nonce, so equal bytes are this append's own."""
+        params = (
+            [str(s.originator_id) for s in stored_events],
+            [s.originator_version for s in stored_events],
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_stored, params)
+            rows = {(str(r["originator_id"]), r["originator_version"]): r for r in curs}
+        ids = []
+        for s in stored_events:
+            row = rows.get((str(s.originator_id), s.originator_version))
+            if row is None or row["topic"] != s.topic or bytes(row["state"]) != s.state:
+                return None
+            ids.append(int(row["notification_id"]))
+        return ids
+
+    @property
+    def _select_stored(self) -> Composed:
+        return SQL(
+            "SELECT originator_id, originator_version, topic, state, notification_id "
+            "FROM {schema}.{table} WHERE originator_id = ANY(%s::{id_type}[]) "
+            "AND originator_version = ANY(%s::bigint[])"
+        ).format(
+            schema=Identifier(self.datastore.schema),
+            table=Identifier(self.events_table_name),
+            id_type=SQL(self.datastore.originator_id_type),
+        )
+
+
+class PostgresProfilesRecorder(SideTables, EmailConflicts, PostgresAppend, TablesBesideEvents):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
         prefix = events_table_name.removesuffix("_events") + "_"
@@ -224,23 +313,26 @@ class PostgresProfilesRecorder(
         )
         self.sql_create_statements.extend(Composed([SQL(s)]) for s in beside)
 
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super().insert_events(stored_events, **kwargs)
+        if _destroys_a_key(stored_events):
+            self._vacuum_side_tables()
+        return ids
+
+    def _vacuum_side_tables(self) -> None:
+        """Removes the row versions an erasure left dead: the key before it was destroyed and
+        the released email index entry (the events themselves are sealed and never change)."""
+        with self.datastore.get_connection() as connection:
+            vacuum(connection, [self.table(USER_KEYS_TABLE), self.table(EMAIL_INDEX_TABLE)])
+
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
-        # The library calls this in the events' transaction before it takes the events table's
-        # lock, which serialises every writer until commit: the lock is held for the events
-        # alone.
+        # Called in the events' transaction before the events table's lock is taken, which
+        # serialises every writer until commit: the lock is held for the events alone.
         self._write_beside(curs.execute, curs.executemany, stored_events, kwargs)
-
-    def _insert_stored_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        # Leaving a nested pipeline syncs and reads every result, so a conflict is raised as
-        # itself. The library's own sync raises at the first failed result, and its commit
-        # then fails with "pipeline aborted", an OperationalError that it retries after
-        # sleeping 200 ms, again and again until the conflict surfaces.
-        with curs.connection.pipeline():
-            super()._insert_stored_events(curs, stored_events, **kwargs)
 
     def write(self, statement: str, params: Sequence[Any] = ()) -> None:
         with self.datastore.get_connection() as connection, connection.cursor() as curs:
