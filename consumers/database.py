@@ -17,7 +17,13 @@ from typing import Any, Protocol
 
 import psycopg
 
-from metaledger.domain.storage import POSTGRES, PostgresDatabase
+from metaledger.domain.storage import (
+    POSTGRES,
+    SECURE_DELETE,
+    PostgresDatabase,
+    truncate_wal,
+    vacuum,
+)
 
 INBOX_TABLE = "consumer_inbox"
 
@@ -28,9 +34,22 @@ class Transaction(Protocol):
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
+    def erasing(self, *tables: str) -> None:
+        """Says that the transaction deletes personal data from `tables`: once it committed,
+        what the rows occupied is cleared from the database's files too."""
 
-class _SQLiteTransaction:
+
+class _Erasing:
+    def __init__(self) -> None:
+        self.erased: list[str] = []
+
+    def erasing(self, *tables: str) -> None:
+        self.erased.extend(tables)
+
+
+class _SQLiteTransaction(_Erasing):
     def __init__(self, connection: sqlite3.Connection) -> None:
+        super().__init__()
         self._connection = connection
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
@@ -40,8 +59,9 @@ class _SQLiteTransaction:
         return self._connection.execute(sql, params).fetchall()
 
 
-class _PostgresTransaction:
+class _PostgresTransaction(_Erasing):
     def __init__(self, connection: psycopg.Connection[tuple[Any, ...]]) -> None:
+        super().__init__()
         self._connection = connection
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
@@ -76,6 +96,8 @@ class Database:
     def in_sqlite_file(cls, path: Path) -> Database:
         connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         connection.execute("PRAGMA journal_mode=WAL")
+        # Every write zeroes what it frees: an erased user's earlier rows go with the last.
+        connection.execute(SECURE_DELETE)
         return cls(sqlite=connection)
 
     @classmethod
@@ -85,19 +107,26 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        """Commits when the block ends, rolls back when it raises."""
+        """Commits when the block ends, rolls back when it raises; then clears what an erasing
+        transaction's deletions left (dead row versions vacuumed, the SQLite WAL truncated)."""
         if self._postgres is not None:
             with self._postgres.transaction():
-                yield _PostgresTransaction(self._postgres)
+                postgres = _PostgresTransaction(self._postgres)
+                yield postgres
+            if postgres.erased:
+                vacuum(self._postgres, postgres.erased)
             return
         assert self._sqlite is not None
         self._sqlite.execute("BEGIN IMMEDIATE")
+        sqlite = _SQLiteTransaction(self._sqlite)
         try:
-            yield _SQLiteTransaction(self._sqlite)
+            yield sqlite
         except BaseException:
             self._sqlite.execute("ROLLBACK")
             raise
         self._sqlite.execute("COMMIT")
+        if sqlite.erased:
+            truncate_wal(self._sqlite.cursor(), "consumer")
 
     def close(self) -> None:
         if self._postgres is not None:

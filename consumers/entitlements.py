@@ -2,12 +2,14 @@
 
 What a billing or authorization service would keep. It reacts to `app_metadata.roles` and
 `app_metadata.plan` only (every other change is ignored), and to the deletion of a user, which
-revokes what they had. Roles are compared as sets with what the table holds, so a grant is
-recorded once even if an update repeats it.
+revokes what they had; an erased user's rows all go, their history included. Roles are
+compared as sets with what the table holds, so a grant is recorded once even if an update
+repeats it.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +23,8 @@ ROLES = "app_metadata.roles"
 PLAN = "app_metadata.plan"
 ENTITLEMENTS_TABLE = "entitlements"
 HISTORY_TABLE = "entitlement_history"
+
+log = logging.getLogger("metaledger.consumer.entitlements")
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,13 @@ class EntitlementsHandler:
         return event.type == USER_DELETED or ROLES in event.changes or PLAN in event.changes
 
     def handle(self, event: ChangeEvent, tx: Transaction) -> None:
+        if event.type == USER_DELETED and event.data.get("erased") is True:
+            # The roles and plans are the user's app_metadata: no trace of them may stay.
+            for table in (ENTITLEMENTS_TABLE, HISTORY_TABLE):
+                tx.execute(f"DELETE FROM {table} WHERE user_id = ?", (event.subject,))
+            tx.erasing(ENTITLEMENTS_TABLE, HISTORY_TABLE)
+            log.info("erased the entitlements of %s (event %s)", event.subject, event.id)
+            return
         held = current(tx, event.subject)
         roles_before = set(held.roles) if held else set()
         plan_before = held.plan if held else None
@@ -85,6 +96,7 @@ class EntitlementsHandler:
                 f"INSERT INTO {HISTORY_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (event.subject, kind, action, value, event.id, event.position, event.time),
             )
+        log.info("%s: %s (event %s)", event.subject, describe(grants), event.id)
         if event.type == USER_DELETED:
             tx.execute(f"DELETE FROM {ENTITLEMENTS_TABLE} WHERE user_id = ?", (event.subject,))
             return
@@ -100,6 +112,11 @@ class EntitlementsHandler:
                 event.id,
             ),
         )
+
+
+def describe(grants: list[tuple[str, str, str]]) -> str:
+    """`granted role admin, revoked plan free, granted plan pro`, or `no change`."""
+    return ", ".join(f"{action} {kind} {value}" for kind, action, value in grants) or "no change"
 
 
 def as_roles(value: Any) -> list[str]:

@@ -18,7 +18,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed
 
-from metaledger.domain.storage import POSTGRES
+from metaledger.domain.storage import POSTGRES, vacuum
 from metaledger.projections.search.bitmaps import CollectedBitmaps, Rows, ValueBitmaps
 from metaledger.projections.search.conditions import Tables
 from metaledger.projections.search.errors import QueryTimeout
@@ -157,6 +157,12 @@ class PostgresSearchStore(PostgresTrackingRecorder):
             # The rest in one round trip: queued in a pipeline (which takes no COPY).
             with curs.connection.pipeline():
                 self._write(curs, batch, _insert_rows, self.bitmaps)
+        if batch.erased:
+            # The tables that held the user's values; VACUUM reads each of their indexes whole,
+            # so the cost grows with the read model (erasures in one batch share it).
+            tables = (USERS_TABLE, METADATA_TABLE, VALUES_TABLE, BITMAPS_TABLE)
+            with self.datastore.get_connection() as connection:
+                vacuum(connection, [f"{self.schema}.{table}" for table in tables])
 
     def _write(
         self, curs: Cursor[DictRow], batch: Batch, insert: RowWriter, bitmaps: BitmapWrites

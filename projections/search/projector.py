@@ -26,6 +26,7 @@ from eventsourcing.domain import CanInitAggregate
 from eventsourcing.persistence import Notification
 
 from metaledger.domain.application import batch_decoder
+from metaledger.domain.erasure import is_erased
 from metaledger.domain.user import User
 from metaledger.projections.follower import Follower, catch_up
 from metaledger.projections.search.documents import Indexed, RemovedUser, metadata_entries, user_row
@@ -165,6 +166,9 @@ def _apply(
     deleted: set[UUID],
     batch: Batch,
 ) -> None:
+    # Also when the user left the read model earlier (deleted, then erased): its rows may
+    # still be in the files.
+    batch.erased |= is_erased(event)
     aggregate_id = event.originator_id
     current = tracked.get(aggregate_id)
     if isinstance(event, CanInitAggregate):

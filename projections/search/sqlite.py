@@ -16,7 +16,7 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
-from metaledger.domain.storage import SQLITE
+from metaledger.domain.storage import SECURE_DELETE, SQLITE, truncate_wal
 from metaledger.projections.search.conditions import Tables, reads_metadata
 from metaledger.projections.search.errors import QueryTimeout
 from metaledger.projections.search.query import QueryTranslator
@@ -135,9 +135,15 @@ class SQLiteSearchStore(SQLiteTrackingRecorder):
 
     def apply(self, batch: Batch) -> None:
         with self.datastore.transaction(commit=True) as c:
-            # First: takes the write lock, and refuses a position already recorded.
+            # On every write, not just an erasure's: the versions of a user's rows that updates
+            # and deletions freed earlier are still in the pages otherwise, out of its reach.
+            c.execute(SECURE_DELETE)
+            # First write: takes the write lock, and refuses a position already recorded.
             self._insert_tracking(c, Tracking(self.application_name, batch.position))
             self._write(c, batch)
+        if batch.erased:
+            with self.datastore.get_connection(commit=True) as connection:
+                truncate_wal(connection.cursor(), "read model")
 
     def _write(self, c: SQLiteCursor, batch: Batch) -> None:
         c.executemany(self.statements.delete_metadata, removed_entries(batch))

@@ -109,6 +109,9 @@ class Batch:
     upserts: list[UserRow] = field(default_factory=list)
     deletions: list[RemovedUser] = field(default_factory=list)
     skipped: list[SkippedEvent] = field(default_factory=list)
+    # An erased user's events are among the batch's: what the read model held of them (rows
+    # gone now or long ago) must be cleared from its files once the batch is written.
+    erased: bool = False
 
 
 class SearchStore(Protocol):
@@ -126,7 +129,9 @@ class SearchStore(Protocol):
 
     def apply(self, batch: Batch) -> None:
         """Writes the batch and its position in one transaction; a position that is not past
-        the recorded one raises (the batch was already applied) and writes nothing."""
+        the recorded one raises (the batch was already applied) and writes nothing. After a
+        batch that `erased` someone, what the deleted rows occupied is cleared from the files
+        (the SQLite WAL truncated, PostgreSQL's tables vacuumed)."""
 
     def skipped_events(self) -> list[SkippedEvent]: ...
 

@@ -20,7 +20,7 @@ import psycopg
 from tests.support.ports import free_port
 
 
-def _pg_bin(name: str) -> str:
+def pg_bin(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
@@ -51,7 +51,7 @@ class PostgresServer:
             os.chown(self.directory, user.pw_uid, user.pw_gid)
         subprocess.run(
             self._command(
-                _pg_bin("initdb"),
+                pg_bin("initdb"),
                 "-D",
                 str(self.data),
                 "-U",
@@ -73,7 +73,7 @@ class PostgresServer:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run(
             self._command(
-                _pg_bin("pg_ctl"),
+                pg_bin("pg_ctl"),
                 "-D",
                 str(self.data),
                 "-l",
@@ -91,7 +91,7 @@ class PostgresServer:
 
     def stop(self) -> None:
         subprocess.run(
-            self._command(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"),
+            self._command(pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"),
             check=False,
             capture_output=True,
         )
