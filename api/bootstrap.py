@@ -17,6 +17,7 @@ from typing import Protocol
 from metaledger.api import stores
 from metaledger.api.auth.clients import ClientRegistry, admin_client
 from metaledger.api.auth.external_issuer import external_issuer
+from metaledger.api.auth.failure_store import BucketStatements
 from metaledger.api.auth.keys import SigningKey
 from metaledger.api.auth.login import PasswordLogin
 from metaledger.api.auth.login_throttle import LoginThrottle
@@ -160,6 +161,11 @@ def build_http(settings: Settings) -> Container:
                 settings.brute_force_max_attempts,
                 settings.brute_force_block_seconds,
                 stores.login_failures(profiles),
+            ),
+            LoginThrottle(
+                settings.ip_throttle_max_attempts,
+                settings.ip_throttle_window_seconds,
+                stores.login_failures(profiles, BucketStatements),
             ),
         ),
         search=search,

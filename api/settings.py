@@ -46,6 +46,10 @@ class Settings:
     password_character_classes: int = 3
     brute_force_max_attempts: int = 10
     brute_force_block_seconds: int = 900
+    # Suspicious IP throttling, as Auth0's default: 100 failed logins a day from one IP,
+    # whatever the username, then one more every 864 s.
+    ip_throttle_max_attempts: int = 100
+    ip_throttle_window_seconds: int = 86400
     claims: tuple[ClaimMapping, ...] = ()
     external_issuer: str | None = None
     external_jwks_url: str | None = None
@@ -131,6 +135,12 @@ class Settings:
             ),
             brute_force_block_seconds=integer(
                 "BRUTE_FORCE_BLOCK_SECONDS", cls.brute_force_block_seconds
+            ),
+            ip_throttle_max_attempts=integer(
+                "IP_THROTTLE_MAX_ATTEMPTS", cls.ip_throttle_max_attempts
+            ),
+            ip_throttle_window_seconds=integer(
+                "IP_THROTTLE_WINDOW_SECONDS", cls.ip_throttle_window_seconds
             ),
             claims=parse_claims(get("CLAIMS")),
             external_issuer=get("EXTERNAL_ISSUER"),

@@ -13,7 +13,12 @@ from typing import TypeVar
 from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
 from eventsourcing.utils import Environment
 
-from metaledger.api.auth.failure_store import SqlTables, StoredLoginFailures
+from metaledger.api.auth.failure_store import (
+    FailureStatements,
+    SqlTables,
+    StoredLoginFailures,
+    StreakStatements,
+)
 from metaledger.consumers.database import Database
 from metaledger.domain.metadata import MetadataLimits
 from metaledger.domain.ports import PasswordHasher
@@ -104,12 +109,14 @@ def consumer_database(location: StoreLocation, filename: str) -> Database:
     return Database.in_sqlite_file(location.file(filename))
 
 
-def login_failures(profiles: UserProfiles) -> StoredLoginFailures:
-    """Failed-login streaks, in a table of the event store's database."""
+def login_failures(
+    profiles: UserProfiles, statements: type[FailureStatements] = StreakStatements
+) -> StoredLoginFailures:
+    """Failed-login counts (streaks unless told), in a table of the event store's database."""
     recorder = profiles.recorder
     if not isinstance(recorder, SqlTables):
         raise TypeError(f"{type(recorder).__name__} runs no statements on tables of its own")
-    return StoredLoginFailures(recorder)
+    return StoredLoginFailures(recorder, statements)
 
 
 def _tracking_recorder(name: str, env: dict[str, str], kind: type[Recorder]) -> Recorder:

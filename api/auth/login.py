@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from metaledger.api.auth.login_throttle import Block, LoginThrottle, login_key
+from metaledger.api.auth.login_throttle import Block, LoginThrottle, ip_key, login_key
 from metaledger.api.auth.passwords import Passwords
 from metaledger.domain.profiles import UserProfiles
 from metaledger.domain.user import User
@@ -23,28 +23,45 @@ class UserBlocked(LoginRefused):
 
 
 class TooManyAttempts(LoginRefused):
+    """Too many failed logins of this user from this IP."""
+
     def __init__(self, block: Block) -> None:
         super().__init__("too many failed logins")
         self.block = block
+
+
+class SuspiciousIp(TooManyAttempts):
+    """Too many failed logins from this IP, whatever the username."""
 
 
 @dataclass(frozen=True)
 class PasswordLogin:
     profiles: UserProfiles
     passwords: Passwords
-    throttle: LoginThrottle
+    throttle: LoginThrottle  # one user from one IP
+    ip_throttle: LoginThrottle  # one IP, across usernames
 
     def authenticate(self, connection: str, username: str, password: str, ip: str) -> User:
-        key = login_key(connection, username, ip)
+        address, key = ip_key(ip), login_key(connection, username, ip)
+        address_block = self.ip_throttle.block(address)
+        if address_block is not None:
+            raise SuspiciousIp(address_block)
         block = self.throttle.block(key)
         if block is not None:
             raise TooManyAttempts(block)
         user = self._find(connection, username)
         password_hash = user.profile.get("password_hash") if user is not None else None
-        stored = password_hash if isinstance(password_hash, str) else None
-        if user is None or not self.passwords.verify_login(stored, password):
+        # Verified whether or not there is a user (against a dummy hash if need be), so an
+        # unknown user costs the same one argon2 verification as a wrong password.
+        verified = self.passwords.verify_login(
+            password_hash if isinstance(password_hash, str) else None, password
+        )
+        if user is None or not verified:
             self.throttle.failed(key)
+            self.ip_throttle.failed(address)
             raise WrongCredentials
+        # This pair's streak only: the address's count stays, or one account the attacker
+        # owns would reset a spray across the others.
         self.throttle.succeeded(key)
         if user.profile.get("blocked") is True:
             raise UserBlocked

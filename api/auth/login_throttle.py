@@ -1,9 +1,12 @@
-"""Brute-force protection: consecutive failed logins for one user from one IP block that pair.
+"""Brute-force protection: failed logins counted per key, and a key over its limit blocked.
 
-As in Auth0, the block is per (user, IP), so an attacker elsewhere cannot lock the owner out,
-and a successful login clears the count. The streaks live in the store (`LoginFailures`), so
-every HTTP process counts the same failures; a failure streak is forgotten once
-`block_seconds` pass without another one.
+Two keys, as Auth0 counts. `login_key`, one user from one IP: consecutive failures block that
+pair, so an attacker elsewhere cannot lock the owner out, and a successful login clears the
+count; a streak is forgotten once `block_seconds` pass without another failure. `ip_key`, one IP
+whatever the username (suspicious IP throttling): failures from an address that sprays many
+accounts block the address; a success does not clear it. The counts live in the store
+(`LoginFailures`), which also holds the counting rule, so every HTTP process counts the same
+failures.
 """
 
 from __future__ import annotations
@@ -17,12 +20,17 @@ from typing import Protocol
 
 from metaledger.api.auth.failure_store import Failure
 
-LoginKey = bytes  # a digest of (connection, lowercased identifier, IP)
+LoginKey = bytes  # a digest of (connection, lowercased identifier, IP), or of the IP
 
 
 def login_key(connection: str, identifier: str, ip: str) -> LoginKey:
     pair = "\0".join((connection, identifier.strip().lower(), ip))
     return hashlib.sha256(pair.encode()).digest()
+
+
+def ip_key(ip: str) -> LoginKey:
+    """The key of every login from `ip`, whatever the connection or identifier."""
+    return hashlib.sha256(ip.encode()).digest()
 
 
 class LoginFailures(Protocol):

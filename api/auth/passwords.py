@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from functools import cached_property
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -14,6 +13,9 @@ class Passwords:
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_cost_kib, parallelism=parallelism
         )
+        # Stands in for a missing hash at login. Made now, with the same parameters, so that
+        # not even the first login of an unknown user costs more than a known user's.
+        self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)
@@ -26,12 +28,8 @@ class Passwords:
 
     def verify_login(self, password_hash: str | None, password: str) -> bool:
         """Like `verify`, but a user without a hash (unknown, or no password set) costs as
-        much as one with a wrong password, so response times do not tell them apart."""
+        much as one with a wrong password: one verification, against the dummy hash."""
         if password_hash is None:
             self.verify(self._dummy_hash, password)
             return False
         return self.verify(password_hash, password)
-
-    @cached_property
-    def _dummy_hash(self) -> str:
-        return self._hasher.hash(secrets.token_urlsafe(16))

@@ -12,7 +12,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from metaledger.api.auth.clients import CLIENT_CREDENTIALS, PASSWORD, PASSWORD_REALM, Client
-from metaledger.api.auth.login import TooManyAttempts, UserBlocked, WrongCredentials
+from metaledger.api.auth.login import (
+    SuspiciousIp,
+    TooManyAttempts,
+    UserBlocked,
+    WrongCredentials,
+)
 from metaledger.api.auth.tokens import CLIENT_CREDENTIALS_GRANT
 from metaledger.api.auth.user_tokens import PASSWORD_GRANT, user_scopes, user_token_response
 from metaledger.api.bootstrap import Container
@@ -28,6 +33,13 @@ TOKEN_FORM_LIMIT = 64 * 1024
 # Set by a trusted (confidential) server-side application: the end user's address, so that
 # brute-force protection counts per user and not per application server.
 FORWARDED_FOR = "auth0-forwarded-for"
+# Auth0's descriptions of its two throttles: brute-force protection (one user from one IP) and
+# suspicious IP throttling (one IP, whatever the username).
+ACCOUNT_BLOCKED = "Your account has been blocked after multiple consecutive login attempts."
+SUSPICIOUS_IP = (
+    "We have detected suspicious login behavior and further attempts will be blocked. "
+    "Please contact the administrator."
+)
 
 
 def _basic_credentials(request: Request) -> tuple[str | None, str | None]:
@@ -143,7 +155,7 @@ def password_login(
         raise OAuthError(
             429,
             "too_many_attempts",
-            "Your account has been blocked after multiple consecutive login attempts.",
+            SUSPICIOUS_IP if isinstance(refused, SuspiciousIp) else ACCOUNT_BLOCKED,
             headers=refused.block.headers(),
         ) from None
     except WrongCredentials:
