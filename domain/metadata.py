@@ -7,6 +7,7 @@ key and an empty object clears the whole bucket.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,10 +53,16 @@ DOLLAR_KEY_MESSAGE = (
     'Fields with "$" are not allowed, please remove all fields containing "$". '
     "Example: user_metadata.$foo"
 )
-
+NUL_MESSAGE = "{what} may not contain NUL (\\u0000) characters"
 
 # JSON numbers are kept as 64-bit integers (as orjson, PostgreSQL jsonb and SQLite read them).
 INT64 = range(-(2**63), 2**63)
+# The deepest nesting a bucket may be allowed: the code that copies and serialises a bucket
+# recurses (orjson stops at 255 levels; events and messages wrap a bucket in a few more).
+MAX_DEPTH_CEILING = 100
+
+# Where a value sits: (parent place, key or index), None at the root; rendered only on error.
+Place = tuple[Any, str | int] | None
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,12 @@ class MetadataLimits:
 
     max_bytes: int = 16 * 1024
     max_depth: int = 10
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_depth <= MAX_DEPTH_CEILING:
+            raise ValueError(
+                f"The metadata depth limit must be 1 to {MAX_DEPTH_CEILING}, not {self.max_depth}."
+            )
 
 
 def json_type_name(value: Any) -> str:
@@ -83,14 +96,68 @@ def json_type_name(value: Any) -> str:
     return "object"
 
 
-def validate_patch(bucket: str, patch: Any) -> None:
-    """Checks a metadata patch as sent: an object whose keys, at any depth, are acceptable."""
+def walk(value: Any) -> Iterator[tuple[Place, int, Any]]:
+    """Every value inside a JSON value, in document order, with its place and nesting level
+    (the root is level 0, its items level 1). Iterative, so any nesting is safe to walk, and a
+    caller that stops at a level never reaches the levels below it."""
+    stack: list[tuple[Place, int, Any]] = [(None, 0, value)]
+    while stack:
+        place, level, item = stack.pop()
+        yield place, level, item
+        if isinstance(item, dict):
+            children = [((place, key), level + 1, child) for key, child in item.items()]
+        elif isinstance(item, list):
+            children = [((place, index), level + 1, child) for index, child in enumerate(item)]
+        else:
+            continue
+        stack.extend(reversed(children))
+
+
+def place_name(root: str, place: Place) -> str:
+    """`root.key[0].other`: a place inside the value called `root`."""
+    parts: list[str] = []
+    while place is not None:
+        place, key = place
+        parts.append(f"[{key}]" if isinstance(key, int) else f".{key}")
+    return root + "".join(reversed(parts))
+
+
+def depth(value: Any) -> int:
+    """Nesting depth of a JSON value: a scalar is 0, `{"a": 1}` is 1, `{"a": [1]}` is 2."""
+    return max((level + 1 for _, level, item in walk(value) if _is_container(item)), default=0)
+
+
+def _is_container(value: Any) -> bool:
+    return isinstance(value, dict | list)
+
+
+def payload_error(detail: str, place: str) -> InvalidRequest:
+    return InvalidRequest(f"Payload validation error: '{detail}' on property {place}.")
+
+
+def _too_deep(bucket: str, limit: int) -> InvalidRequest:
+    return InvalidRequest(
+        f"Payload validation error: '{bucket}' is nested deeper than {limit} levels."
+    )
+
+
+def validate_patch(bucket: str, patch: Any, limits: MetadataLimits) -> None:
+    """Checks a metadata patch as sent: an object no deeper than the limit whose keys and
+    values, at any depth, are acceptable and storable. A bucket after the patch is at least as
+    deep as the patch, so the depth refused here would be refused after merging anyway."""
     if not isinstance(patch, dict):
         raise InvalidRequest(
             f"Payload validation error: 'Expected type object but found type "
             f"{json_type_name(patch)}' on property {bucket}."
         )
-    _check_contents(patch)
+    for place, level, item in walk(patch):
+        if isinstance(item, dict):
+            _check_keys(bucket, place, item)
+        if _is_container(item):
+            if level >= limits.max_depth:
+                raise _too_deep(bucket, limits.max_depth)
+        else:
+            check_storable(bucket, place, item)
     if bucket == APP_METADATA:
         reserved = sorted(RESERVED_APP_METADATA_KEYS.intersection(patch))
         if reserved:
@@ -101,40 +168,31 @@ def validate_patch(bucket: str, patch: Any) -> None:
             )
 
 
-def _check_contents(value: Any) -> None:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if "." in key:
-                raise InvalidRequest(DOTTED_KEY_MESSAGE)
-            if "$" in key:
-                raise InvalidRequest(DOLLAR_KEY_MESSAGE)
-            _check_contents(item)
-    elif isinstance(value, list):
-        for item in value:
-            _check_contents(item)
-    elif (
-        isinstance(value, int)
-        and not isinstance(value, bool)
-        and not INT64.start <= value < INT64.stop
-    ):
-        raise InvalidRequest("Payload validation error: an integer is outside the 64-bit range.")
+def _check_keys(bucket: str, place: Place, item: dict[str, Any]) -> None:
+    for key in item:
+        if "." in key:
+            raise InvalidRequest(DOTTED_KEY_MESSAGE)
+        if "$" in key:
+            raise InvalidRequest(DOLLAR_KEY_MESSAGE)
+        if "\0" in key:
+            raise payload_error(
+                NUL_MESSAGE.format(what="Property names"), place_name(bucket, place)
+            )
 
 
-def depth(value: Any) -> int:
-    """Nesting depth of a JSON value: a scalar is 0, `{"a": 1}` is 1, `{"a": [1]}` is 2."""
-    if isinstance(value, dict):
-        return 1 + max((depth(item) for item in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((depth(item) for item in value), default=0)
-    return 0
+def check_storable(root: str, place: Place, value: Any) -> None:
+    """Refuses a scalar that a store would refuse or change: text with NUL (PostgreSQL's text
+    and jsonb cannot hold it) and an integer beyond 64 bits."""
+    if isinstance(value, str) and "\0" in value:
+        raise payload_error(NUL_MESSAGE.format(what="Strings"), place_name(root, place))
+    if isinstance(value, int) and not isinstance(value, bool) and value not in INT64:
+        raise payload_error(f"Integer {value} is outside the 64-bit range", place_name(root, place))
 
 
 def check_limits(bucket: str, metadata: Metadata, limits: MetadataLimits) -> None:
     """Checks a whole bucket (the result of a patch) against the configured limits."""
     if depth(metadata) > limits.max_depth:
-        raise InvalidRequest(
-            f"Payload validation error: '{bucket}' is nested deeper than {limits.max_depth} levels."
-        )
+        raise _too_deep(bucket, limits.max_depth)
     size = len(orjson.dumps(metadata))
     if size > limits.max_bytes:
         raise InvalidRequest(

@@ -6,6 +6,7 @@ import contextlib
 import copy
 import hashlib
 import random
+import re
 import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,6 +34,9 @@ from metaledger.domain.user import User, user_aggregate_id
 DEFAULT_CONNECTION = "Username-Password-Authentication"
 # A PATCH that keeps losing the optimistic-concurrency race is retried this often.
 MAX_WRITE_ATTEMPTS = 50
+# C0, DEL and C1: refused in emails and user ids, which are compared and shown as they are.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARACTER_MESSAGE = "String may not contain control characters"
 
 
 @dataclass(frozen=True)
@@ -87,17 +91,20 @@ class UserProfiles(ProfilesApplication):
     # Commands
 
     def create_user(self, new: NewUser, actor: Actor) -> Written:
-        new = copy.deepcopy(new)
         if new.connection not in self.connections:
             raise UnknownConnection("Connection does not exist.")
         for bucket, value in ((USER_METADATA, new.user_metadata), (APP_METADATA, new.app_metadata)):
-            metadata.validate_patch(bucket, value)
+            metadata.validate_patch(bucket, value, self.limits)
             metadata.check_limits(bucket, value, self.limits)
+        _check_profile(new.profile)
+        user_id = self._new_user_id(new.user_id)
+        # Copied only once checked: the checks bound the nesting that the copy recurses into.
+        new = copy.deepcopy(new)
         profile = self._with_profile_defaults(new.profile)
         if new.password is not None:
             profile["password_hash"] = self._hash(new.password)
         user = User(
-            user_id=self._new_user_id(new.user_id),
+            user_id=user_id,
             connection=new.connection,
             profile=profile,
             user_metadata=new.user_metadata,
@@ -112,14 +119,16 @@ class UserProfiles(ProfilesApplication):
         return Written(user, _last_position(recordings))
 
     def update_user(self, user_id: str, update: UserUpdate, actor: Actor) -> Written:
-        update = copy.deepcopy(update)
         if update.connection is not None and update.connection not in self.connections:
             raise InvalidRequest("Connection does not exist.")
-        if update.password is not None:
-            update.profile["password_hash"] = self._hash(update.password)
         for bucket, patch in update.buckets.items():
             if patch is not None:
-                metadata.validate_patch(bucket, patch)
+                metadata.validate_patch(bucket, patch, self.limits)
+        _check_profile(update.profile)
+        # Copied only once checked: the checks bound the nesting that the copy recurses into.
+        update = copy.deepcopy(update)
+        if update.password is not None:
+            update.profile["password_hash"] = self._hash(update.password)
         for attempt in range(MAX_WRITE_ATTEMPTS):
             user = self.get_user(user_id)
             previous_email = user.email
@@ -195,6 +204,9 @@ class UserProfiles(ProfilesApplication):
         return user
 
     def users_by_email(self, email: str) -> list[User]:
+        if has_control_character(email):
+            # No user has such an email, and PostgreSQL cannot even compare text holding NUL.
+            return []
         users = []
         for user_id in self.email_index.user_ids_by_email(email):
             try:
@@ -237,7 +249,18 @@ class UserProfiles(ProfilesApplication):
             return f"auth0|{secrets.token_hex(12)}"
         if not requested or len(requested) > 255 or any(c.isspace() for c in requested):
             raise InvalidRequest("Payload validation error: 'user_id' is not valid.")
-        return requested if "|" in requested else f"auth0|{requested}"
+        if has_control_character(requested):
+            raise metadata.payload_error(CONTROL_CHARACTER_MESSAGE, "user_id")
+        if "/" in requested:
+            # The router decodes %2F before matching, so /users/{id} could never reach the user.
+            raise metadata.payload_error(f'String may not contain "/": {requested}', "user_id")
+        user_id = requested if "|" in requested else f"auth0|{requested}"
+        # What GET, PATCH and DELETE accept (^.+\|.+$): a provider, "|", an id within it.
+        if "|" not in user_id[1:-1]:
+            raise metadata.payload_error(
+                f"String does not match pattern ^.+\\|.+$: {user_id}", "user_id"
+            )
+        return user_id
 
     @staticmethod
     def _with_profile_defaults(profile: dict[str, Any]) -> dict[str, Any]:
@@ -271,6 +294,18 @@ class UserProfiles(ProfilesApplication):
         if email:
             claims.append(EmailClaim(user.connection, email, user.user_id, True))
         return claims
+
+
+def has_control_character(text: str) -> bool:
+    return CONTROL_CHARACTERS.search(text) is not None
+
+
+def _check_profile(profile: Mapping[str, Any]) -> None:
+    """Root attributes as sent: no text holds NUL, and an email no control character."""
+    for name, value in profile.items():
+        if name == "email" and isinstance(value, str) and has_control_character(value):
+            raise metadata.payload_error(CONTROL_CHARACTER_MESSAGE, name)
+        metadata.check_storable(name, None, value)
 
 
 def replay(user: User | None, events: Iterable[Any]) -> User | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -11,11 +12,14 @@ from pydantic import BaseModel, ValidationError
 
 from metaledger.api.http.errors import ApiError, invalid_body
 from metaledger.api.http.schemas import BOOLEAN_FIELDS, METADATA_FIELDS
-from metaledger.domain.metadata import json_type_name
+from metaledger.domain.metadata import MAX_DEPTH_CEILING, json_type_name, walk
 
 Model = TypeVar("Model", bound=BaseModel)
 
 FORM = "application/x-www-form-urlencoded"
+# A body holding a metadata bucket as deep as a bucket may ever be. Deeper bodies are refused
+# before anything that recurses (validation, copies, serialisers, messages) can meet them.
+MAX_BODY_DEPTH = MAX_DEPTH_CEILING + 1
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -44,7 +48,7 @@ def decode(raw: bytes, content_type: str) -> dict[str, Any]:
     if media_type not in ("", "application/json") and not media_type.endswith("+json"):
         raise invalid_body(f"Unsupported content type: {media_type}.")
     try:
-        data = orjson.loads(raw) if raw.strip() else {}
+        data = parse_json(raw, MAX_BODY_DEPTH, "payload") if raw.strip() else {}
     except orjson.JSONDecodeError:
         raise invalid_body("Invalid request payload JSON format") from None
     if not isinstance(data, dict):
@@ -67,12 +71,28 @@ def _decode_form(raw: bytes) -> dict[str, Any]:
             data[name] = value == "true"
         elif name in METADATA_FIELDS:
             try:
-                data[name] = orjson.loads(value)
+                data[name] = parse_json(value, MAX_BODY_DEPTH - 1, name)
             except orjson.JSONDecodeError:
                 raise invalid_body(f"Payload validation error: '{name}' is not JSON.") from None
         else:
             data[name] = value
     return data
+
+
+def parse_json(text: bytes | str, max_depth: int, name: str) -> Any:
+    """JSON text, refused when nested deeper than `max_depth`, with every integer exact: orjson
+    reads one beyond 64 bits as the nearest float, which would then be stored silently."""
+    value = orjson.loads(text)
+    rounded = False
+    for _, level, item in walk(value):
+        if isinstance(item, dict | list) and level >= max_depth:
+            raise invalid_body(
+                f"Payload validation error: '{name}' is nested deeper than {max_depth} levels."
+            )
+        rounded = rounded or (isinstance(item, float) and item.is_integer() and abs(item) >= 2**63)
+    # The standard library keeps integers exact (for the rules to refuse those out of range),
+    # and recursing through the text is safe now that its depth is known.
+    return json.loads(text) if rounded else value
 
 
 def validate(model: type[Model], data: dict[str, Any]) -> Model:

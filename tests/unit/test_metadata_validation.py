@@ -37,7 +37,7 @@ def test_bad_patches_are_refused_with_a_clear_message(
     bucket: str, patch: Any, message: str
 ) -> None:
     with pytest.raises(InvalidRequest) as refused:
-        validate_patch(bucket, patch)
+        validate_patch(bucket, patch, MetadataLimits())
     assert message in refused.value.message
 
 
@@ -53,7 +53,7 @@ def test_bad_patches_are_refused_with_a_clear_message(
 def test_dots_and_dollars_in_values_and_root_names_in_user_metadata_are_fine(
     patch: dict[str, Any],
 ) -> None:
-    validate_patch("user_metadata", patch)
+    validate_patch("user_metadata", patch, MetadataLimits())
 
 
 def test_depth_counts_objects_and_arrays() -> None:

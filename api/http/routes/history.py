@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from metaledger.api.auth.tokens import Principal
 from metaledger.api.http.deps import ContainerDep, any_scope
-from metaledger.api.http.query_params import invalid_query, names, parse_instant
+from metaledger.api.http.query_params import MAX_INT64, invalid_query, names, parse_instant
 from metaledger.api.http.responses import NEXT_HEADER, json_response
 from metaledger.api.http.routes.users import checked_user_id
 from metaledger.domain.feed import ChangeFeed
@@ -21,6 +21,8 @@ router = APIRouter(prefix="/api/v2", tags=["history"])
 EVENT_NAMES = frozenset(EVENT_TOPICS)
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 100
+# So that a page's start (page * per_page, in the totals) is a 64-bit integer too.
+MAX_PAGE = MAX_INT64 // MAX_PER_PAGE
 DEFAULT_FEED_TAKE = 100
 MAX_FEED_TAKE = 10_000
 
@@ -51,14 +53,19 @@ def user_history(
     id: str,
     container: ContainerDep,
     _: ReadUsers,
-    page: Annotated[int | None, Query(ge=0, description="Page index, from 0.")] = None,
+    page: Annotated[int | None, Query(ge=0, le=MAX_PAGE, description="Page index, from 0.")] = None,
     per_page: Annotated[int | None, Query(ge=1, le=MAX_PER_PAGE)] = None,
     include_totals: Annotated[
         bool, Query(description="Wrap the page in {events, start, limit, length, total}.")
     ] = False,
     before: Annotated[
         int | None,
-        Query(alias="from", ge=1, description="Checkpoint: events older than this version."),
+        Query(
+            alias="from",
+            ge=1,
+            le=MAX_INT64,
+            description="Checkpoint: events older than this version.",
+        ),
     ] = None,
     take: Annotated[int | None, Query(ge=1, le=MAX_PER_PAGE)] = None,
     event: EventNames = None,
@@ -113,7 +120,7 @@ def user_history(
 def change_feed(
     container: ContainerDep,
     _: ReadUsers,
-    after: Annotated[int, Query(alias="from", ge=0, description="A position.")] = 0,
+    after: Annotated[int, Query(alias="from", ge=0, le=MAX_INT64, description="A position.")] = 0,
     take: Annotated[int, Query(ge=1, le=MAX_FEED_TAKE)] = DEFAULT_FEED_TAKE,
     event: EventNames = None,
     user_id: Annotated[str | None, Query(min_length=1)] = None,

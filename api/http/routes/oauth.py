@@ -187,7 +187,8 @@ async def token(request: Request, container: ContainerDep) -> Response:
     form = decode(
         await read_limited(request, TOKEN_FORM_LIMIT), request.headers.get("content-type", "")
     )
-    grant_type = form.get("grant_type")
+    # Only text is a grant type: anything else would be echoed into the error below.
+    grant_type = required(form, "grant_type")
     if grant_type == CLIENT_CREDENTIALS:
         return client_credentials(container, request, form)
     if grant_type in (PASSWORD, PASSWORD_REALM):

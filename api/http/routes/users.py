@@ -19,11 +19,16 @@ from metaledger.api.http.deps import (
     raw_body_of,
 )
 from metaledger.api.http.errors import ApiError, invalid_body
-from metaledger.api.http.query_params import invalid_query, parse_instant
+from metaledger.api.http.query_params import MAX_INT64, invalid_query, parse_instant
 from metaledger.api.http.responses import VERSION_HEADER, json_response, position_headers
 from metaledger.api.http.schemas import CreateUserRequest, UpdateUserRequest
 from metaledger.domain.metadata import APP_METADATA, USER_METADATA
-from metaledger.domain.profiles import NewUser, UserUpdate
+from metaledger.domain.profiles import (
+    CONTROL_CHARACTER_MESSAGE,
+    NewUser,
+    UserUpdate,
+    has_control_character,
+)
 from metaledger.domain.time_travel import user_as_of, user_at_version
 
 router = APIRouter(prefix="/api/v2", tags=["users"])
@@ -52,7 +57,8 @@ AsOf = Annotated[
     Query(description="metaledger extension: the user as of this ISO-8601 date-time."),
 ]
 Version = Annotated[
-    int | None, Query(ge=1, description="metaledger extension: the user at this version.")
+    int | None,
+    Query(ge=1, le=MAX_INT64, description="metaledger extension: the user at this version."),
 ]
 
 
@@ -244,5 +250,9 @@ def users_by_email(
     fields: Fields = None,
     include_fields: IncludeFields = True,
 ) -> Response:
+    if has_control_character(email):
+        raise invalid_query(
+            f"Query validation error: '{CONTROL_CHARACTER_MESSAGE}' on property email."
+        )
     users = container.profiles.users_by_email(email)
     return json_response([select_fields(u.as_auth0(), fields, include_fields) for u in users])

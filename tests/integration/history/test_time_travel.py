@@ -19,7 +19,11 @@ from tests.integration.history.conftest import ACTOR, create, patch
 Buckets = tuple[dict[str, Any], dict[str, Any]]
 
 values = st.recursive(
-    st.none() | st.booleans() | st.integers(-9, 9) | st.text(max_size=6),
+    # Text without NUL, which no store keeps (PostgreSQL's text and jsonb cannot hold it).
+    st.none()
+    | st.booleans()
+    | st.integers(-9, 9)
+    | st.text(st.characters(exclude_characters="\x00"), max_size=6),
     lambda inner: (
         st.lists(inner, max_size=2)
         | st.dictionaries(st.text("xyz", min_size=1, max_size=2), inner, max_size=2)
