@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import AbstractContextManager
@@ -29,6 +31,8 @@ from metaledger.projections.search.documents import RemovedUser, UserRow, decode
 from metaledger.projections.search.fields import COLUMNS, ROOT_FIELDS, Kind
 from metaledger.projections.search.query import QueryTranslator
 
+log = logging.getLogger("metaledger.search")
+
 USERS_TABLE = "search_users"
 METADATA_TABLE = "search_metadata"
 SKIPPED_TABLE = "search_skipped"
@@ -38,6 +42,10 @@ BITMAPS_TABLE = "search_bitmaps"
 VALUES_TABLE = "search_values"
 # Searches run at most this long, as on Auth0, then fail with 503.
 STATEMENT_TIMEOUT_SECONDS = 2.0
+# Waiting for a position, the read model's position is read again after this many seconds,
+# doubling up to the second bound.
+FIRST_POLL_DELAY = 0.002
+MAX_POLL_DELAY = 0.05
 
 COLUMN_POSITIONS = {column: position for position, column in enumerate(COLUMNS)}
 # Root fields with an index of their own (sortable quickly, searchable without a scan).
@@ -147,7 +155,7 @@ class SearchStore(Protocol):
 def wait_for(store: SearchStore, position: int, timeout: float) -> bool:
     """Blocks until the read model reached `position`; False when `timeout` ran out first."""
     deadline = time.monotonic() + timeout
-    delay = 0.002
+    delay = FIRST_POLL_DELAY
     while True:
         if (store.position() or 0) >= position:
             return True
@@ -155,7 +163,69 @@ def wait_for(store: SearchStore, position: int, timeout: float) -> bool:
         if remaining <= 0:
             return False
         time.sleep(min(delay, remaining))
-        delay = min(delay * 2, 0.05)
+        delay = min(delay * 2, MAX_POLL_DELAY)
+
+
+class TooManyWaiters(Exception):
+    """A PositionWatch already has as many waiters as it takes."""
+
+
+class PositionWatch:
+    """Waits for the read model to reach positions without holding a thread per waiter.
+
+    While anyone waits, one poll loop reads the position (in a worker thread, one read at a
+    time, however many wait) and wakes every waiter whose position it reached; it polls sooner
+    when a waiter arrives, then backs off. At most `capacity` wait at once. Its futures, task
+    and event belong to the event loop that awaits it: one watch per loop (per process).
+    """
+
+    def __init__(self, read_position: Callable[[], int | None], capacity: int) -> None:
+        self._read_position = read_position
+        self.capacity = capacity
+        self._waiters: dict[asyncio.Future[None], int] = {}
+        self._poller: asyncio.Task[None] | None = None
+        self._arrived = asyncio.Event()  # a waiter arrived: poll now
+
+    async def wait_for(self, position: int, timeout: float) -> bool:
+        """Whether the read model reached `position` within `timeout` seconds; raises
+        TooManyWaiters, at once, when `capacity` calls are waiting already."""
+        if len(self._waiters) >= self.capacity:
+            raise TooManyWaiters()
+        reached: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters[reached] = position
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.create_task(self._poll())
+        else:
+            self._arrived.set()
+        try:
+            async with asyncio.timeout(timeout):
+                await reached
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            del self._waiters[reached]
+
+    async def _poll(self) -> None:
+        delay = FIRST_POLL_DELAY
+        while self._waiters:
+            self._arrived.clear()
+            try:
+                # The default executor, not the pool that runs the routes' blocking work: a
+                # saturated pool cannot hold back the one read that wakes every waiter.
+                position = await asyncio.to_thread(self._read_position) or 0
+            except Exception:  # the store is unreachable: waiters time out unless it returns
+                log.exception("reading the read model's position failed")
+                position = 0
+            for waiter, awaited in self._waiters.items():
+                if awaited <= position and not waiter.done():
+                    waiter.set_result(None)
+            try:
+                async with asyncio.timeout(delay):
+                    await self._arrived.wait()
+                delay = FIRST_POLL_DELAY
+            except TimeoutError:
+                delay = min(delay * 2, MAX_POLL_DELAY)
 
 
 def chunks(items: Collection[Any], size: int) -> Iterator[list[Any]]:

@@ -12,8 +12,10 @@ from metaledger.api.http.responses import json_response
 router = APIRouter(tags=["health"])
 
 
+# `async def` and no blocking work: liveness is answered in the event loop, however busy the
+# thread pool that runs blocking routes is.
 @router.get("/healthz", summary="The process is alive")
-def healthz() -> Response:
+async def healthz() -> Response:
     return json_response({"status": "ok"})
 
 

@@ -5,19 +5,28 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from metaledger.api.auth.tokens import Principal
+from metaledger.api.bootstrap import Container
 from metaledger.api.http.deps import ContainerDep, any_scope
 from metaledger.api.http.errors import ApiError
-from metaledger.api.http.query_params import invalid_query
+from metaledger.api.http.query_params import MAX_INT64, invalid_query
 from metaledger.api.http.responses import POSITION_HEADER, json_response
 from metaledger.api.http.routes.users import select_fields
 from metaledger.projections.search.conditions import Node
 from metaledger.projections.search.errors import InvalidQuery, QueryTimeout
 from metaledger.projections.search.fields import ROOT_FIELDS, metadata_bucket
-from metaledger.projections.search.store import Found, SearchRequest, SearchStore, Sort, wait_for
+from metaledger.projections.search.store import (
+    Found,
+    PositionWatch,
+    SearchRequest,
+    SearchStore,
+    Sort,
+    TooManyWaiters,
+)
 
 router = APIRouter(prefix="/api/v2", tags=["users"])
 
@@ -27,6 +36,11 @@ DEFAULT_PER_PAGE = 50
 MAX_REACHABLE = 1000
 MAX_QUERY_LENGTH = 4096
 MAX_WAIT_SECONDS = 10.0
+# Searches waiting for `min_position` at once, per process. A waiter holds no thread, only its
+# connection (a file descriptor) and a few objects: the cap keeps a flood of them within the
+# process's descriptors, and a caller over it hears at once to come back.
+MAX_WAITERS = 256
+WAITERS_RETRY_AFTER_SECONDS = 1
 SORT_PATTERN = re.compile(r"(?P<field>[^:]+):(?P<order>1|-1)")
 
 PAGING_CAP_MESSAGE = (
@@ -54,8 +68,10 @@ metaledger extensions:
 - checkpoint paging past the first 1,000 results: `take` (then `from` = the `next` of the
   previous page) returns `{users, next}` in creation order, `next` absent on the last page;
 - read-your-writes: `min_position` (a write's `X-Metaledger-Position` header) waits, up to
-  10 seconds, until the read model has applied that write (503 if it has not). Every response
-  carries the read model's position in `X-Metaledger-Position`.
+  10 seconds, until the read model has applied that write (503 if it has not; 400 at once for
+  a position past the end of the event log; 503 with `Retry-After` at once when too many
+  searches wait already). Every response carries the read model's position in
+  `X-Metaledger-Position`.
 """
 
 SearchScopes = Annotated[
@@ -64,10 +80,13 @@ SearchScopes = Annotated[
 
 
 @router.get("/users", summary="List or search users", description=DESCRIPTION)
-def list_users(
+async def list_users(
+    request: Request,
     container: ContainerDep,
     _: SearchScopes,
-    page: Annotated[int, Query(ge=0, description="Page index, from 0.")] = 0,
+    # Past this index every page (per_page >= 1) lies beyond the reachable results; the bound
+    # also keeps page * per_page an offset the stores can take.
+    page: Annotated[int, Query(ge=0, le=MAX_REACHABLE, description="Page index, from 0.")] = 0,
     per_page: Annotated[int, Query(ge=0, le=MAX_PER_PAGE)] = DEFAULT_PER_PAGE,
     include_totals: Annotated[
         bool, Query(description="true: {start, limit, length, total, users}; false: an array.")
@@ -84,7 +103,8 @@ def list_users(
         bool, Query(alias="primary_order", description="The order is always stable.")
     ] = True,
     after: Annotated[
-        int | None, Query(alias="from", ge=0, description="Checkpoint: a page's `next`.")
+        int | None,
+        Query(alias="from", ge=0, le=MAX_INT64, description="Checkpoint: a page's `next`."),
     ] = None,
     take: Annotated[int | None, Query(ge=1, le=MAX_PER_PAGE)] = None,
     min_position: Annotated[
@@ -98,30 +118,76 @@ def list_users(
             414, f"The query is longer than {MAX_QUERY_LENGTH} characters.", "invalid_query_string"
         )
     store = container.search
-    position = _await_position(store, min_position)
+    if min_position is not None:
+        await _await_position(request, container, min_position)
+
+    def respond() -> Response:
+        position = str(store.position() or 0)
+        try:
+            condition = store.translator.translate(q)
+            if take is not None or after is not None:
+                if sort is not None:
+                    raise invalid_query("Checkpoint paging (from/take) cannot be sorted.")
+                body = _checkpoint(store, condition, after or 0, take or DEFAULT_PER_PAGE)
+            else:
+                body = _page(store, condition, _sort(sort), page, per_page, include_totals)
+        except InvalidQuery as error:
+            raise invalid_query(error.message) from None
+        except QueryTimeout:
+            raise ApiError(503, TIMEOUT_MESSAGE, "temporarily_unavailable") from None
+        return json_response(
+            _shaped(body, fields, include_fields), headers={POSITION_HEADER: position}
+        )
+
+    # The search itself blocks: in the thread pool, as a plain `def` route would run.
+    return await run_in_threadpool(respond)
+
+
+async def _await_position(request: Request, container: Container, min_position: int) -> None:
+    """Returns once the read model reached `min_position`, waiting in the event loop, not in a
+    thread; refuses a position past the end of the log, and a wait over the process's cap."""
+    store = container.search
+    if await run_in_threadpool(_reached_or_past_end, container, min_position):
+        return
     try:
-        condition = store.translator.translate(q)
-        if take is not None or after is not None:
-            if sort is not None:
-                raise invalid_query("Checkpoint paging (from/take) cannot be sorted.")
-            body = _checkpoint(store, condition, after or 0, take or DEFAULT_PER_PAGE)
-        else:
-            body = _page(store, condition, _sort(sort), page, per_page, include_totals)
-    except InvalidQuery as error:
-        raise invalid_query(error.message) from None
-    except QueryTimeout:
-        raise ApiError(503, TIMEOUT_MESSAGE, "temporarily_unavailable") from None
-    return json_response(_shaped(body, fields, include_fields), headers={POSITION_HEADER: position})
-
-
-def _await_position(store: SearchStore, min_position: int | None) -> str:
-    if min_position is not None and not wait_for(store, min_position, MAX_WAIT_SECONDS):
+        reached = await _watch(request, store).wait_for(min_position, MAX_WAIT_SECONDS)
+    except TooManyWaiters:
+        raise ApiError(
+            503,
+            "Too many searches are waiting for the search index; try again shortly.",
+            "temporarily_unavailable",
+            headers={"Retry-After": str(WAITERS_RETRY_AFTER_SECONDS)},
+        ) from None
+    if not reached:
         raise ApiError(
             503,
             f"The search index has not reached position {min_position} yet; try again.",
             "temporarily_unavailable",
         )
-    return str(store.position() or 0)
+
+
+def _reached_or_past_end(container: Container, min_position: int) -> bool:
+    """True when the read model has `min_position` already; a 400 when the event log does not
+    reach it (no write has that position yet, so waiting could only time out)."""
+    if (container.search.position() or 0) >= min_position:
+        return True
+    end = container.profiles.recorder.max_notification_id() or 0
+    if min_position > end:
+        raise invalid_query(
+            f"Query validation error: min_position {min_position} is past the end of the event "
+            f"log ({end}); pass the X-Metaledger-Position of a write."
+        )
+    return False
+
+
+def _watch(request: Request, store: SearchStore) -> PositionWatch:
+    """The process's watch on the read model's position, made by the first search that waits,
+    in the event loop that serves the app."""
+    state = request.app.state
+    watch: PositionWatch | None = getattr(state, "search_watch", None)
+    if watch is None:
+        watch = state.search_watch = PositionWatch(store.position, MAX_WAITERS)
+    return watch
 
 
 def _sort(text: str | None) -> Sort | None:

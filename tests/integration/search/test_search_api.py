@@ -72,6 +72,29 @@ def test_per_page_over_100_is_refused(http: httpx.Client) -> None:
     assert (response.status_code, response.json()["errorCode"]) == (400, "invalid_query_string")
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"page": 10**18, "per_page": 100},
+        {"page": 2**63},
+        {"per_page": 10**18},
+        {"from": 2**63},
+    ],
+)
+def test_an_integer_parameter_past_its_bound_is_refused_with_400(
+    http: httpx.Client, container: Container, params: dict[str, int]
+) -> None:
+    seeded(container, 2)
+    response = search(http, **params)
+    assert (response.status_code, response.json()["errorCode"]) == (400, "invalid_query_string")
+
+
+def test_the_largest_checkpoint_is_served(http: httpx.Client, container: Container) -> None:
+    seeded(container, 2)
+    response = search(http, take=1, **{"from": 2**63 - 1})
+    assert (response.status_code, response.json()) == (200, {"users": []})
+
+
 def test_paging_past_the_first_1000_results_is_refused_when_there_are_more(
     http: httpx.Client, container: Container
 ) -> None:
