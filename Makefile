@@ -14,7 +14,7 @@ RUN_STAMP := $(VENV)/.installed-run-$(HASH)
 TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install install-run run test lint typecheck pytest postgres bench kafka kafka-jars node-sdk clean
+.PHONY: install install-run run test lint typecheck pytest postgres bench fuzz kafka kafka-jars node-sdk clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -91,6 +91,12 @@ else
 	$(BIN)/python -m tests.benchmarks.bench_relay --users 1000 --seconds 5
 	$(BIN)/python -m tests.benchmarks.bench_auth --users 10 --logins 20 --requests 500
 endif
+
+# `make fuzz`: the schemathesis run of the suite (tests/fuzz) at FUZZ_CASES cases per store; it
+# prints its figures (cases, statuses, 5xx) for each store.
+FUZZ_CASES ?= 10000
+fuzz: install postgres
+	FUZZ_CASES=$(FUZZ_CASES) $(BIN)/pytest tests/fuzz -s
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
