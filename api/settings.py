@@ -14,6 +14,15 @@ from metaledger.domain.profiles import DEFAULT_CONNECTION
 from metaledger.domain.storage import StoreLocation, store_location
 
 PREFIX = "METALEDGER_"
+# Settings below 1 would stop the service from serving anything.
+POSITIVE = (
+    "http_workers",
+    "header_timeout_seconds",
+    "body_timeout_seconds",
+    "max_header_bytes",
+    "max_connections",
+    "shutdown_timeout_seconds",
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,17 @@ class Settings:
     # HTTP processes `serve` starts; with more than one, the background workers run in the
     # process that supervises them.
     http_workers: int = 1
+    # What one client may hold of an HTTP process: a request's head (request line and headers)
+    # must arrive within `header_timeout_seconds` of its first byte (of the connection's opening
+    # for the first request) and be at most `max_header_bytes` long; its body must arrive within
+    # `body_timeout_seconds` of the head; a process keeps at most `max_connections` connections.
+    header_timeout_seconds: int = 10
+    body_timeout_seconds: int = 30
+    max_header_bytes: int = 64 * 1024
+    max_connections: int = 1000
+    # A stop (SIGTERM, SIGINT) ends `serve` within this many seconds whatever the store's state;
+    # requests in progress get half of it to finish.
+    shutdown_timeout_seconds: int = 10
     # Logging: a level (DEBUG, INFO, WARNING, ERROR) and a format, `text` or `json` (one object
     # a line, for log collectors).
     log_level: str = "INFO"
@@ -77,8 +97,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "store", store_location(self.database_url, self.data_dir))
-        if self.http_workers < 1:
-            raise ValueError("METALEDGER_HTTP_WORKERS must be 1 or more")
+        for name in POSITIVE:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{PREFIX}{name.upper()} must be 1 or more")
         if not self.issuer:
             object.__setattr__(self, "issuer", f"http://{self.host}:{self.port}/")
         elif not self.issuer.endswith("/"):
@@ -156,6 +177,13 @@ class Settings:
             embedded_workers=(get("EMBEDDED_WORKERS") or "true").lower()
             not in ("0", "false", "no", "off"),
             http_workers=integer("HTTP_WORKERS", cls.http_workers),
+            header_timeout_seconds=integer("HEADER_TIMEOUT_SECONDS", cls.header_timeout_seconds),
+            body_timeout_seconds=integer("BODY_TIMEOUT_SECONDS", cls.body_timeout_seconds),
+            max_header_bytes=integer("MAX_HEADER_BYTES", cls.max_header_bytes),
+            max_connections=integer("MAX_CONNECTIONS", cls.max_connections),
+            shutdown_timeout_seconds=integer(
+                "SHUTDOWN_TIMEOUT_SECONDS", cls.shutdown_timeout_seconds
+            ),
             log_level=get("LOG_LEVEL") or cls.log_level,
             log_format=(get("LOG_FORMAT") or cls.log_format).lower(),
         )

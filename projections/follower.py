@@ -22,6 +22,9 @@ from metaledger.projections.wakeup import Wakeup, wakeup_for
 
 FIRST_PAUSE = 0.1
 MAX_PAUSE = 5.0
+# A batch takes milliseconds; `serve`'s two followers stop one after the other well inside its
+# stop's deadline (METALEDGER_SHUTDOWN_TIMEOUT_SECONDS).
+STOP_TIMEOUT = 2.0
 
 
 def catch_up(step: Callable[[], int], batch_size: int) -> int:
@@ -64,13 +67,21 @@ class Follower:
         self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
+        """Waits `STOP_TIMEOUT` seconds at most for the batch in progress; a step blocked on a
+        store or broker that is gone is left to end with the process (the thread is a daemon),
+        so that a stop finishes in bounded time. Returns whether the thread has stopped."""
         self._stopping.set()
         if self._wakeup is not None:
             self._wakeup.interrupt()
-        if self._thread is not None:
-            self._thread.join(timeout=60)
-            self._thread = None
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return True
+        thread.join(timeout=STOP_TIMEOUT)
+        if thread.is_alive():
+            self.log.warning("%s did not stop within %g s; leaving it", self.name, STOP_TIMEOUT)
+            return False
+        return True
 
     def run(self) -> None:
         """Follows the log until `stop()`."""

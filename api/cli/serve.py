@@ -9,14 +9,14 @@ import gc
 import sys
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI
 
 from metaledger.api import logs
 from metaledger.api.auth.clients import admin_client_source
-from metaledger.api.bootstrap import build_http, running
-from metaledger.api.cli.processes import serve_in_processes
+from metaledger.api.bootstrap import build_http
+from metaledger.api.cli.processes import run_server, serve_in_processes
 from metaledger.api.http.app import create_app
+from metaledger.api.http.connections import ServerLimits
 from metaledger.api.settings import Settings
 
 
@@ -36,20 +36,21 @@ def serve(settings: Settings, _: argparse.Namespace) -> int:
     # Logging is set up already (`metaledger.api.logs`): uvicorn keeps to it, and each request
     # is logged by the app's access log, with its request id.
     options: dict[str, Any] = {"log_config": None, "access_log": False}
+    limits = ServerLimits.of(settings)
     if settings.http_workers == 1:
-        uvicorn.run(create_app(container), host=settings.host, port=settings.port, **options)
-        return 0
+        return run_server(create_app(container), settings.host, settings.port, limits, options)
     # A Python process serves one core at a time. This one has made the store, keys and clients
     # the HTTP processes share, supervises them, and runs the background workers once for all.
     http_settings = dataclasses.replace(settings, embedded_workers=False)
-    with running(container.background):
-        return serve_in_processes(
-            functools.partial(http_process_app, http_settings),
-            settings.http_workers,
-            settings.host,
-            settings.port,
-            options,
-        )
+    return serve_in_processes(
+        functools.partial(http_process_app, http_settings),
+        settings.http_workers,
+        settings.host,
+        settings.port,
+        limits,
+        options,
+        container.background,
+    )
 
 
 def http_process_app(settings: Settings) -> FastAPI:

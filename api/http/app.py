@@ -11,7 +11,7 @@ from fastapi_offline import FastAPIOffline
 from metaledger.api.bootstrap import Container, running
 from metaledger.api.http.access_log import AccessLogMiddleware
 from metaledger.api.http.errors import install_error_handlers
-from metaledger.api.http.middleware import CorrelationIdMiddleware
+from metaledger.api.http.middleware import BodyDeadlineMiddleware, CorrelationIdMiddleware
 from metaledger.api.http.openapi import install_openapi
 from metaledger.api.http.routes import (
     health,
@@ -50,6 +50,7 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     install_error_handlers(app)
+    app.add_middleware(BodyDeadlineMiddleware, seconds=container.settings.body_timeout_seconds)
     app.add_middleware(CorrelationIdMiddleware)
     app.add_middleware(AccessLogMiddleware)  # outermost: it reads the request id set inside
     routers = [

@@ -123,8 +123,10 @@ class RelayService:
         self.follower.start()
 
     def stop(self) -> None:
-        self.follower.stop()
-        self.close()
+        # A relay still in its batch is not closed under it: the batch is published again from
+        # the recorded position next time.
+        if self.follower.stop():
+            self.close()
 
     def run(self) -> None:
         try:

@@ -1,5 +1,6 @@
 """`metaledger serve` with several HTTP processes: they share the store and see each other's
-writes at once, and the one search projector (in the supervising process) serves them all."""
+writes at once, the one search projector (in the supervising process) serves them all, and they
+end with their supervisor."""
 
 from __future__ import annotations
 
@@ -20,10 +21,14 @@ from metaledger.api.settings import Settings
 from tests.support.oauth import client_credentials_token
 from tests.support.ports import free_port
 from tests.support.processes import ROOT, environment
+from tests.support.serve import ServeProcess, alive
 
 CLIENT_ID = "workers-admin"
 CLIENT_SECRET = "workers-admin-secret-0123456789"
 PROCESSES = 2
+# How long the HTTP processes of a killed supervisor may take to notice and stop (they stop
+# within METALEDGER_SHUTDOWN_TIMEOUT_SECONDS, 10 s by default).
+ORPHAN_GRACE_SECONDS = 30
 
 
 @pytest.fixture
@@ -154,6 +159,7 @@ def test_several_http_processes_serve_one_store_and_one_search(
             json={
                 "connection": "Username-Password-Authentication",
                 "email": "workers@example.com",
+                "password": "correct horse battery staple",
                 "app_metadata": {"plan": "free"},
             },
         )
@@ -216,3 +222,28 @@ def test_serve_stops_with_an_error_when_the_port_is_taken(
         )
     assert serve.returncode == STARTUP_FAILURE
     assert b"cannot listen on" in serve.stderr
+
+
+@pytest.mark.parametrize("database_url", [None], ids=["sqlite"])
+def test_the_http_processes_stop_when_their_supervisor_is_killed(
+    settings: Settings, tmp_path: Path
+) -> None:
+    port = free_port()
+    with ServeProcess(settings, port, PROCESSES, tmp_path / "serve.log") as serve:
+        http_processes = serve.http_processes()
+        assert len(http_processes) == PROCESSES
+
+        serve.kill_supervisor()
+
+        deadline = time.monotonic() + ORPHAN_GRACE_SECONDS
+        while lingering := [pid for pid in http_processes if alive(pid)]:
+            assert time.monotonic() < deadline, (
+                f"HTTP processes {lingering} still serve {ORPHAN_GRACE_SECONDS} s after their "
+                "supervisor was killed"
+            )
+            time.sleep(0.1)
+        # Nothing listens on the port any more: a serve started now has it to itself.
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", port))
+            probe.listen()

@@ -20,6 +20,11 @@ def environment(settings: Settings) -> dict[str, str]:
             "METALEDGER_ISSUER": settings.issuer,
             "METALEDGER_KAFKA_TOPIC": settings.kafka_topic,
             "METALEDGER_KAFKA_PARTITIONS": str(settings.kafka_partitions),
+            "METALEDGER_HEADER_TIMEOUT_SECONDS": str(settings.header_timeout_seconds),
+            "METALEDGER_BODY_TIMEOUT_SECONDS": str(settings.body_timeout_seconds),
+            "METALEDGER_MAX_HEADER_BYTES": str(settings.max_header_bytes),
+            "METALEDGER_MAX_CONNECTIONS": str(settings.max_connections),
+            "METALEDGER_SHUTDOWN_TIMEOUT_SECONDS": str(settings.shutdown_timeout_seconds),
         }
     )
     if settings.database_url:

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -70,11 +70,20 @@ class ServeProcess:
     """`metaledger serve` on `port` with the settings' store and data, in a session (and process
     group) of its own; leaving the context kills whatever is left of the group."""
 
-    def __init__(self, settings: Settings, port: int, http_workers: int, log: Path) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        port: int,
+        http_workers: int,
+        log: Path,
+        variables: Mapping[str, str] | None = None,
+    ) -> None:
         self.settings = settings
         self.port = port
         self.http_workers = http_workers
         self.log = log
+        # METALEDGER_* settings beyond those of `settings`; they win over the ones made here.
+        self.variables = dict(variables or {})
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -93,6 +102,7 @@ class ServeProcess:
             "METALEDGER_HTTP_WORKERS": str(self.http_workers),
             "METALEDGER_ADMIN_CLIENT_ID": CLIENT_ID,
             "METALEDGER_ADMIN_CLIENT_SECRET": CLIENT_SECRET,
+            **self.variables,
         }
         with open(self.log, "ab") as output:
             self.process = subprocess.Popen(
