@@ -10,11 +10,11 @@ Runs in a thread of its own beside the API (embedded mode) or in the foreground 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable
-from contextlib import closing
 
 from eventsourcing.persistence import ApplicationRecorder
 
@@ -84,14 +84,27 @@ class Follower:
         return True
 
     def run(self) -> None:
-        """Follows the log until `stop()`."""
-        with closing(wakeup_for(self.recorder, self.poll_interval)) as wakeup:
-            self._wakeup = wakeup
-            failures = 0
-            failing_since = 0.0
+        """Follows the log until `stop()`. Whatever fails (a step, or waiting for new events on
+        a store that went away) is retried after a pause; the wakeup is opened again."""
+        failures = 0
+        failing_since = 0.0
+        wakeup: Wakeup | None = None
+        try:
             while not self._stopping.is_set():
                 try:
+                    if wakeup is None:
+                        wakeup = self._wakeup = wakeup_for(self.recorder, self.poll_interval)
                     count = self.step()
+                    if failures:
+                        self.log.warning(
+                            "%s recovered after %d failed attempts in %.0f s",
+                            self.name,
+                            failures,
+                            time.monotonic() - failing_since,
+                        )
+                        failures = 0
+                    if count < self.batch_size:
+                        wakeup.wait()
                 except Exception as error:
                     failures += 1
                     # One line when the outage starts and one when it ends; the retries in
@@ -100,18 +113,18 @@ class Follower:
                         failing_since = time.monotonic()
                         self.log.warning("%s failed, retrying: %r", self.name, error)
                     self.log.debug("%s failed (attempt %d)", self.name, failures, exc_info=True)
+                    if wakeup is not None:
+                        _close_quietly(wakeup)
+                        wakeup = self._wakeup = None
                     if self.on_failure is not None:
                         self.on_failure(failures)
                     self._stopping.wait(min(FIRST_PAUSE * 2 ** (failures - 1), self.max_pause))
-                    continue
-                if failures:
-                    self.log.warning(
-                        "%s recovered after %d failed attempts in %.0f s",
-                        self.name,
-                        failures,
-                        time.monotonic() - failing_since,
-                    )
-                    failures = 0
-                if count < self.batch_size:
-                    wakeup.wait()
+        finally:
+            if wakeup is not None:
+                _close_quietly(wakeup)
             self._wakeup = None
+
+
+def _close_quietly(wakeup: Wakeup) -> None:
+    with contextlib.suppress(Exception):  # its connection may be what broke
+        wakeup.close()

@@ -65,6 +65,10 @@ class PostgresServer:
             check=True,
             capture_output=True,
         )
+        self.resume()
+
+    def resume(self) -> None:
+        """Starts the server on its data (after `start` made it, or after `halt`)."""
         options = (
             f"-p {self.port} -k {self.directory} -h 127.0.0.1 "
             "-c max_connections=200 -c shared_buffers=256MB"
@@ -89,12 +93,16 @@ class PostgresServer:
             capture_output=True,
         )
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stops the server at once, as a crash would; its data stays for `resume`."""
         subprocess.run(
             self._command(pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"),
             check=False,
             capture_output=True,
         )
+
+    def stop(self) -> None:
+        self.halt()
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def url(self, database: str = "postgres") -> str:
