@@ -44,7 +44,9 @@ class CreateUserRequest(_Body):
     nickname: DisplayName | None = None
     picture: Picture | None = None
     user_id: Annotated[str, Field(max_length=255, pattern=r"^\S*$")] | None = None
-    password: Password | None = None
+    # Every connection here is a database connection: a user without a password could never
+    # log in (Auth0 requires it the same way).
+    password: Password
     username: Username | None = None
 
 

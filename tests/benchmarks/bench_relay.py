@@ -57,6 +57,7 @@ from tests.support import processes
 from tests.support.backlog import write_backlog
 from tests.support.kafka_broker import KafkaBroker
 from tests.support.stream import at_least, read_topic, unique_topic
+from tests.support.users import PASSWORD
 
 EVENTS_PER_USER = 10
 PARTITIONS = 3
@@ -243,6 +244,7 @@ async def create_users(base_url: str, token: str, count: int) -> list[str]:
         for number in range(count):
             body = {
                 "connection": "Username-Password-Authentication",
+                "password": PASSWORD,
                 "email": f"latency{number}@example.com",
                 "app_metadata": {"plan": "free"},
             }

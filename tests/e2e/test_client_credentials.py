@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import ADMIN_CLIENT_ID, ADMIN_CLIENT_SECRET
 from tests.support.server import RunningServer
+from tests.support.users import PASSWORD
 
 AUDIENCE = "http://metaledger.test/api/v2/"
 
@@ -100,8 +101,9 @@ def test_the_correlation_id_is_echoed_and_one_is_made_when_absent(http: httpx.Cl
 
 
 def test_a_write_carries_its_event_position(http: httpx.Client) -> None:
-    first = http.post("/api/v2/users", json={"connection": "Username-Password-Authentication"})
-    second = http.post("/api/v2/users", json={"connection": "Username-Password-Authentication"})
+    body = {"connection": "Username-Password-Authentication", "password": PASSWORD}
+    first = http.post("/api/v2/users", json=body)
+    second = http.post("/api/v2/users", json=body)
     assert int(second.headers["X-Metaledger-Position"]) > int(
         first.headers["X-Metaledger-Position"]
     )

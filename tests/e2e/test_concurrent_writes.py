@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.support.concurrency import at_once
+from tests.support.users import PASSWORD
 
 CONNECTION = "Username-Password-Authentication"
 ROUNDS = 10
@@ -22,7 +23,7 @@ Request = tuple[str, str, dict[str, Any]]  # method, path, JSON body
 
 
 def new_user(user_id: str, email: str) -> dict[str, Any]:
-    return {"connection": CONNECTION, "user_id": user_id, "email": email}
+    return {"connection": CONNECTION, "password": PASSWORD, "user_id": user_id, "email": email}
 
 
 def create(user_id: str, email: str) -> Request:

@@ -16,6 +16,7 @@ import pytest
 from metaledger.api.settings import Settings
 from tests.support.ports import free_port
 from tests.support.serve import ServeProcess, assert_exit_within
+from tests.support.users import PASSWORD
 
 CONNECTION = "Username-Password-Authentication"
 POSITION_HEADER = "X-Metaledger-Position"
@@ -78,6 +79,7 @@ def write_steadily(
                 method, path = "POST", "/api/v2/users"
                 body: dict[str, Any] = {
                     "connection": CONNECTION,
+                    "password": PASSWORD,
                     "user_id": user_id,
                     "user_metadata": expected[0],
                     "app_metadata": expected[1],

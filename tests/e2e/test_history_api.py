@@ -14,12 +14,15 @@ from metaledger.api.bootstrap import Container, build_http
 from metaledger.api.settings import Settings
 from tests.conftest import ADMIN_CLIENT_ID, admin_token
 from tests.support.server import RunningServer
+from tests.support.users import PASSWORD
 
 CONNECTION = "Username-Password-Authentication"
 
 
 def create(http: httpx.Client, **fields: Any) -> str:
-    response = http.post("/api/v2/users", json={"connection": CONNECTION, **fields})
+    response = http.post(
+        "/api/v2/users", json={"connection": CONNECTION, "password": PASSWORD, **fields}
+    )
     assert response.status_code == 201, response.text
     user_id: str = response.json()["user_id"]
     return user_id
@@ -73,7 +76,7 @@ def user_id(http: httpx.Client) -> str:
 def test_the_actor_records_client_grant_request_id_and_source_ip(http: httpx.Client) -> None:
     response = http.post(
         "/api/v2/users",
-        json={"connection": CONNECTION},
+        json={"connection": CONNECTION, "password": PASSWORD},
         headers={"X-Correlation-ID": "corr-123"},
     )
     assert response.headers["x-correlation-id"] == "corr-123"
@@ -88,7 +91,7 @@ def test_the_actor_records_client_grant_request_id_and_source_ip(http: httpx.Cli
 
 
 def test_a_generated_request_id_is_returned_and_recorded(http: httpx.Client) -> None:
-    response = http.post("/api/v2/users", json={"connection": CONNECTION})
+    response = http.post("/api/v2/users", json={"connection": CONNECTION, "password": PASSWORD})
     generated = response.headers["x-correlation-id"]
     assert generated
     (created,) = history(http, response.json()["user_id"])

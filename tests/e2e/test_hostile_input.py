@@ -12,6 +12,7 @@ import pytest
 from metaledger.api.bootstrap import Container
 from tests.support import tokens
 from tests.support.server import RunningServer
+from tests.support.users import PASSWORD
 
 CONNECTION = "Username-Password-Authentication"
 ISSUER = "http://metaledger.test/"
@@ -26,7 +27,7 @@ def nested(levels: int) -> dict[str, Any]:
 
 
 def create_body(**fields: Any) -> bytes:
-    return orjson.dumps({"connection": CONNECTION, **fields})
+    return orjson.dumps({"connection": CONNECTION, "password": PASSWORD, **fields})
 
 
 # (case, request body bytes, content type, expected status, errorCode, message fragment)
@@ -67,7 +68,7 @@ BAD_CREATES: list[tuple[str, bytes, str, int, str, str]] = [
     ),
     (
         "missing connection",
-        b'{"email":"a@example.com"}',
+        orjson.dumps({"email": "a@example.com", "password": PASSWORD}),
         "application/json",
         400,
         "invalid_body",
@@ -75,7 +76,7 @@ BAD_CREATES: list[tuple[str, bytes, str, int, str, str]] = [
     ),
     (
         "unknown connection",
-        orjson.dumps({"connection": "nope"}),
+        create_body(connection="nope"),
         "application/json",
         400,
         "invalid_body",
@@ -253,7 +254,8 @@ def test_a_bad_patch_is_refused_and_writes_nothing(
     code: str,
     fragment: str,
 ) -> None:
-    user_id = http.post("/api/v2/users", json={"connection": CONNECTION}).json()["user_id"]
+    created = http.post("/api/v2/users", json={"connection": CONNECTION, "password": PASSWORD})
+    user_id = created.json()["user_id"]
     before = position(container)
     response = http.patch(f"/api/v2/users/{user_id}", json=body)
     assert_auth0_error(response, status, code, fragment)
@@ -299,6 +301,7 @@ def test_a_form_encoded_create_is_accepted(http: httpx.Client) -> None:
         "/api/v2/users",
         data={
             "connection": CONNECTION,
+            "password": PASSWORD,
             "email": "form@example.com",
             "email_verified": "true",
             "user_metadata": '{"hobby": "chess"}',
@@ -351,7 +354,7 @@ def test_a_forged_token_is_refused_and_writes_nothing(
     before = position(container)
     response = httpx.post(
         f"{server.base_url}/api/v2/users",
-        json={"connection": CONNECTION},
+        json={"connection": CONNECTION, "password": PASSWORD},
         headers={"Authorization": f"Bearer {forge(container)}"},
     )
     assert_auth0_error(response, 401, "invalid_token", fragment)

@@ -16,6 +16,7 @@ from metaledger.api.http.routes.history import MAX_PAGE
 from tests.conftest import ADMIN_CLIENT_ID, ADMIN_CLIENT_SECRET
 from tests.e2e.test_hostile_input import CONNECTION, assert_auth0_error, position
 from tests.support.server import RunningServer
+from tests.support.users import PASSWORD
 
 # Levels: deeper than the copies, serialisers and reprs of a request can recurse, yet within
 # the 1,024 that orjson reads.
@@ -29,9 +30,21 @@ def deep_json(levels: int) -> bytes:
     return b'{"level":' * levels + b"true" + b"}" * levels
 
 
+def raw_create(user_metadata: bytes, content_type: str) -> bytes:
+    """A create body in `content_type` whose user_metadata is `user_metadata`, byte for byte."""
+    if content_type == "application/json":
+        return b'{"connection":"%s","password":"%s","user_metadata":%s}' % (
+            CONNECTION.encode(),
+            PASSWORD.encode(),
+            user_metadata,
+        )
+    fields = f"connection={CONNECTION}&password={quote(PASSWORD)}"
+    return f"{fields}&user_metadata={quote(user_metadata)}".encode()
+
+
 @pytest.fixture
 def user_id(http: httpx.Client) -> str:
-    response = http.post("/api/v2/users", json={"connection": CONNECTION})
+    response = http.post("/api/v2/users", json={"connection": CONNECTION, "password": PASSWORD})
     assert response.status_code == 201, response.text
     created: str = response.json()["user_id"]
     return created
@@ -56,28 +69,20 @@ def assert_logged_no_error(log: pytest.LogCaptureFixture) -> None:
 
 
 @pytest.mark.parametrize(
-    ("content", "content_type"),
-    [
-        (
-            b'{"connection":"%s","user_metadata":%s}' % (CONNECTION.encode(), deep_json(DEEP)),
-            "application/json",
-        ),
-        (
-            f"connection={CONNECTION}&user_metadata={quote(deep_json(DEEP))}".encode(),
-            "application/x-www-form-urlencoded",
-        ),
-    ],
-    ids=["json", "form"],
+    "content_type", ["application/json", "application/x-www-form-urlencoded"], ids=["json", "form"]
 )
 def test_a_create_nested_a_thousand_levels_deep_is_refused_with_400_and_no_traceback(
     http: httpx.Client,
     container: Container,
     server_log: pytest.LogCaptureFixture,
-    content: bytes,
     content_type: str,
 ) -> None:
     before = position(container)
-    response = http.post("/api/v2/users", content=content, headers={"Content-Type": content_type})
+    response = http.post(
+        "/api/v2/users",
+        content=raw_create(deep_json(DEEP), content_type),
+        headers={"Content-Type": content_type},
+    )
     assert_auth0_error(response, 400, "invalid_body", "nested deeper than")
     assert position(container) == before
     assert_logged_no_error(server_log)
@@ -238,7 +243,9 @@ def test_a_create_with_a_control_character_is_refused_with_400(
     http: httpx.Client, container: Container, fields: dict[str, Any], fragment: str
 ) -> None:
     before = position(container)
-    response = http.post("/api/v2/users", json={"connection": CONNECTION, **fields})
+    response = http.post(
+        "/api/v2/users", json={"connection": CONNECTION, "password": PASSWORD, **fields}
+    )
     assert_auth0_error(response, 400, "invalid_body", fragment)
     assert position(container) == before
 
@@ -316,11 +323,7 @@ BIG_INTEGERS: list[tuple[str, bytes]] = [
 def test_an_integer_beyond_64_bits_is_refused_with_400(
     http: httpx.Client, container: Container, literal: bytes, content_type: str
 ) -> None:
-    metadata = b'{"scores":[1,{"n":%s}]}' % literal
-    if content_type == "application/json":
-        content = b'{"connection":"%s","user_metadata":%s}' % (CONNECTION.encode(), metadata)
-    else:
-        content = f"connection={CONNECTION}&user_metadata={quote(metadata)}".encode()
+    content = raw_create(b'{"scores":[1,{"n":%s}]}' % literal, content_type)
     before = position(container)
     response = http.post("/api/v2/users", content=content, headers={"Content-Type": content_type})
     assert_auth0_error(
@@ -349,8 +352,10 @@ def test_a_patch_with_an_integer_beyond_64_bits_is_refused_with_400(
 def test_64_bit_integers_and_large_floats_are_kept_exactly(http: httpx.Client) -> None:
     created = http.post(
         "/api/v2/users",
-        content=b'{"connection":"%s","user_metadata":{"max":9223372036854775807,'
-        b'"min":-9223372036854775808,"float":1.8446744073709552e19}}' % CONNECTION.encode(),
+        content=raw_create(
+            b'{"max":9223372036854775807,"min":-9223372036854775808,"float":1.8446744073709552e19}',
+            "application/json",
+        ),
         headers={"Content-Type": "application/json"},
     )
     assert created.status_code == 201, created.text
@@ -378,19 +383,28 @@ def test_a_user_id_the_api_could_not_reach_is_refused_and_claims_no_email(
     before = position(container)
     response = http.post(
         "/api/v2/users",
-        json={"connection": CONNECTION, "user_id": requested, "email": "slash@example.com"},
+        json={
+            "connection": CONNECTION,
+            "password": PASSWORD,
+            "user_id": requested,
+            "email": "slash@example.com",
+        },
     )
     assert_auth0_error(response, 400, "invalid_body", fragment)
     assert "on property user_id" in response.json()["message"]
     assert position(container) == before
     again = http.post(
-        "/api/v2/users", json={"connection": CONNECTION, "email": "slash@example.com"}
+        "/api/v2/users",
+        json={"connection": CONNECTION, "password": PASSWORD, "email": "slash@example.com"},
     )
     assert again.status_code == 201, again.text
 
 
 def test_a_user_id_with_other_url_characters_is_reachable(http: httpx.Client) -> None:
-    created = http.post("/api/v2/users", json={"connection": CONNECTION, "user_id": "a?b#c%2Fd"})
+    created = http.post(
+        "/api/v2/users",
+        json={"connection": CONNECTION, "password": PASSWORD, "user_id": "a?b#c%2Fd"},
+    )
     assert created.status_code == 201, created.text
     path = f"/api/v2/users/{quote('auth0|a?b#c%2Fd', safe='')}"
     assert http.get(path).json()["user_id"] == "auth0|a?b#c%2Fd"

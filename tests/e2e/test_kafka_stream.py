@@ -24,6 +24,7 @@ from tests.support import processes
 from tests.support.backlog import write_backlog
 from tests.support.kafka_broker import KafkaBroker
 from tests.support.stream import publishing
+from tests.support.users import PASSWORD
 
 ENTITLEMENTS_FILE = "entitlements.sqlite3"
 # What each backlog user's plan goes through (tests.support.backlog).
@@ -90,6 +91,7 @@ def test_patch_of_app_metadata_reaches_the_consumer_as_one_event_with_its_diff(
         "/api/v2/users",
         json={
             "connection": "Username-Password-Authentication",
+            "password": PASSWORD,
             "email": "kai@example.com",
             "app_metadata": {"plan": "free", "roles": ["viewer"]},
         },

@@ -11,6 +11,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from tests.support.server import RunningServer
+from tests.support.users import PASSWORD
 
 CONNECTION = "Username-Password-Authentication"
 
@@ -86,7 +87,12 @@ def test_real_answers_match_the_documented_shapes(
 
     created = http.post(
         "/api/v2/users",
-        json={"connection": CONNECTION, "email": "doc@example.com", "app_metadata": {"p": 1}},
+        json={
+            "connection": CONNECTION,
+            "password": PASSWORD,
+            "email": "doc@example.com",
+            "app_metadata": {"p": 1},
+        },
     )
     user_id = created.json()["user_id"]
     conforms(created.json(), "post", "/api/v2/users", "201")

@@ -14,6 +14,7 @@ from metaledger.domain.actor import Actor
 from metaledger.domain.profiles import DEFAULT_CONNECTION, NewUser
 from metaledger.projections.search.store import wait_for
 from tests.support.server import RunningServer
+from tests.support.users import PASSWORD
 
 ACTOR = Actor(kind="client", id="seed", grant="client-credentials")
 USERS = 230
@@ -73,7 +74,10 @@ def test_a_user_created_through_the_sdk_is_found_by_waiting_for_its_position(
     sdk: Auth0,
 ) -> None:
     created = sdk.users.with_raw_response.create(
-        connection=DEFAULT_CONNECTION, email="Fresh@Example.com", app_metadata={"plan": "trial"}
+        connection=DEFAULT_CONNECTION,
+        password=PASSWORD,
+        email="Fresh@Example.com",
+        app_metadata={"plan": "trial"},
     )
     position = created.headers["x-metaledger-position"]
     found = sdk.users.list(

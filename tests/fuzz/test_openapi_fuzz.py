@@ -27,6 +27,7 @@ from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from tests.support.server import RunningServer
+from tests.support.users import PASSWORD
 
 Operation = schemathesis.APIOperation[Any, Any, Any, Any]
 Case = schemathesis.Case[Operation]
@@ -114,6 +115,7 @@ def seed(fuzzing: Fuzzing) -> None:
     for user_id in KNOWN_IDS:
         body = {
             "connection": CONNECTION,
+            "password": PASSWORD,
             "user_id": user_id,
             "email": f"{user_id.split('|')[1]}@example.com",
             "user_metadata": {"hobby": "surfing", "addresses": [{"city": "Paris"}]},

@@ -1,4 +1,5 @@
-"""Users written through the application on behalf of a given actor, to set up a test's store."""
+"""Users to set up a test's store: written through the application on behalf of a given actor,
+or over HTTP with `PASSWORD`."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ from typing import Any
 
 from metaledger.domain.actor import Actor
 from metaledger.domain.profiles import DEFAULT_CONNECTION, NewUser, UserProfiles, UserUpdate
+
+# The password of users created over HTTP, which a database connection requires; it meets the
+# default password policy so that the tests hold if creates ever enforce it, as Auth0's do.
+PASSWORD = "Correct-horse-battery-9"
 
 
 def create_user(

@@ -105,7 +105,7 @@ def create_user(
     body: Annotated[CreateUserRequest, Depends(body_of(CreateUserRequest))],
 ) -> Response:
     sent = body.model_dump(exclude_unset=True, exclude_none=True)
-    password = sent.pop("password", None)
+    password = sent.pop("password")
     sent.pop("verify_email", None)
     profile = {
         key: value

@@ -10,6 +10,7 @@ import pytest
 from metaledger.api.bootstrap import Container
 from tests.integration.auth.conftest import events_of, login_body, sign_up
 from tests.support.tokens import claims, signed_with
+from tests.support.users import PASSWORD
 
 MANAGEMENT = "http://metaledger.test/api/v2/"
 SELF_SERVICE = "openid read:current_user update:current_user_metadata"
@@ -157,7 +158,11 @@ def test_a_user_token_cannot_delete_the_user(
 
 
 def test_a_user_token_cannot_create_users(anonymous: httpx.Client, mine: dict[str, str]) -> None:
-    body = {"connection": "Username-Password-Authentication", "email": "new@example.com"}
+    body = {
+        "connection": "Username-Password-Authentication",
+        "email": "new@example.com",
+        "password": PASSWORD,
+    }
     assert anonymous.post("/api/v2/users", json=body, headers=mine).status_code == 403
 
 

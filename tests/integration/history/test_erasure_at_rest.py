@@ -20,10 +20,12 @@ from tests.conftest import admin_token
 from tests.integration.history.conftest import ACTOR, create, patch
 from tests.support.at_rest import everything_stored, found
 from tests.support.server import RunningServer
+from tests.support.users import PASSWORD
 
 EMAIL = "zqx.erasure.marker@example.com"
 CREATED = {
     "connection": "Username-Password-Authentication",
+    "password": PASSWORD,
     "email": EMAIL,
     "given_name": "zqxgivenname",
     "family_name": "zqxfamilyname",
@@ -81,7 +83,11 @@ def written_and_erased(server: RunningServer, container: Container) -> list[byte
         caught_up(container)
         # The projector clears its files after the erasing batch's position is visible: once
         # it applied a later batch, it finished that one.
-        later = {"connection": CREATED["connection"], "email": "later@example.com"}
+        later = {
+            "connection": CREATED["connection"],
+            "password": PASSWORD,
+            "email": "later@example.com",
+        }
         assert http.post("/api/v2/users", json=later).status_code == 201
         caught_up(container)
     return personal

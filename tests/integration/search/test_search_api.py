@@ -13,6 +13,7 @@ from metaledger.api.settings import Settings
 from metaledger.projections.search.store import USERS_TABLE, wait_for
 from tests.conftest import admin_token
 from tests.integration.search.conftest import create
+from tests.support.users import PASSWORD
 
 CONNECTION = "Username-Password-Authentication"
 
@@ -32,7 +33,12 @@ def search(http: httpx.Client, **params: Any) -> httpx.Response:
 def test_a_search_waiting_for_a_write_position_finds_that_write(http: httpx.Client) -> None:
     created = http.post(
         "/api/v2/users",
-        json={"connection": CONNECTION, "email": "fresh@example.com", "app_metadata": {"n": 1}},
+        json={
+            "connection": CONNECTION,
+            "password": PASSWORD,
+            "email": "fresh@example.com",
+            "app_metadata": {"n": 1},
+        },
     )
     position = created.headers["X-Metaledger-Position"]
     found = search(http, q="email:fresh@example.com", min_position=position)
