@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import select
 import signal
 import socket
 import subprocess
@@ -15,6 +14,7 @@ from metaledger.api.settings import Settings
 from tests.support.ports import free_port
 from tests.support.postgres import PostgresServer
 from tests.support.serve import ServeProcess
+from tests.support.sockets import readable_within
 
 # A liveness bound, well above the default deadline of a stop (10 s): without one, serve waited
 # for requests blocked on the store's pool (30 s a try, 10 tries) before it even began to stop
@@ -40,7 +40,7 @@ def a_request_waiting_on_the_store(port: int) -> socket.socket:
     for _ in range(ATTEMPTS):
         connection = socket.create_connection(("127.0.0.1", port))
         connection.sendall(b"GET /readyz HTTP/1.1\r\nHost: metaledger\r\n\r\n")
-        if not select.select([connection], [], [], ANSWERED_SECONDS)[0]:
+        if not readable_within(connection, ANSWERED_SECONDS):
             return connection
         connection.close()
     pytest.fail(f"none of {ATTEMPTS} requests waited on the store")

@@ -4,7 +4,6 @@ has Auth0's error body."""
 
 from __future__ import annotations
 
-import select
 import socket
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import pytest
 from metaledger.api.settings import Settings
 from tests.support.ports import free_port
 from tests.support.serve import ServeProcess
+from tests.support.sockets import readable_within
 
 MAX_HEADER_BYTES = 8 * 1024
 MAX_CONNECTIONS = 6
@@ -51,7 +51,7 @@ def until_closed(connection: socket.socket, trickle: bytes = b"") -> bytes:
     received: list[bytes] = []
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
-        if select.select([connection], [], [], TRICKLE_INTERVAL)[0]:
+        if readable_within(connection, TRICKLE_INTERVAL):
             chunk = connection.recv(65536)
             if not chunk:
                 return b"".join(received)
