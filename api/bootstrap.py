@@ -48,7 +48,9 @@ class BackgroundService(Protocol):
 
     def start(self) -> None: ...
 
-    def stop(self) -> None: ...
+    def stop(self) -> object:
+        """Stops it, waiting a bounded time (what it returns is not used)."""
+        ...
 
 
 @dataclass

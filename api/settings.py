@@ -1,11 +1,15 @@
-"""Settings, read once from `METALEDGER_*` environment variables."""
+"""Settings, read once from `METALEDGER_*` environment variables (pydantic-settings: typed, and a
+bad value is refused naming its variable and the value)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from metaledger.api.auth.applications import parse_applications
 from metaledger.api.auth.claims import ClaimMapping, parse_claims
@@ -14,60 +18,66 @@ from metaledger.domain.profiles import DEFAULT_CONNECTION
 from metaledger.domain.storage import StoreLocation, store_location
 
 PREFIX = "METALEDGER_"
-# Settings below 1 would stop the service from serving anything.
-POSITIVE = (
-    "http_workers",
-    "header_timeout_seconds",
-    "body_timeout_seconds",
-    "max_header_bytes",
-    "max_connections",
-    "shutdown_timeout_seconds",
-)
+SIGNING_KEY = f"{PREFIX}SIGNING_KEY"
+LOG_FORMATS = ("text", "json")
+
+# A count or duration below 1 would stop the service from serving anything.
+Positive = Annotated[int, Field(ge=1)]
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX,
+        env_ignore_empty=True,
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+    )
+
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: Annotated[int, Field(ge=0, le=65535)] = 8000
     data_dir: Path = Path("var")
     database_url: str | None = None
-    issuer: str = ""
+    # The token issuer; the Management API audience is `<issuer>api/v2/`. Unset: this server.
+    issuer: Annotated[str, Field(validate_default=True)] = ""
     admin_client_id: str | None = None
     admin_client_secret: str | None = None
-    signing_key_pem: str | None = None
-    token_lifetime_seconds: int = 86400
-    connections: frozenset[str] = field(default_factory=lambda: frozenset({DEFAULT_CONNECTION}))
-    metadata_max_bytes: int = 16 * 1024
-    metadata_max_depth: int = 10
-    max_body_bytes: int = 1024 * 1024
-    aggregate_cache_size: int = 10_000
+    # The PEM of the RS256 key that signs tokens (METALEDGER_SIGNING_KEY).
+    signing_key_pem: Annotated[str | None, Field(validation_alias=SIGNING_KEY)] = None
+    token_lifetime_seconds: Positive = 86400
+    # Comma-separated database connection names.
+    connections: Annotated[frozenset[str], NoDecode] = frozenset({DEFAULT_CONNECTION})
+    metadata_max_bytes: Positive = 16 * 1024
+    metadata_max_depth: Positive = 10
+    max_body_bytes: Positive = 1024 * 1024
+    aggregate_cache_size: Annotated[int, Field(ge=0)] = 10_000
     # OWASP's baseline for argon2id (19 MiB, 2 passes, 1 lane): tens of milliseconds a hash,
     # so a 2-core server still takes dozens of logins a second.
-    argon2_time_cost: int = 2
-    argon2_memory_cost_kib: int = 19 * 1024
-    argon2_parallelism: int = 1
-    # Authentication API: applications beside the admin client, the connection of the plain
-    # `password` grant, password policy, brute-force protection, claims copied from metadata,
-    # and an optional external issuer whose tokens the Management API also accepts.
-    applications: tuple[Client, ...] = ()
+    argon2_time_cost: Positive = 2
+    argon2_memory_cost_kib: Positive = 19 * 1024
+    argon2_parallelism: Positive = 1
+    # Authentication API: applications beside the admin client (JSON), the connection of the
+    # plain `password` grant, password policy, brute-force protection, claims copied from
+    # metadata (JSON), and an optional external issuer whose tokens the Management API accepts.
+    applications: Annotated[tuple[Client, ...], NoDecode, Field(validate_default=True)] = ()
     default_directory: str = DEFAULT_CONNECTION
-    password_min_length: int = 8
-    password_character_classes: int = 3
-    brute_force_max_attempts: int = 10
-    brute_force_block_seconds: int = 900
+    password_min_length: Positive = 8
+    password_character_classes: Annotated[int, Field(ge=1, le=4)] = 3
+    brute_force_max_attempts: Positive = 10
+    brute_force_block_seconds: Positive = 900
     # Suspicious IP throttling, as Auth0's default: 100 failed logins a day from one IP,
     # whatever the username, then one more every 864 s.
-    ip_throttle_max_attempts: int = 100
-    ip_throttle_window_seconds: int = 86400
-    claims: tuple[ClaimMapping, ...] = ()
+    ip_throttle_max_attempts: Positive = 100
+    ip_throttle_window_seconds: Positive = 86400
+    claims: Annotated[tuple[ClaimMapping, ...], NoDecode] = ()
     external_issuer: str | None = None
     external_jwks_url: str | None = None
     external_audience: str | None = None
     kafka_bootstrap_servers: str | None = None
     kafka_topic: str = "metaledger.users"
     # Used when the relay creates the topic (and consumers their dead-letter topics).
-    kafka_partitions: int = 3
-    kafka_replication_factor: int = 1
+    kafka_partitions: Positive = 3
+    kafka_replication_factor: Positive = 1
     # DELETE /api/v2/users/{id} without `erase=`: also destroy the user's personal data?
     erase_on_delete: bool = False
     # `serve` also runs the background workers (search projector, relay) in its own process;
@@ -75,115 +85,90 @@ class Settings:
     embedded_workers: bool = True
     # HTTP processes `serve` starts; with more than one, the background workers run in the
     # process that supervises them.
-    http_workers: int = 1
+    http_workers: Positive = 1
     # What one client may hold of an HTTP process: a request's head (request line and headers)
     # must arrive within `header_timeout_seconds` of its first byte (of the connection's opening
     # for the first request) and be at most `max_header_bytes` long; its body must arrive within
     # `body_timeout_seconds` of the head; a process keeps at most `max_connections` connections.
-    header_timeout_seconds: int = 10
-    body_timeout_seconds: int = 30
-    max_header_bytes: int = 64 * 1024
-    max_connections: int = 1000
+    header_timeout_seconds: Positive = 10
+    body_timeout_seconds: Positive = 30
+    max_header_bytes: Positive = 64 * 1024
+    max_connections: Positive = 1000
     # A stop (SIGTERM, SIGINT) ends `serve` within this many seconds whatever the store's state;
     # requests in progress get half of it to finish.
-    shutdown_timeout_seconds: int = 10
+    shutdown_timeout_seconds: Positive = 10
     # Logging: a level (DEBUG, INFO, WARNING, ERROR) and a format, `text` or `json` (one object
     # a line, for log collectors).
     log_level: str = "INFO"
     log_format: str = "text"
 
-    # Where every store lives: parsed from `database_url` and `data_dir`, once.
-    store: StoreLocation = field(init=False)
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_ends_with_a_slash(cls, issuer: str, info: ValidationInfo) -> str:
+        if not issuer:
+            return f"http://{info.data.get('host')}:{info.data.get('port')}/"
+        return issuer if issuer.endswith("/") else issuer + "/"
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "store", store_location(self.database_url, self.data_dir))
-        for name in POSITIVE:
-            if getattr(self, name) < 1:
-                raise ValueError(f"{PREFIX}{name.upper()} must be 1 or more")
-        if not self.issuer:
-            object.__setattr__(self, "issuer", f"http://{self.host}:{self.port}/")
-        elif not self.issuer.endswith("/"):
-            object.__setattr__(self, "issuer", self.issuer + "/")
+    @field_validator("connections", mode="before")
+    @classmethod
+    def _connections_from_a_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return frozenset(name.strip() for name in value.split(",") if name.strip())
+        return value
+
+    @field_validator("applications", mode="before")
+    @classmethod
+    def _applications_from_json(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            connections = info.data.get("connections", frozenset({DEFAULT_CONNECTION}))
+            return parse_applications(value, connections)
+        return value
+
+    @field_validator("claims", mode="before")
+    @classmethod
+    def _claims_from_json(cls, value: Any) -> Any:
+        return parse_claims(value) if isinstance(value, str) else value
+
+    @field_validator("log_format")
+    @classmethod
+    def _a_known_log_format(cls, value: str) -> str:
+        if value.lower() not in LOG_FORMATS:
+            raise ValueError(f"must be one of {', '.join(LOG_FORMATS)}")
+        return value.lower()
+
+    @cached_property
+    def store(self) -> StoreLocation:
+        """Where every store lives: parsed from `database_url` and `data_dir`, once."""
+        return store_location(self.database_url, self.data_dir)
 
     @property
     def management_audience(self) -> str:
         return f"{self.issuer}api/v2/"
 
+    def replace(self, **changes: Any) -> Settings:
+        """These settings with `changes`, validated again (the store follows)."""
+        return type(self)(**{**self.model_dump(), **changes})
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
+        """The settings of the process's environment (or of `environ`, for tests)."""
+        if environ is None:
+            return cls()
+        given = {name: environ.get(variable(name)) for name in cls.model_fields}
+        return cls.model_validate({name: value for name, value in given.items() if value})
 
-        def get(name: str) -> str | None:
-            value = env.get(PREFIX + name)
-            return value if value else None
 
-        def integer(name: str, default: int) -> int:
-            value = get(name)
-            return int(value) if value is not None else default
+def variable(name: str) -> str:
+    """The environment variable of the setting `name`."""
+    return SIGNING_KEY if name == "signing_key_pem" else PREFIX + name.upper()
 
-        listed = get("CONNECTIONS")
-        connections = (
-            frozenset(name.strip() for name in listed.split(",") if name.strip())
-            if listed
-            else frozenset({DEFAULT_CONNECTION})
-        )
-        return cls(
-            host=get("HOST") or cls.host,
-            port=integer("PORT", cls.port),
-            data_dir=Path(get("DATA_DIR") or cls.data_dir),
-            database_url=get("DATABASE_URL"),
-            issuer=get("ISSUER") or "",
-            admin_client_id=get("ADMIN_CLIENT_ID"),
-            admin_client_secret=get("ADMIN_CLIENT_SECRET"),
-            signing_key_pem=get("SIGNING_KEY"),
-            token_lifetime_seconds=integer("TOKEN_LIFETIME_SECONDS", cls.token_lifetime_seconds),
-            connections=connections,
-            metadata_max_bytes=integer("METADATA_MAX_BYTES", cls.metadata_max_bytes),
-            metadata_max_depth=integer("METADATA_MAX_DEPTH", cls.metadata_max_depth),
-            max_body_bytes=integer("MAX_BODY_BYTES", cls.max_body_bytes),
-            aggregate_cache_size=integer("AGGREGATE_CACHE_SIZE", cls.aggregate_cache_size),
-            argon2_time_cost=integer("ARGON2_TIME_COST", cls.argon2_time_cost),
-            argon2_memory_cost_kib=integer("ARGON2_MEMORY_COST_KIB", cls.argon2_memory_cost_kib),
-            argon2_parallelism=integer("ARGON2_PARALLELISM", cls.argon2_parallelism),
-            applications=parse_applications(get("APPLICATIONS"), connections),
-            default_directory=get("DEFAULT_DIRECTORY") or cls.default_directory,
-            password_min_length=integer("PASSWORD_MIN_LENGTH", cls.password_min_length),
-            password_character_classes=integer(
-                "PASSWORD_CHARACTER_CLASSES", cls.password_character_classes
-            ),
-            brute_force_max_attempts=integer(
-                "BRUTE_FORCE_MAX_ATTEMPTS", cls.brute_force_max_attempts
-            ),
-            brute_force_block_seconds=integer(
-                "BRUTE_FORCE_BLOCK_SECONDS", cls.brute_force_block_seconds
-            ),
-            ip_throttle_max_attempts=integer(
-                "IP_THROTTLE_MAX_ATTEMPTS", cls.ip_throttle_max_attempts
-            ),
-            ip_throttle_window_seconds=integer(
-                "IP_THROTTLE_WINDOW_SECONDS", cls.ip_throttle_window_seconds
-            ),
-            claims=parse_claims(get("CLAIMS")),
-            external_issuer=get("EXTERNAL_ISSUER"),
-            external_jwks_url=get("EXTERNAL_JWKS_URL"),
-            external_audience=get("EXTERNAL_AUDIENCE"),
-            kafka_bootstrap_servers=get("KAFKA_BOOTSTRAP_SERVERS"),
-            kafka_topic=get("KAFKA_TOPIC") or cls.kafka_topic,
-            kafka_partitions=integer("KAFKA_PARTITIONS", cls.kafka_partitions),
-            kafka_replication_factor=integer(
-                "KAFKA_REPLICATION_FACTOR", cls.kafka_replication_factor
-            ),
-            erase_on_delete=(get("ERASE_ON_DELETE") or "").lower() in ("1", "true", "yes", "on"),
-            embedded_workers=(get("EMBEDDED_WORKERS") or "true").lower()
-            not in ("0", "false", "no", "off"),
-            http_workers=integer("HTTP_WORKERS", cls.http_workers),
-            header_timeout_seconds=integer("HEADER_TIMEOUT_SECONDS", cls.header_timeout_seconds),
-            body_timeout_seconds=integer("BODY_TIMEOUT_SECONDS", cls.body_timeout_seconds),
-            max_header_bytes=integer("MAX_HEADER_BYTES", cls.max_header_bytes),
-            max_connections=integer("MAX_CONNECTIONS", cls.max_connections),
-            shutdown_timeout_seconds=integer(
-                "SHUTDOWN_TIMEOUT_SECONDS", cls.shutdown_timeout_seconds
-            ),
-            log_level=get("LOG_LEVEL") or cls.log_level,
-            log_format=(get("LOG_FORMAT") or cls.log_format).lower(),
-        )
+
+def describe_error(error: ValidationError) -> str:
+    """One line per refused setting, naming its variable and the value given."""
+    lines = []
+    for problem in error.errors():
+        name = str(problem["loc"][0]) if problem["loc"] else "settings"
+        given = problem.get("input")
+        shown = f" (got {given!r})" if isinstance(given, str | int) else ""
+        lines.append(f"{variable(name)}: {problem['msg']}{shown}")
+    return "\n".join(lines)

@@ -7,10 +7,12 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from metaledger.api import logs
 from metaledger.api.cli import history, search, stream
 from metaledger.api.cli.serve import serve
-from metaledger.api.settings import Settings
+from metaledger.api.settings import Settings, describe_error
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         logs.configure(settings.log_level, settings.log_format)
+    except ValidationError as error:
+        print(f"metaledger: refused settings:\n{describe_error(error)}", file=sys.stderr)
+        return 2
     except ValueError as error:
         print(f"metaledger: {error}", file=sys.stderr)
         return 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 import gc
 import sys
@@ -41,7 +40,7 @@ def serve(settings: Settings, _: argparse.Namespace) -> int:
         return run_server(create_app(container), settings.host, settings.port, limits, options)
     # A Python process serves one core at a time. This one has made the store, keys and clients
     # the HTTP processes share, supervises them, and runs the background workers once for all.
-    http_settings = dataclasses.replace(settings, embedded_workers=False)
+    http_settings = settings.replace(embedded_workers=False)
     return serve_in_processes(
         functools.partial(http_process_app, http_settings),
         settings.http_workers,

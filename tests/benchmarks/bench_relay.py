@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import multiprocessing
 import queue
 import statistics
@@ -78,8 +77,7 @@ def bench_backlog(broker: KafkaBroker, users: int) -> None:
 
         # The relay as it runs in production: `metaledger relay`, a process of its own.
         topic = unique_topic("bench")
-        settings = dataclasses.replace(
-            settings,
+        settings = settings.replace(
             kafka_bootstrap_servers=broker.bootstrap_servers,
             kafka_topic=topic,
             kafka_partitions=PARTITIONS,

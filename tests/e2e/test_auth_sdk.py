@@ -3,7 +3,6 @@ on the Management API through its management client holding the user's own token
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -30,8 +29,7 @@ MAX_ATTEMPTS = 3
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     """A public application and claims, configured as an operator would (JSON text)."""
-    return replace(
-        settings,
+    return settings.replace(
         applications=parse_applications(
             f'[{{"client_id": "{WEB_APP}", "name": "web", "grant_types": '
             '["password", "http://auth0.com/oauth/grant-type/password-realm"]}]',

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -327,7 +326,7 @@ def test_delete_without_erasure_keeps_the_payloads(http: httpx.Client, user_id: 
 @pytest.fixture
 def erasing_server(settings: Settings) -> Iterator[httpx.Client]:
     """A server whose DELETE erases unless told otherwise."""
-    with RunningServer(build_http(replace(settings, erase_on_delete=True))) as running:
+    with RunningServer(build_http(settings.replace(erase_on_delete=True))) as running:
         headers = {"Authorization": f"Bearer {admin_token(running.base_url)}"}
         with httpx.Client(base_url=running.base_url, headers=headers) as client:
             yield client

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import signal
 import threading
 import time
@@ -130,7 +129,7 @@ def test_patch_of_app_metadata_reaches_the_consumer_as_one_event_with_its_diff(
 def test_relay_killed_mid_batch_leaves_the_consumer_effects_exactly_once(
     settings: Settings, tmp_path: Path
 ) -> None:
-    relay_settings = dataclasses.replace(settings, embedded_workers=False)
+    relay_settings = settings.replace(embedded_workers=False)
     profiles: UserProfiles = build_profiles(relay_settings)
     end = write_backlog(profiles, users=500, events_per_user=10)
     profiles.close()

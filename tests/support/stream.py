@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import uuid
 from collections.abc import Callable
@@ -38,8 +37,8 @@ def unique_topic(prefix: str = "users") -> str:
 
 def publishing(settings: Settings, broker: KafkaBroker) -> Settings:
     """The settings, publishing to `broker` on a topic of their own."""
-    return dataclasses.replace(
-        settings, kafka_bootstrap_servers=broker.bootstrap_servers, kafka_topic=unique_topic()
+    return settings.replace(
+        kafka_bootstrap_servers=broker.bootstrap_servers, kafka_topic=unique_topic()
     )
 
 

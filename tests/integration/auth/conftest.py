@@ -4,7 +4,6 @@ client, claims copied from metadata, and a low brute-force limit."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -30,8 +29,7 @@ PLAN_CLAIM = "https://metaledger.test/plan"
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return replace(
-        settings,
+    return settings.replace(
         connections=frozenset({DEFAULT_CONNECTION, OTHER_CONNECTION}),
         applications=(
             Client(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -67,8 +66,7 @@ def jwks(idp_key: SigningKey) -> Iterator[JwksServer]:
 
 @pytest.fixture
 def settings(settings: Settings, jwks: JwksServer) -> Settings:
-    return replace(
-        settings,
+    return settings.replace(
         external_issuer=IDP_ISSUER,
         external_jwks_url=jwks.url,
         external_audience=IDP_AUDIENCE,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import replace
 
 import httpx
 import pytest
@@ -27,11 +26,10 @@ WRONG_PASSWORD = "Wrong-horse-9"
 def settings(settings: Settings) -> Settings:
     # The documented argon2id parameters, not the suite's cheap ones, and limits that let every
     # attempt reach the password check.
-    return replace(
-        settings,
-        argon2_time_cost=Settings.argon2_time_cost,
-        argon2_memory_cost_kib=Settings.argon2_memory_cost_kib,
-        argon2_parallelism=Settings.argon2_parallelism,
+    return settings.replace(
+        argon2_time_cost=Settings.model_fields["argon2_time_cost"].default,
+        argon2_memory_cost_kib=Settings.model_fields["argon2_memory_cost_kib"].default,
+        argon2_parallelism=Settings.model_fields["argon2_parallelism"].default,
         brute_force_max_attempts=10 * ATTEMPTS,
         ip_throttle_max_attempts=10 * ATTEMPTS,
     )

@@ -3,7 +3,6 @@ username, block the address (429 `too_many_attempts`); other addresses still get
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -32,8 +31,7 @@ KNOWN = "lin@example.com"
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return replace(
-        settings,
+    return settings.replace(
         ip_throttle_max_attempts=IP_MAX_ATTEMPTS,
         ip_throttle_window_seconds=IP_WINDOW_SECONDS,
     )

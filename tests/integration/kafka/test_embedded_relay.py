@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from metaledger.api.bootstrap import build_http
@@ -14,7 +12,7 @@ from metaledger.projections.relay.service import RelayService
 def test_serve_runs_the_relay_beside_the_api_when_a_broker_is_set(
     stream_settings: Settings,
 ) -> None:
-    container = build_http(dataclasses.replace(stream_settings, embedded_workers=True))
+    container = build_http(stream_settings.replace(embedded_workers=True))
 
     assert any(isinstance(service, RelayService) for service in container.background)
 

@@ -3,7 +3,6 @@ Auth0 Event Streams expect, with our extensions."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -172,7 +171,7 @@ def test_republished_events_keep_their_ids(
     first = [e["id"] for e in events_of(published(stream_settings, relay, 2))]
 
     # a relay with a position of its own starts again from the first event
-    again_settings = dataclasses.replace(stream_settings, data_dir=tmp_path / "again")
+    again_settings = stream_settings.replace(data_dir=tmp_path / "again")
     config = relay_config(again_settings)
     assert config is not None
     again = build_relay(config, profiles, stores.relay_position(again_settings.store))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import signal
 import time
 from collections import Counter, defaultdict
@@ -219,7 +218,7 @@ def test_relay_from_zero_publishes_every_event_again_to_an_empty_topic(
     written = [create(profiles, f"again{number}@example.com") for number in range(3)]
     relay.catch_up()
     # A new cluster: the topic is empty while the relay's position says all was published.
-    moved = dataclasses.replace(stream_settings, kafka_topic=unique_topic())
+    moved = stream_settings.replace(kafka_topic=unique_topic())
 
     again = processes.start(moved, "relay", "--from", "0", log=tmp_path / "relay.log")
     try:

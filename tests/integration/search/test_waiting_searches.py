@@ -7,7 +7,6 @@ test wants it to.
 
 from __future__ import annotations
 
-import dataclasses
 import select
 import socket
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ WAITERS = 60
 
 @pytest.fixture
 def container(settings: Settings) -> Container:
-    return build_http(dataclasses.replace(settings, embedded_workers=False))
+    return build_http(settings.replace(embedded_workers=False))
 
 
 def unprojected_write(container: Container) -> int:

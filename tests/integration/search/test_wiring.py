@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ def test_serve_runs_the_projector_in_process_by_default(container: Container) ->
 def test_without_embedded_workers_serve_leaves_projecting_to_its_own_process(
     settings: Settings,
 ) -> None:
-    container = build_http(dataclasses.replace(settings, embedded_workers=False))
+    container = build_http(settings.replace(embedded_workers=False))
     assert not any(isinstance(service, ProjectorService) for service in container.background)
 
 

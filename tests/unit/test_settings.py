@@ -1,0 +1,83 @@
+"""Settings from METALEDGER_* variables: typed, with the defaults that run everything embedded,
+and a bad value refused naming its variable and the value."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from metaledger.api.settings import Settings, describe_error
+from metaledger.domain.storage import PostgresDatabase, SQLiteFiles
+
+
+def test_without_variables_everything_runs_embedded_on_sqlite_under_var() -> None:
+    settings = Settings.from_env({})
+    assert settings.store == SQLiteFiles(Path("var"))
+    assert settings.issuer == "http://127.0.0.1:8000/"
+    assert settings.management_audience == "http://127.0.0.1:8000/api/v2/"
+
+
+def test_variables_are_read_with_their_types() -> None:
+    settings = Settings.from_env(
+        {
+            "METALEDGER_PORT": "9000",
+            "METALEDGER_CONNECTIONS": "Users, Partners",
+            "METALEDGER_EMBEDDED_WORKERS": "off",
+            "METALEDGER_ERASE_ON_DELETE": "yes",
+            "METALEDGER_DATABASE_URL": "postgresql://app:pw@db:5433/profiles?schema=ml",
+            "METALEDGER_SIGNING_KEY": "-----BEGIN PRIVATE KEY-----",
+            "METALEDGER_LOG_FORMAT": "JSON",
+        }
+    )
+    assert (settings.port, settings.issuer) == (9000, "http://127.0.0.1:9000/")
+    assert settings.connections == frozenset({"Users", "Partners"})
+    assert (settings.embedded_workers, settings.erase_on_delete) == (False, True)
+    assert isinstance(settings.store, PostgresDatabase)
+    assert (settings.store.port, settings.store.schema) == (5433, "ml")
+    assert settings.signing_key_pem == "-----BEGIN PRIVATE KEY-----"
+    assert settings.log_format == "json"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("METALEDGER_PORT", "eighty", "METALEDGER_PORT: Input should be a valid integer"),
+        ("METALEDGER_EMBEDDED_WORKERS", "maybe", "METALEDGER_EMBEDDED_WORKERS: Input should be"),
+        ("METALEDGER_LOG_FORMAT", "xml", "METALEDGER_LOG_FORMAT: Value error, must be one of"),
+        ("METALEDGER_APPLICATIONS", "[not json", "METALEDGER_APPLICATIONS: Value error"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_its_variable_and_the_value(
+    variable: str, value: str, said: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings.from_env({variable: value})
+    described = describe_error(refused.value)
+    assert described.startswith(said)
+    assert repr(value) in described
+
+
+def test_a_replaced_setting_is_validated_again_and_moves_the_store() -> None:
+    settings = Settings(data_dir=Path("here"))
+    moved = settings.replace(data_dir=Path("there"))
+    assert (settings.store, moved.store) == (SQLiteFiles(Path("here")), SQLiteFiles(Path("there")))
+    with pytest.raises(ValidationError):
+        settings.replace(http_workers=0)
+
+
+def test_the_command_stops_on_refused_settings_and_says_which() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "metaledger.api.cli", "history", "auth0|x"],
+        env={"METALEDGER_PORT": "eighty", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert "METALEDGER_PORT: Input should be a valid integer" in run.stderr
+    assert "'eighty'" in run.stderr
