@@ -100,7 +100,6 @@ class RelayPositionContract:
 
         assert (position.current(), search_store.position()) == (3, 8)
 
-
     def test_a_rewound_position_is_current_and_moves_forward_again(
         self, position: RelayPosition, another_position: RelayPosition
     ) -> None:
