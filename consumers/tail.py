@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import orjson
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
+from rich.text import Text
 
 from metaledger.consumers.messages import ChangeEvent, InvalidMessage, parse
 
@@ -30,15 +31,23 @@ class TailFilter:
         return not self.types or event.type in self.types or event.event_name in self.types
 
 
-def describe(event: ChangeEvent) -> str:
-    """`time  type  user  DomainEvent vN  key: old → new, …`"""
-    changes = ", ".join(
-        f"{path}: {_short(change.get('old'))} → {_short(change.get('new'))}"
-        for path, change in event.changes.items()
-        if isinstance(change, dict)
+def describe(event: ChangeEvent) -> Text:
+    """`time  type  user  DomainEvent vN  key: old → new, …`, the old values red, the new green
+    (where colours are shown)."""
+    line = Text.assemble(
+        (event.time, "dim"),
+        "  ",
+        (f"{event.type:<12}", "bold"),
+        f"  {event.subject}  {event.event_name} v{event.version}",
     )
-    line = f"{event.time}  {event.type:<12}  {event.subject}  {event.event_name} v{event.version}"
-    return f"{line}  {changes}" if changes else line
+    changes = [(path, change) for path, change in event.changes.items() if isinstance(change, dict)]
+    for number, (path, change) in enumerate(changes):
+        line.append(",  " if number else "  ")
+        line.append(f"{path}: ")
+        line.append(_short(change.get("old")), "red")
+        line.append(" → ")
+        line.append(_short(change.get("new")), "green")
+    return line
 
 
 def _matching(values: list[bytes], where: TailFilter) -> Iterator[ChangeEvent]:

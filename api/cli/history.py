@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, TextIO
+from typing import Any
 
 import orjson
 from rich.console import Console
 from rich.text import Text
 
 from metaledger.api.bootstrap import open_profiles
+from metaledger.api.cli.terminal import COLOR_CHOICES, console
 from metaledger.api.settings import Settings
 from metaledger.api.stores import StoreNotFound
 from metaledger.domain.errors import UserNotFound
@@ -25,7 +26,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, help="only the last LIMIT events")
     parser.add_argument(
         "--color",
-        choices=("auto", "always", "never"),
+        choices=COLOR_CHOICES,
         default="auto",
         help="colour the diffs (auto: when writing to a terminal and NO_COLOR is unset)",
     )
@@ -49,21 +50,6 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         profiles.close()
     write_timeline(console(sys.stdout, args.color), args.user_id, list(reversed(entries)), total)
     return 0
-
-
-def console(out: TextIO, color: str) -> Console:
-    """Colours on a terminal (unless NO_COLOR) or when asked; lines wrap at words on a terminal
-    and are left whole when the output goes to a file or a pipe."""
-    terminal = out.isatty()
-    force = {"always": True, "never": False}.get(color)
-    return Console(
-        file=out,
-        force_terminal=force,
-        no_color=color == "never",
-        color_system="standard" if force or (color == "auto" and terminal) else None,
-        soft_wrap=not terminal,
-        highlight=False,
-    )
 
 
 def newest_entries(history: UserHistory, user_id: str, limit: int | None) -> list[Entry]:

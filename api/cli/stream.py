@@ -15,6 +15,7 @@ from types import FrameType
 import orjson
 
 from metaledger.api.bootstrap import CONSUMERS, build_consumer, build_profiles, build_relay
+from metaledger.api.cli.terminal import COLOR_CHOICES, console
 from metaledger.api.settings import Settings
 from metaledger.consumers.messages import ChangeEvent
 from metaledger.consumers.tail import Tail, TailFilter, describe
@@ -101,6 +102,12 @@ def tail_arguments(parser: argparse.ArgumentParser) -> None:
         "--json", action="store_true", help="print each event as its CloudEvent, as on the wire"
     )
     parser.add_argument("--limit", type=int, help="stop after this many events")
+    parser.add_argument(
+        "--color",
+        choices=COLOR_CHOICES,
+        default="auto",
+        help="colour the changes (auto: when writing to a terminal and NO_COLOR is unset)",
+    )
 
 
 def tail(settings: Settings, args: argparse.Namespace) -> int:
@@ -115,8 +122,12 @@ def tail(settings: Settings, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     events = stream.events(TailFilter(args.user, frozenset(args.type)))
+    out = console(sys.stdout, args.color)
     for shown, event in enumerate(events, start=1):
-        print(_as_json(event) if args.json else describe(event), flush=True)
+        if args.json:
+            print(_as_json(event), flush=True)
+        else:
+            out.print(describe(event))
         if args.limit is not None and shown >= args.limit:
             break
     return 0
