@@ -41,6 +41,11 @@ class PasswordLogin:
     throttle: LoginThrottle  # one user from one IP
     ip_throttle: LoginThrottle  # one IP, across usernames
 
+    def __post_init__(self) -> None:
+        # Made before the first login, so that not even that one costs an unknown user more
+        # than a known user with a wrong password.
+        _ = self.passwords.dummy_hash
+
     def authenticate(self, connection: str, username: str, password: str, ip: str) -> User:
         address, key = ip_key(ip), login_key(connection, username, ip)
         address_block = self.ip_throttle.block(address)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from functools import cached_property
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -13,9 +14,12 @@ class Passwords:
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_cost_kib, parallelism=parallelism
         )
-        # Stands in for a missing hash at login. Made now, with the same parameters, so that
-        # not even the first login of an unknown user costs more than a known user's.
-        self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+
+    @cached_property
+    def dummy_hash(self) -> str:
+        """Stands in for a missing hash at login, with the same parameters. Made on first use:
+        processes that never check a login (projector, relay, history) never pay for it."""
+        return self._hasher.hash(secrets.token_urlsafe(16))
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)
@@ -30,6 +34,6 @@ class Passwords:
         """Like `verify`, but a user without a hash (unknown, or no password set) costs as
         much as one with a wrong password: one verification, against the dummy hash."""
         if password_hash is None:
-            self.verify(self._dummy_hash, password)
+            self.verify(self.dummy_hash, password)
             return False
         return self.verify(password_hash, password)
