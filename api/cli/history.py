@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from metaledger.api.bootstrap import open_profiles
-from metaledger.api.cli.terminal import COLOR_CHOICES, console
+from metaledger.api.cli.terminal import add_color_argument, console
 from metaledger.api.settings import Settings
 from metaledger.api.stores import StoreNotFound
 from metaledger.domain.errors import UserNotFound
@@ -24,12 +24,7 @@ PAGE = 100
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("user_id", help="the user's id, e.g. auth0|0123456789abcdef")
     parser.add_argument("--limit", type=int, help="only the last LIMIT events")
-    parser.add_argument(
-        "--color",
-        choices=COLOR_CHOICES,
-        default="auto",
-        help="colour the diffs (auto: when writing to a terminal and NO_COLOR is unset)",
-    )
+    add_color_argument(parser, "diffs")
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ from types import FrameType
 import orjson
 
 from metaledger.api.bootstrap import CONSUMERS, build_consumer, build_profiles, build_relay
-from metaledger.api.cli.terminal import COLOR_CHOICES, console
+from metaledger.api.cli.terminal import add_color_argument, console
 from metaledger.api.settings import Settings
 from metaledger.consumers.messages import ChangeEvent
 from metaledger.consumers.tail import Tail, TailFilter, describe
@@ -102,12 +102,7 @@ def tail_arguments(parser: argparse.ArgumentParser) -> None:
         "--json", action="store_true", help="print each event as its CloudEvent, as on the wire"
     )
     parser.add_argument("--limit", type=int, help="stop after this many events")
-    parser.add_argument(
-        "--color",
-        choices=COLOR_CHOICES,
-        default="auto",
-        help="colour the changes (auto: when writing to a terminal and NO_COLOR is unset)",
-    )
+    add_color_argument(parser, "changes")
 
 
 def tail(settings: Settings, args: argparse.Namespace) -> int:

@@ -3,11 +3,22 @@ wrap lines between words there, and leave lines whole in a file or a pipe."""
 
 from __future__ import annotations
 
+import argparse
 from typing import TextIO
 
 from rich.console import Console
 
 COLOR_CHOICES = ("auto", "always", "never")
+
+
+def add_color_argument(parser: argparse.ArgumentParser, coloured: str) -> None:
+    """`--color auto|always|never`, for the `coloured` part of a command's output."""
+    parser.add_argument(
+        "--color",
+        choices=COLOR_CHOICES,
+        default="auto",
+        help=f"colour the {coloured} (auto: when writing to a terminal and NO_COLOR is unset)",
+    )
 
 
 def console(out: TextIO, color: str) -> Console:
