@@ -1,0 +1,1 @@
+"""The tenant-code sandbox: Rules and Actions in QuickJS worker processes, effects as records."""
