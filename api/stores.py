@@ -19,6 +19,7 @@ from metaledger.api.auth.failure_store import (
     StoredLoginFailures,
     StreakStatements,
 )
+from metaledger.api.code_store import TenantCode
 from metaledger.consumers.database import Database
 from metaledger.domain.metadata import MetadataLimits
 from metaledger.domain.ports import PasswordHasher
@@ -117,6 +118,14 @@ def login_failures(
     if not isinstance(recorder, SqlTables):
         raise TypeError(f"{type(recorder).__name__} runs no statements on tables of its own")
     return StoredLoginFailures(recorder, statements)
+
+
+def tenant_code(profiles: UserProfiles) -> TenantCode:
+    """Rules, actions and their settings, in a table of the event store's database."""
+    recorder = profiles.recorder
+    if not isinstance(recorder, SqlTables):
+        raise TypeError(f"{type(recorder).__name__} runs no statements on tables of its own")
+    return TenantCode(recorder)
 
 
 def _tracking_recorder(name: str, env: dict[str, str], kind: type[Recorder]) -> Recorder:
