@@ -24,6 +24,10 @@ from metaledger.api.auth.login_throttle import LoginThrottle
 from metaledger.api.auth.password_policy import PasswordPolicy
 from metaledger.api.auth.passwords import Passwords
 from metaledger.api.auth.tokens import TokenService
+from metaledger.api.code_store import TenantCode
+from metaledger.api.sandbox.egress import Egress
+from metaledger.api.sandbox.pipeline import TenantPipeline
+from metaledger.api.sandbox.pool import WorkerPool
 from metaledger.api.settings import Settings
 from metaledger.consumers.entitlements import EntitlementsHandler
 from metaledger.consumers.runner import ConsumerConfig, ConsumerRunner, Handler
@@ -63,6 +67,8 @@ class Container:
     password_policy: PasswordPolicy
     login: PasswordLogin
     search: SearchStore
+    code: TenantCode
+    pipeline: TenantPipeline
     # Started and stopped with the HTTP app, in order (stopped in reverse).
     background: list[BackgroundService] = field(default_factory=list)
 
@@ -126,7 +132,9 @@ def build_http(settings: Settings) -> Container:
     signing_key = SigningKey.load_or_create(settings.data_dir, settings.signing_key_pem)
     profiles = build_profiles(settings)
     search = stores.search_store(settings.store)
-    background: list[BackgroundService] = []
+    code = stores.tenant_code(profiles)
+    pool = WorkerPool(settings.sandbox_workers, settings.sandbox_memory_mib * 1024 * 1024)
+    background: list[BackgroundService] = [pool]
     if settings.embedded_workers:
         background.append(SearchProjection(profiles, search).service())
         background.extend(_embedded_relay(settings, profiles))
@@ -171,6 +179,15 @@ def build_http(settings: Settings) -> Container:
             ),
         ),
         search=search,
+        code=code,
+        pipeline=TenantPipeline(
+            code,
+            pool,
+            profiles,
+            Egress(settings.sandbox_egress_hosts, settings.sandbox_egress_timeout_seconds),
+            seconds=settings.sandbox_deadline_seconds,
+            issuer=settings.issuer,
+        ),
         background=background,
     )
 

@@ -101,6 +101,13 @@ class Settings(BaseSettings):
     # a line, for log collectors).
     log_level: str = "INFO"
     log_format: str = "text"
+    # Tenant code (Rules and Actions): worker processes, each context's memory cap, the
+    # deadline of a whole login pipeline, and the hosts its outgoing HTTP may reach.
+    sandbox_workers: Positive = 2
+    sandbox_memory_mib: Positive = 64
+    sandbox_deadline_seconds: Annotated[float, Field(gt=0)] = 20.0
+    sandbox_egress_hosts: Annotated[frozenset[str], NoDecode] = frozenset()
+    sandbox_egress_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
 
     @field_validator("issuer")
     @classmethod
@@ -109,7 +116,7 @@ class Settings(BaseSettings):
             return f"http://{info.data.get('host')}:{info.data.get('port')}/"
         return issuer if issuer.endswith("/") else issuer + "/"
 
-    @field_validator("connections", mode="before")
+    @field_validator("connections", "sandbox_egress_hosts", mode="before")
     @classmethod
     def _connections_from_a_list(cls, value: Any) -> Any:
         if isinstance(value, str):

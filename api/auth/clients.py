@@ -23,6 +23,17 @@ MANAGEMENT_SCOPES = (
     "update:users",
     "update:users_app_metadata",
     "delete:users",
+    "read:rules",
+    "create:rules",
+    "update:rules",
+    "delete:rules",
+    "read:rules_configs",
+    "update:rules_configs",
+    "delete:rules_configs",
+    "read:actions",
+    "create:actions",
+    "update:actions",
+    "delete:actions",
 )
 
 

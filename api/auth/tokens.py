@@ -7,7 +7,7 @@ accepted too (checked against its own keys and audience).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -18,6 +18,8 @@ from metaledger.api.auth.keys import SigningKey
 VERIFIED_TOKENS_KEPT = 10_000
 CLIENT_CREDENTIALS_GRANT = "client-credentials"
 MAX_SHOWN_CLAIM = 200
+# The access token's claim carrying what tenant code added to the ID token, for /userinfo.
+USERINFO_CLAIMS = "https://metaledger/userinfo"
 
 
 class InvalidTokenError(Exception):
@@ -36,6 +38,8 @@ class Principal:
     scopes: frozenset[str]
     client_id: str | None
     grant: str | None
+    # Claims the login's Rules and Actions added to the ID token, which /userinfo shows too.
+    userinfo: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def is_client(self) -> bool:
@@ -73,9 +77,15 @@ class TokenService:
         scopes: list[str],
         client_id: str,
         grant: str,
+        claims: dict[str, Any] | None = None,
     ) -> str:
         return self._sign(
-            sub=sub, audience=audience, azp=client_id, scope=" ".join(scopes), gty=grant
+            **(claims or {}),
+            sub=sub,
+            audience=audience,
+            azp=client_id,
+            scope=" ".join(scopes),
+            gty=grant,
         )
 
     def issue_id_token(self, claims: dict[str, Any], client_id: str) -> str:
@@ -134,6 +144,7 @@ class TokenService:
             scopes=frozenset(scopes),
             client_id=claims.get("azp"),
             grant=claims.get("gty"),
+            userinfo=_userinfo_claims(claims.get(USERINFO_CLAIMS)),
         )
         if len(self._verified) >= VERIFIED_TOKENS_KEPT:
             self._verified.clear()
@@ -153,6 +164,10 @@ class TokenService:
             options={"require": REQUIRED_CLAIMS},
         )
         return claims
+
+
+def _userinfo_claims(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _claimed(token: str, claim: str) -> str:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from metaledger.api.auth.claims import OIDC_SCOPES, ClaimMapping, user_claims
-from metaledger.api.auth.tokens import TokenService
+from metaledger.api.auth.tokens import USERINFO_CLAIMS, TokenService
+from metaledger.api.sandbox.pipeline import Claims
 from metaledger.domain.user import User
 
 PASSWORD_GRANT = "password"
@@ -38,7 +39,13 @@ def user_token_response(
     scopes: list[str],
     api_audience: str | None,
     claims: tuple[ClaimMapping, ...],
+    added: Claims | None = None,
 ) -> dict[str, Any]:
+    """`added`: the claims the login's Rules and Actions set."""
+    added = added or Claims()
+    access_claims = dict(added.access_token)
+    if added.id_token:
+        access_claims[USERINFO_CLAIMS] = added.id_token
     audiences = [api_audience] if api_audience else []
     if "openid" in scopes or not audiences:
         audiences.append(tokens.userinfo_audience)
@@ -49,6 +56,7 @@ def user_token_response(
             scopes=scopes,
             client_id=client_id,
             grant=PASSWORD_GRANT,
+            claims=access_claims,
         ),
         "token_type": "Bearer",
         "expires_in": tokens.lifetime_seconds,
@@ -56,6 +64,6 @@ def user_token_response(
     }
     if "openid" in scopes:
         body["id_token"] = tokens.issue_id_token(
-            user_claims(user, frozenset(scopes), claims), client_id
+            {**user_claims(user, frozenset(scopes), claims), **added.id_token}, client_id
         )
     return body

@@ -19,6 +19,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from metaledger.api.http import response_models as shapes
 from metaledger.api.http.deps import get_principal
+from metaledger.api.http.routes import rules
 
 BEARER = "bearer"
 ERROR_REF = "#/components/schemas/Auth0Error"
@@ -43,6 +44,22 @@ SUCCESSES: dict[tuple[str, str], tuple[str, Any]] = {
     ("GET", "/userinfo"): ("200", shapes.Claims),
     ("GET", "/.well-known/jwks.json"): ("200", shapes.KeySet),
     ("GET", "/.well-known/openid-configuration"): ("200", shapes.Discovery),
+    ("GET", "/api/v2/rules"): ("200", list[rules.Rule] | rules.RulePage),
+    ("POST", "/api/v2/rules"): ("201", rules.Rule),
+    ("GET", "/api/v2/rules/{id}"): ("200", rules.Rule),
+    ("PATCH", "/api/v2/rules/{id}"): ("200", rules.Rule),
+    ("DELETE", "/api/v2/rules/{id}"): ("204", None),
+    ("GET", "/api/v2/rules-configs"): ("200", list[rules.RulesConfig]),
+    ("PUT", "/api/v2/rules-configs/{key}"): ("200", rules.RulesConfig),
+    ("DELETE", "/api/v2/rules-configs/{key}"): ("204", None),
+    ("POST", "/api/v2/actions/actions"): ("201", dict[str, Any]),
+    ("GET", "/api/v2/actions/actions"): ("200", dict[str, Any]),
+    ("GET", "/api/v2/actions/actions/{id}"): ("200", dict[str, Any]),
+    ("PATCH", "/api/v2/actions/actions/{id}"): ("200", dict[str, Any]),
+    ("DELETE", "/api/v2/actions/actions/{id}"): ("204", None),
+    ("POST", "/api/v2/actions/actions/{id}/deploy"): ("200", dict[str, Any]),
+    ("GET", "/api/v2/actions/triggers/{triggerId}/bindings"): ("200", dict[str, Any]),
+    ("PATCH", "/api/v2/actions/triggers/{triggerId}/bindings"): ("200", dict[str, Any]),
     ("GET", "/healthz"): ("200", shapes.Health),
     ("GET", "/readyz"): ("200", shapes.Health),
 }

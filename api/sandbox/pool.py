@@ -9,6 +9,7 @@ killed and replaced, and the run fails with a `SandboxFailure`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -99,7 +100,9 @@ class WorkerProcess:
     def kill(self) -> None:
         self.process.kill()
         self.process.wait()
-        self._stdin.close()
+        # Closing flushes what a dead worker never read: nothing to do about it.
+        with contextlib.suppress(OSError):
+            self._stdin.close()
         if self.process.stdout is not None:
             self.process.stdout.close()
 
@@ -189,6 +192,13 @@ class WorkerPool:
         """The worker processes' ids (for operators and tests)."""
         with self._lock:
             return sorted(worker.pid for worker in self._all)
+
+    def start(self) -> None:
+        """Nothing to do: workers start on first use, so a process that serves no login
+        starts none."""
+
+    def stop(self) -> None:
+        self.close()
 
     def close(self) -> None:
         with self._lock:

@@ -25,7 +25,9 @@ from metaledger.api.http.body import decode, read_limited
 from metaledger.api.http.deps import ContainerDep, request_id
 from metaledger.api.http.errors import OAuthError
 from metaledger.api.http.responses import json_response
+from metaledger.api.sandbox.pipeline import Claims, CodeRefused, Login, SandboxBusy
 from metaledger.domain.actor import Actor
+from metaledger.domain.user import User
 
 router = APIRouter(tags=["authentication"])
 
@@ -170,16 +172,42 @@ def password_login(
         ip=socket_ip,
     )
     written = container.profiles.record_login(user.user_id, ip, client.client_id, actor)
+    login = Login(
+        client_id=client.client_id,
+        client_name=client.name,
+        connection=connection,
+        ip=ip,
+        user_agent=request.headers.get("user-agent", ""),
+        hostname=request.url.hostname or "",
+        request_id=actor.request_id or "",
+        scopes=tuple(scopes),
+    )
+    added = run_login_code(container, written.user, login)
+    # The code may have written the user's metadata, which configured claims copy.
+    user_now = container.profiles.get_user(user.user_id) if added.ran else written.user
     return json_response(
         user_token_response(
             container.tokens,
-            written.user,
+            user_now,
             client.client_id,
             scopes,
             audience,
             container.settings.claims,
+            added,
         )
     )
+
+
+def run_login_code(container: Container, user: User, login: Login) -> Claims:
+    """The tenant's Rules and post-login Actions; a refusal is OAuth's `access_denied`."""
+    try:
+        return container.pipeline.post_login(user, login)
+    except CodeRefused as refused:
+        raise OAuthError(403, "access_denied", refused.message) from None
+    except SandboxBusy:
+        raise OAuthError(
+            503, "temporarily_unavailable", "Every sandbox worker is busy; try again."
+        ) from None
 
 
 @router.post("/oauth/token", summary="Get an access token")

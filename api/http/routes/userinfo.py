@@ -43,4 +43,5 @@ def userinfo(request: Request, container: ContainerDep) -> Response:
         user = container.profiles.get_user(principal.sub)
     except UserNotFound:
         raise _invalid_token("The user of this token does not exist.") from None
-    return json_response(user_claims(user, principal.scopes, container.settings.claims))
+    claims = user_claims(user, principal.scopes, container.settings.claims)
+    return json_response({**claims, **principal.userinfo})
