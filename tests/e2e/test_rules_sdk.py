@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from auth0.authentication import GetToken
+from auth0.authentication import Database, GetToken
 from auth0.authentication.exceptions import Auth0Error
 from auth0.management import Auth0, BadRequestError, ConflictError, NotFoundError
 
@@ -224,3 +224,43 @@ def test_a_killed_worker_fails_no_later_login(
             statuses.append(refused.status_code)
     assert set(statuses) <= {200, 403}
     assert statuses[-2:] == [200, 200]
+
+
+PRE_REGISTRATION_ACTION = """exports.onExecutePreUserRegistration = async (event, api) => {
+  if (event.user.email.endsWith('@blocked.example')) {
+    api.access.deny('blocked_domain', 'Sign-ups from this domain are closed.');
+    return;
+  }
+  api.user.setUserMetadata('signed_up_via', event.client.name);
+  api.user.setAppMetadata('plan', 'trial');
+};"""
+
+
+def test_a_pre_user_registration_action_sets_metadata_and_denies_sign_ups(
+    sdk: Auth0, server: RunningServer
+) -> None:
+    action = sdk.actions.create(
+        name="gatekeeper",
+        supported_triggers=[{"id": "pre-user-registration", "version": "v2"}],
+        code=PRE_REGISTRATION_ACTION,
+        deploy=True,
+    )
+    sdk.actions.triggers.bindings.update_many(
+        "pre-user-registration", bindings=[{"ref": {"type": "action_name", "value": "gatekeeper"}}]
+    )
+    assert action.id is not None
+    signup = Database(f"127.0.0.1:{server.port}", WEB_APP, protocol="http")
+    signed_up = signup.signup(
+        email="new@example.com",
+        password=PASSWORD,
+        connection=CONNECTION,
+        user_metadata={"hobby": "kites"},
+    )
+    user = sdk.users.get(f"auth0|{signed_up['_id']}")
+    assert user.user_metadata == {"hobby": "kites", "signed_up_via": "web"}
+    assert user.app_metadata == {"plan": "trial"}
+    with pytest.raises(Auth0Error) as refused:
+        signup.signup(email="x@blocked.example", password=PASSWORD, connection=CONNECTION)
+    assert refused.value.error_code == "extensibility_error"
+    assert refused.value.message == "Sign-ups from this domain are closed."
+    assert sdk.users.list_users_by_email(email="x@blocked.example") == []

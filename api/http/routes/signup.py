@@ -28,9 +28,11 @@ from metaledger.api.http.schemas import (
     Picture,
     Username,
 )
+from metaledger.api.sandbox.pipeline import CodeRefused, Login, SandboxBusy
+from metaledger.domain import metadata
 from metaledger.domain.actor import Actor
 from metaledger.domain.errors import DomainError, UserAlreadyExists
-from metaledger.domain.metadata import USER_METADATA
+from metaledger.domain.metadata import APP_METADATA, USER_METADATA
 from metaledger.domain.profiles import NewUser
 
 router = APIRouter(tags=["authentication"])
@@ -156,12 +158,31 @@ def sign_up(container: Container, request: Request, body: SignupRequest) -> Resp
         request_id=request_id(request),
         ip=request.client.host if request.client else None,
     )
+    login = Login(
+        client_id=client.client_id,
+        client_name=client.name,
+        connection=body.connection,
+        ip=actor.ip or "",
+        user_agent=request.headers.get("user-agent", ""),
+        hostname=request.url.hostname or "",
+        request_id=actor.request_id or "",
+        protocol="oidc-basic-profile",
+    )
+    added = run_registration_code(
+        container, {**profile, USER_METADATA: dict(user_metadata), APP_METADATA: {}}, login
+    )
     try:
         written = container.profiles.create_user(
             NewUser(
                 connection=body.connection,
                 profile=profile,
-                user_metadata=user_metadata,
+                # An empty patch would clear a bucket: only the buckets the code set merge.
+                user_metadata=metadata.merge(user_metadata, added[USER_METADATA])
+                if USER_METADATA in added
+                else user_metadata,
+                app_metadata=metadata.merge({}, added[APP_METADATA])
+                if APP_METADATA in added
+                else {},
                 password=body.password,
             ),
             actor,
@@ -176,9 +197,26 @@ def sign_up(container: Container, request: Request, body: SignupRequest) -> Resp
         "email_verified": user.profile.get("email_verified", False),
         **sent,
     }
-    if user_metadata:
+    if user.user_metadata:
         reply[USER_METADATA] = user.user_metadata
     return json_response(reply)
+
+
+def run_registration_code(
+    container: Container, user: dict[str, Any], login: Login
+) -> dict[str, Any]:
+    """The metadata the pre-user-registration Actions set, by bucket; a deny (or a failure)
+    refuses the sign-up with Auth0's `extensibility_error`, showing the deny's user message."""
+    try:
+        return container.pipeline.pre_user_registration(user, login)
+    except CodeRefused as refused:
+        raise SignupRefused(
+            400, "extensibility_error", refused.message, name="ExtensibilityError"
+        ) from None
+    except SandboxBusy:
+        raise SignupRefused(
+            503, "temporarily_unavailable", "Every sandbox worker is busy; try again."
+        ) from None
 
 
 @router.post(
