@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from metaledger.api import logs
-from metaledger.api.cli import history, search, stream
+from metaledger.api.cli import history, rules, search, stream
 from metaledger.api.cli.serve import serve
 from metaledger.api.settings import Settings, describe_error
 
@@ -36,6 +36,7 @@ COMMANDS: dict[str, Command] = {
     ),
     "consume": Command("run a change-stream consumer", stream.consume, stream.consume_arguments),
     "tail": Command("print the change stream", stream.tail, stream.tail_arguments),
+    "rules": Command("report what each rule needs to become an Action", rules.run, rules.arguments),
 }
 
 
