@@ -50,8 +50,8 @@ POST_LOGIN_ACTION = """exports.onExecutePostLogin = async (event, api) => {
 };"""
 
 
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
+def with_web_app(settings: Settings) -> Settings:
+    """A public application that logs users in, and a short deadline for hostile code."""
     return settings.replace(
         applications=parse_applications(
             f'[{{"client_id": "{WEB_APP}", "name": "web", "grant_types": '
@@ -62,6 +62,11 @@ def settings(settings: Settings) -> Settings:
         sandbox_deadline_seconds=2.0,
         sandbox_workers=2,
     )
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return with_web_app(settings)
 
 
 @pytest.fixture
