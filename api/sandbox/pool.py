@@ -28,7 +28,7 @@ log = logging.getLogger("metaledger.sandbox")
 
 # Beyond the run's deadline, how long a worker gets to report its own timeout before it is
 # killed.
-GRACE_SECONDS = 1.0
+GRACE_SECONDS = 0.5
 
 
 class SandboxFailure(Exception):
