@@ -5,8 +5,11 @@ that fails its own login while the server goes on."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -269,3 +272,27 @@ def test_a_pre_user_registration_action_sets_metadata_and_denies_sign_ups(
     assert refused.value.error_code == "extensibility_error"
     assert refused.value.message == "Sign-ups from this domain are closed."
     assert sdk.users.list_users_by_email(email="x@blocked.example") == []
+
+
+NODE_SDK = Path(__file__).parent / "node_sdk"
+
+
+@pytest.mark.parametrize("database_url", [None])
+def test_the_node_sdk_manages_rules_and_their_configuration(
+    server: RunningServer, token: str
+) -> None:
+    managed = subprocess.run(
+        ["node", str(NODE_SDK / "manage_rules.mjs"), f"{server.base_url}/api/v2", token],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(managed.stdout) == {
+        "created": {"name": "node rule", "order": 2, "enabled": True},
+        "listed": True,
+        "updated": False,
+        "afterDelete": 404,
+        "keys": ["NODE_KEY"],
+        "keysAfter": 0,
+    }
