@@ -34,6 +34,9 @@ POST_LOGIN = "post-login"
 PRE_USER_REGISTRATION = "pre-user-registration"
 TRIGGERS = (POST_LOGIN, PRE_USER_REGISTRATION)
 HANDLERS = {POST_LOGIN: "onExecutePostLogin", PRE_USER_REGISTRATION: "onExecutePreUserRegistration"}
+# Writes and requests one login's code may make: a loop of writes must not fill the event log.
+MAX_EFFECTS = 100
+TOO_MANY_EFFECTS = f"more than {MAX_EFFECTS} metadata writes and requests in one login"
 # Auth0's words when the pipeline runs out of time.
 OUT_OF_TIME = "Request to Webtask exceeded allowed execution time"
 # Claims the code may not set: the token's own, and those the service reads back.
@@ -198,8 +201,18 @@ class TenantPipeline:
         return {bucket: patch for bucket, patch in metadata.items() if patch}
 
     def _run(self, setup: Setup, run_input: dict[str, Any], request_id: str) -> dict[str, Any]:
+        carried_out = 0
+
         def execute(effects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            return [self._effect(effect, request_id) for effect in effects]
+            nonlocal carried_out
+            answers = []
+            for effect in effects:
+                carried_out += 1
+                if carried_out > MAX_EFFECTS:
+                    answers.append({"id": effect["id"], "ok": False, "error": TOO_MANY_EFFECTS})
+                else:
+                    answers.append(self._effect(effect, request_id))
+            return answers
 
         try:
             done = self.pool.run(setup, run_input, self.seconds, execute)
