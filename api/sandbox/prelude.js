@@ -5,6 +5,10 @@
 (function (root) {
   'use strict';
 
+  // Kept before any tenant code runs: code that replaces JSON harms only its own results.
+  var stringify = JSON.stringify;
+  var parse = JSON.parse;
+
   class UnauthorizedError extends Error {
     constructor(message) {
       super(message);
@@ -36,7 +40,7 @@
 
   function plain(value) {
     // What the host can store: JSON, with `undefined` and functions dropped.
-    return value === undefined ? null : JSON.parse(JSON.stringify(value));
+    return value === undefined ? null : parse(stringify(value));
   }
 
   // --- Rules globals -------------------------------------------------------------------
@@ -65,7 +69,7 @@
 
   function encodeBody(options) {
     if (options.json !== undefined && options.json !== true) {
-      return {body: JSON.stringify(options.json), type: 'application/json'};
+      return {body: stringify(options.json), type: 'application/json'};
     }
     if (options.form !== undefined) {
       var pairs = Object.keys(options.form).map(function (key) {
@@ -79,7 +83,7 @@
   function parseBody(text, wantJson) {
     if (!wantJson) return text;
     try {
-      return JSON.parse(text);
+      return parse(text);
     } catch (e) {
       return text;
     }
@@ -121,7 +125,7 @@
           ok: response.status >= 200 && response.status < 300,
           headers: {get: function (name) { return response.headers[name.toLowerCase()] || null; }},
           text: function () { return Promise.resolve(response.body); },
-          json: function () { return Promise.resolve(JSON.parse(response.body)); },
+          json: function () { return Promise.resolve(parse(response.body)); },
         };
       });
   }
@@ -131,7 +135,7 @@
     var headers = Object.assign({}, config.headers || {});
     var body = config.data;
     if (body !== undefined && typeof body !== 'string') {
-      body = JSON.stringify(body);
+      body = stringify(body);
       if (!headers['content-type']) headers['content-type'] = 'application/json';
     }
     return httpRequest({method: config.method, url: config.url, headers: headers, body: body})
@@ -285,7 +289,7 @@
     for (var action of actions) {
       state.source = {kind: 'action', id: action.id, name: action.name};
       // Each Action sees the event as the flow got it: its own changes stay its own.
-      var event = JSON.parse(input.event);
+      var event = parse(input.event);
       event.secrets = action.secrets;
       try {
         var handler = action.exports[input.trigger];
@@ -353,7 +357,7 @@
       var taken = {done: state.result !== null, result: state.result, outbox: outbox,
         source: state.source, logs: logs};
       outbox = [];
-      return JSON.stringify(taken);
+      return stringify(taken);
     },
     deliver: function (answers) {
       answers.forEach(function (answer) {

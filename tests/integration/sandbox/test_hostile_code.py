@@ -119,3 +119,11 @@ def test_vendored_modules_load(pool: WorkerPool) -> None:
         " c.idToken.uuid = require('uuid').v4().length; cb(null, u, c); }"
     )
     assert run(pool, script)["context"]["idToken"] == {"sum": 3, "year": "1970", "uuid": 36}
+
+
+def test_code_that_replaces_json_harms_only_its_own_claims(pool: WorkerPool) -> None:
+    script = (
+        "function (u, c, cb) { JSON.stringify = function () { return 'garbage'; };"
+        " c.idToken.ok = true; cb(null, u, c); }"
+    )
+    assert run(pool, script)["context"]["idToken"] == {"ok": True}
