@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -296,3 +297,35 @@ def test_the_node_sdk_manages_rules_and_their_configuration(
         "keys": ["NODE_KEY"],
         "keysAfter": 0,
     }
+
+
+ENDLESS_FOR_ONE = """function (user, context, callback) {
+  if (user.email === 'spinner@example.com') { while (true) {} }
+  callback(null, user, context);
+}"""
+
+
+def test_other_logins_go_on_while_one_spins(
+    sdk: Auth0, server: RunningServer, user_id: str
+) -> None:
+    sdk.users.create(connection=CONNECTION, email="spinner@example.com", password=PASSWORD)
+    sdk.rules.create(name="spin for one", script=ENDLESS_FOR_ONE)
+    refusals: list[Auth0Error] = []
+
+    def spin() -> None:
+        try:
+            GetToken(f"127.0.0.1:{server.port}", WEB_APP, protocol="http").login(
+                username="spinner@example.com", password=PASSWORD, realm=CONNECTION
+            )
+        except Auth0Error as refused:
+            refusals.append(refused)
+
+    spinning = threading.Thread(target=spin)
+    spinning.start()
+    try:
+        assert "access_token" in log_in(server)
+        # The other login was served while the spinning one still held its worker.
+        assert spinning.is_alive()
+    finally:
+        spinning.join()
+    assert [refused.error_code for refused in refusals] == ["access_denied"]
