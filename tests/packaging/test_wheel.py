@@ -12,7 +12,12 @@ import pytest
 
 ROOT = Path(__file__).parents[2]
 SOURCE_FOLDERS = ("domain", "api", "projections", "consumers")
-DATA_FILES = ("projections/relay/cloudevent.schema.json",)
+DATA_FILES = (
+    "projections/relay/cloudevent.schema.json",
+    "api/sandbox/prelude.js",
+    "api/sandbox/modules/lodash.js",
+    "api/sandbox/modules/moment.js",
+)
 
 
 @pytest.fixture(scope="module")
