@@ -21,6 +21,7 @@ from metaledger.api.code_store import ACTION, BINDINGS, NameTaken
 from metaledger.api.http.deps import ContainerDep, any_scope, body_of, raw_body_of
 from metaledger.api.http.errors import ApiError, invalid_body
 from metaledger.api.http.responses import json_response
+from metaledger.api.http.tenant_documents import StrictBody, saved, stored
 from metaledger.api.sandbox.pipeline import TRIGGERS
 
 router = APIRouter(prefix="/api/v2/actions", tags=["actions"])
@@ -29,10 +30,6 @@ router = APIRouter(prefix="/api/v2/actions", tags=["actions"])
 MAX_CODE_BYTES = 100 * 1024
 RUNTIME: Literal["node22"] = "node22"
 TRIGGER_VERSIONS = {"post-login": "v3", "pre-user-registration": "v2"}
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 Name = Annotated[str, Field(min_length=1, max_length=255)]
@@ -46,22 +43,22 @@ class Trigger(BaseModel):
     version: StrictStr | None = None
 
 
-class Secret(_Body):
+class Secret(StrictBody):
     name: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_\-]+$")]
     value: Annotated[StrictStr, Field(max_length=MAX_CODE_BYTES)] | None = None
 
 
-class CreateActionRequest(_Body):
+class CreateActionRequest(StrictBody):
     name: Name
     supported_triggers: Annotated[list[Trigger], Field(min_length=1, max_length=1)]
     code: Code = ""
-    dependencies: Annotated[list[dict[str, Any]], Field(max_length=0)] = []
+    dependencies: Annotated[list[dict[str, Any]], Field(default_factory=list, max_length=0)]
     runtime: Literal["node18", "node22"] = RUNTIME
-    secrets: Annotated[list[Secret], Field(max_length=100)] = []
+    secrets: Annotated[list[Secret], Field(default_factory=list, max_length=100)]
     deploy: StrictBool = False
 
 
-class UpdateActionRequest(_Body):
+class UpdateActionRequest(StrictBody):
     name: Name | None = None
     supported_triggers: Annotated[list[Trigger], Field(min_length=1, max_length=1)] | None = None
     code: Code | None = None
@@ -70,19 +67,19 @@ class UpdateActionRequest(_Body):
     secrets: Annotated[list[Secret], Field(max_length=100)] | None = None
 
 
-class BindingRef(_Body):
+class BindingRef(StrictBody):
     type: Literal["action_id", "action_name"]
     value: Annotated[str, Field(min_length=1, max_length=255)]
 
 
-class Binding(_Body):
+class Binding(StrictBody):
     ref: BindingRef
     display_name: Name | None = None
     secrets: Annotated[list[Secret], Field(max_length=0)] | None = None
 
 
-class UpdateBindingsRequest(_Body):
-    bindings: Annotated[list[Binding], Field(max_length=50)] = []
+class UpdateBindingsRequest(StrictBody):
+    bindings: Annotated[list[Binding], Field(default_factory=list, max_length=50)]
 
 
 ActionId = Annotated[str, Path(min_length=1, max_length=64, description="The action's id.")]
@@ -95,19 +92,13 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _no_action() -> ApiError:
-    return ApiError(404, "The action does not exist.", "not_found")
-
-
-def _conflict() -> ApiError:
-    return ApiError(409, "An action with the same name already exists.", "conflict")
+NAME_TAKEN = "An action with the same name already exists."
 
 
 def _stored(container: ContainerDep, action_id: str) -> dict[str, Any]:
-    action: dict[str, Any] | None = container.code.get(ACTION, action_id)
-    if action is None:
-        raise _no_action()
-    return action
+    return stored(
+        container.code, ACTION, action_id, ApiError(404, "The action does not exist.", "not_found")
+    )
 
 
 def _secrets(given: list[Secret], kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -179,16 +170,6 @@ def _deploy(action: dict[str, Any]) -> None:
     action["all_changes_deployed"] = True
 
 
-def _save(container: ContainerDep, action: dict[str, Any], *, new: bool) -> None:
-    try:
-        if new:
-            container.code.add(ACTION, action["id"], action["name"], 0, action)
-        else:
-            container.code.put(ACTION, action["id"], action["name"], 0, action)
-    except NameTaken:
-        raise _conflict() from None
-
-
 @router.post(
     "/actions",
     status_code=201,
@@ -216,7 +197,10 @@ def create_action(
     }
     if body.deploy:
         _deploy(action)
-    _save(container, action, new=True)
+    try:
+        container.code.add(ACTION, action["id"], action["name"], 0, action)
+    except NameTaken:
+        raise ApiError(409, NAME_TAKEN, "conflict") from None
     return json_response(_shown(action), status_code=201)
 
 
@@ -278,7 +262,7 @@ def update_action(
         action["secrets"] = _secrets(body.secrets, action["secrets"])
     action["all_changes_deployed"] = False
     action["updated_at"] = _now()
-    _save(container, action, new=False)
+    saved(container.code, ACTION, action, 0, NAME_TAKEN)
     return json_response(_shown(action))
 
 
@@ -311,7 +295,7 @@ def deploy_action(
 ) -> Response:
     action = _stored(container, id)
     _deploy(action)
-    _save(container, action, new=False)
+    saved(container.code, ACTION, action, 0, NAME_TAKEN)
     version = _version(action)
     assert version is not None  # deployed just above
     return json_response(version)

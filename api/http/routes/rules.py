@@ -7,7 +7,7 @@ import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BaseModel, Field, StrictBool, StrictStr
 from starlette.responses import Response
 
 from metaledger.api.auth.tokens import Principal
@@ -16,6 +16,7 @@ from metaledger.api.http.deps import ContainerDep, any_scope, body_of, raw_body_
 from metaledger.api.http.errors import ApiError
 from metaledger.api.http.responses import json_response
 from metaledger.api.http.routes.users import Fields, IncludeFields, select_fields
+from metaledger.api.http.tenant_documents import StrictBody, saved, stored
 
 router = APIRouter(prefix="/api/v2", tags=["rules"])
 
@@ -27,16 +28,12 @@ MAX_SCRIPT_BYTES = 100 * 1024
 MAX_ORDER = 2**53  # a JSON number every client reads exactly
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
 RuleName = Annotated[str, Field(min_length=1, max_length=255, pattern=RULE_NAME_PATTERN)]
 Script = Annotated[str, Field(min_length=1, max_length=MAX_SCRIPT_BYTES)]
 Order = Annotated[int | float, Field(ge=0, le=MAX_ORDER, allow_inf_nan=False)]
 
 
-class CreateRuleRequest(_Body):
+class CreateRuleRequest(StrictBody):
     name: RuleName
     script: Script
     order: Order | None = None
@@ -44,14 +41,14 @@ class CreateRuleRequest(_Body):
     stage: Annotated[str, Field(pattern=f"^{LOGIN_SUCCESS}$")] = LOGIN_SUCCESS
 
 
-class UpdateRuleRequest(_Body):
+class UpdateRuleRequest(StrictBody):
     name: RuleName | None = None
     script: Script | None = None
     order: Order | None = None
     enabled: StrictBool | None = None
 
 
-class SetRulesConfigRequest(_Body):
+class SetRulesConfigRequest(StrictBody):
     value: Annotated[StrictStr, Field(max_length=MAX_SCRIPT_BYTES)]
 
 
@@ -86,19 +83,13 @@ ConfigKey = Annotated[
 ReadRules = Annotated[Principal, Depends(any_scope("read:rules"))]
 
 
-def _no_rule() -> ApiError:
-    return ApiError(404, "The rule does not exist.", "inexistent_rule")
-
-
-def _conflict() -> ApiError:
-    return ApiError(409, "A rule with the same name already exists", "conflict")
+NAME_TAKEN = "A rule with the same name already exists"
 
 
 def _stored_rule(container: ContainerDep, rule_id: str) -> dict[str, Any]:
-    rule: dict[str, Any] | None = container.code.get(RULE, rule_id)
-    if rule is None:
-        raise _no_rule()
-    return rule
+    return stored(
+        container.code, RULE, rule_id, ApiError(404, "The rule does not exist.", "inexistent_rule")
+    )
 
 
 @router.get("/rules", summary="Get rules")
@@ -152,7 +143,7 @@ def create_rule(
     try:
         container.code.add(RULE, rule_id, body.name, order, rule)
     except NameTaken:
-        raise _conflict() from None
+        raise ApiError(409, NAME_TAKEN, "conflict") from None
     return json_response(rule, status_code=201)
 
 
@@ -176,10 +167,7 @@ def update_rule(
 ) -> Response:
     rule = _stored_rule(container, id)
     rule.update(body.model_dump(exclude_none=True))
-    try:
-        container.code.put(RULE, id, rule["name"], rule["order"], rule)
-    except NameTaken:
-        raise _conflict() from None
+    saved(container.code, RULE, rule, rule["order"], NAME_TAKEN)
     return json_response(rule)
 
 
