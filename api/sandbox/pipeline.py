@@ -12,6 +12,7 @@ aggregated and written once per bucket at the end of the flow, even when it deni
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,8 @@ from metaledger.domain.errors import DomainError
 from metaledger.domain.metadata import APP_METADATA, USER_METADATA
 from metaledger.domain.profiles import UserProfiles, UserUpdate
 from metaledger.domain.user import User
+
+log = logging.getLogger("metaledger.sandbox")
 
 POST_LOGIN = "post-login"
 PRE_USER_REGISTRATION = "pre-user-registration"
@@ -221,6 +224,9 @@ class TenantPipeline:
                 raise SandboxBusy(failure.message) from None
             message = OUT_OF_TIME if failure.kind == "timeout" else failure.message
             raise CodeRefused(_attributed(message, failure.source), denied=False) from None
+        for line in done["logs"]:
+            # What the code printed with console.log: for whoever debugs their rules.
+            log.debug("tenant code (request %s): %s", request_id, line)
         result: dict[str, Any] = done["result"]
         return result
 

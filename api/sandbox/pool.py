@@ -56,7 +56,7 @@ class WorkerProcess:
             [sys.executable, "-m", "metaledger.api.sandbox.worker", str(memory_bytes)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            # Inherited: a worker that dies of a Python error leaves its traceback in the log.
         )
         assert self.process.stdin is not None  # both piped above
         assert self.process.stdout is not None

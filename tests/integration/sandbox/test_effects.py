@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from metaledger.api.bootstrap import Container
@@ -26,3 +28,17 @@ def test_a_loop_of_writes_is_cut_off_after_the_effects_limit(container: Containe
         log_in(container, user)
     assert refused.value.message == f'rule "template": {TOO_MANY_EFFECTS}'
     assert versions(container, user) == before + MAX_EFFECTS
+
+
+def test_console_log_reaches_the_service_log_at_debug(
+    container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = user_with(container, "jane@example.com")
+    with_rule(
+        container,
+        "function (user, context, callback) { console.log('hello', user.email);"
+        " callback(null, user, context); }",
+    )
+    with caplog.at_level(logging.DEBUG, logger="metaledger.sandbox"):
+        log_in(container, user)
+    assert "tenant code (request req-1): hello jane@example.com" in caplog.messages
