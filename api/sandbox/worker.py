@@ -90,9 +90,7 @@ class Configuration:
         for rule in setup["rules"]:
             head = f"__ml.rule({_json(rule['id'])}, {_json(rule['name'])}, "
             self._compile(
-                head + f"function () {{ return (\n{_script(rule['script'])}\n); }})",
-                head + "function () { throw new SyntaxError(%s); })",
-                deadline,
+                head, f"function () {{ return (\n{_script(rule['script'])}\n); }})", deadline
             )
         for action in setup["actions"]:
             head = (
@@ -100,20 +98,19 @@ class Configuration:
                 f"{_json(action['secrets'])}, "
             )
             self._compile(
-                head + f"function (module, exports, require) {{\n{action['code']}\n}})",
-                head + "function () { throw new SyntaxError(%s); })",
-                deadline,
+                head, f"function (module, exports, require) {{\n{action['code']}\n}})", deadline
             )
 
-    def _compile(self, text: str, fallback: str, deadline: float) -> None:
-        """Compiles one rule or action; one that does not compile fails when it runs."""
+    def _compile(self, head: str, loader: str, deadline: float) -> None:
+        """Registers one rule or action (`head` + its loader function); one that does not
+        compile is registered as a function that throws its syntax error when it runs."""
         try:
-            self._eval(text, deadline)
+            self._eval(head + loader, deadline)
         except quickjs.JSException as error:
             if _interrupted(error) or _out_of_memory(error):
                 raise
-            first_line = str(error).split("\n", 1)[0]
-            self._eval(fallback % _json(first_line), deadline)
+            first_line = _json(str(error).split("\n", 1)[0])
+            self._eval(f"{head}function () {{ throw new SyntaxError({first_line}); }})", deadline)
 
     def _arm(self, deadline: float) -> None:
         left = deadline - time.monotonic()

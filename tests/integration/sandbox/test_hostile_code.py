@@ -127,3 +127,19 @@ def test_code_that_replaces_json_harms_only_its_own_claims(pool: WorkerPool) -> 
         " c.idToken.ok = true; cb(null, u, c); }"
     )
     assert run(pool, script)["context"]["idToken"] == {"ok": True}
+
+
+def test_an_action_named_with_a_percent_sign_that_does_not_compile_fails_alone(
+    pool: WorkerPool,
+) -> None:
+    body = {
+        "rules": [],
+        "actions": [{"id": "a1", "name": "100% broken", "secrets": {}, "code": "exports. = ;"}],
+        "configuration": {},
+        "domain": "metaledger.test",
+        "base_url": "http://metaledger.test/",
+    }
+    run_input = {"user": {}, "context": {}, "event": "{}", "trigger": "onExecutePostLogin"}
+    outcome = pool.run(Setup("broken", body), run_input, DEADLINE, lambda effects: [])["result"]
+    assert outcome["outcome"]["kind"] == "error"
+    assert outcome["outcome"]["message"].startswith('action "100% broken" does not load')
