@@ -201,7 +201,9 @@ class Worker:
                     self.send({"type": "setup"})
                     continue
                 done = configuration.run(message["input"], deadline, self.exchange)
-            except (quickjs.JSException, Failed) as error:
+            except Stop:
+                raise
+            except Exception as error:  # whatever the code did, this worker serves on
                 # A context that was interrupted or ran out of memory is not trusted again.
                 self.contexts.pop(key, None)
                 failure = _failure(error)
