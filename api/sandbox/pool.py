@@ -138,7 +138,8 @@ class WorkerPool:
         except SandboxFailure as failure:
             if worker is not None and failure.lost:
                 self._discard(worker)
-                worker = None
+                # Started here, on the login that already failed, not on the next one.
+                worker = self._replacement()
             self._idle.put(worker)
             raise
         except BaseException:
@@ -180,6 +181,14 @@ class WorkerPool:
         with self._lock:
             self._all.add(worker)
         return worker
+
+    def _replacement(self) -> WorkerProcess | None:
+        """A new worker, or None (the next run starts one) if none can start now."""
+        try:
+            return self._start()
+        except OSError:
+            log.exception("no sandbox worker could start")
+            return None
 
     def _discard(self, worker: WorkerProcess) -> None:
         log.warning("sandbox worker %s killed and replaced", worker.pid)
