@@ -57,19 +57,9 @@ def create_app(container: Container) -> FastAPI:
     app.add_middleware(AccessLogMiddleware)  # outermost: it reads the request id set inside
     routers = [
         module.router
-        for module in (
-            users,
-            search,
-            history,
-            oauth,
-            signup,
-            userinfo,
-            wellknown,
-            health,
-            rules,
-            actions,
-        )
+        for module in (users, search, history, oauth, signup, userinfo, wellknown, health)
     ]
+    routers += [rules.router, actions.router]
     for router in routers:
         app.include_router(router)
     install_openapi(app, routers)
