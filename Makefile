@@ -35,8 +35,9 @@ install-run: $(RUN_STAMP)
 
 install: $(TEST_STAMP)
 
+# The console (/console) is on here; `METALEDGER_CONSOLE=false make run` turns it off.
 run: install-run
-	$(BIN)/metaledger serve
+	METALEDGER_CONSOLE=$${METALEDGER_CONSOLE:-true} $(BIN)/metaledger serve
 
 # A PostgreSQL server binary for the integration tests (the suite starts its own cluster).
 postgres:

@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     # a line, for log collectors).
     log_level: str = "INFO"
     log_format: str = "text"
+    # The web console at /console (off unless set; `make run` turns it on) and its administrator:
+    # from these two settings, or generated on first start (the password printed once, its hash
+    # kept in the data dir).
+    console: bool = False
+    console_admin_username: str | None = None
+    console_admin_password: str | None = None
 
     @field_validator("issuer")
     @classmethod
