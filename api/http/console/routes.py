@@ -36,6 +36,7 @@ from metaledger.api.http.console.session import (
 )
 from metaledger.api.http.console.views import (
     actor_text,
+    bucket_changes,
     change_rows,
     per_minute,
     plan_like,
@@ -424,7 +425,7 @@ def edit_metadata(
         return _user_view(console, session, user, 503, refusal=message, **editor)
     preview = {
         "after": pretty(after),
-        "changes": change_rows(metadata.changes(getattr(user, bucket), after)),
+        "changes": change_rows(bucket_changes(bucket, getattr(user, bucket), after)),
     }
     return _user_view(console, session, user, preview=preview, **editor)
 

@@ -114,9 +114,13 @@ def profile_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> Chan
         if orjson.dumps(before.get(key)) != orjson.dumps(after.get(key)):
             found[key] = {"old": before.get(key), "new": after.get(key)}
     for bucket in (USER_METADATA, APP_METADATA):
-        bucket_changes = changes(before.get(bucket) or {}, after.get(bucket) or {})
-        found.update({f"{bucket}.{key}": change for key, change in bucket_changes.items()})
+        found.update(bucket_changes(bucket, before.get(bucket) or {}, after.get(bucket) or {}))
     return found
+
+
+def bucket_changes(bucket: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> Changes:
+    """A bucket's per-key changes, named as the timeline names them (`app_metadata.plan`)."""
+    return {f"{bucket}.{key}": change for key, change in changes(dict(before), dict(after)).items()}
 
 
 @dataclass(frozen=True)
