@@ -59,6 +59,18 @@ def page_of(user_id: str, rest: str = "") -> str:
     return f"/console/users/{quote(user_id, safe='')}{rest}"
 
 
+def post_patch(
+    browser: httpx.Client,
+    user_id: str,
+    patch: str,
+    action: str = "save",
+    **extra: str,
+) -> httpx.Response:
+    """The editor's form for app_metadata, as the page posts it (`extra`: its CSRF token)."""
+    form = {"bucket": "app_metadata", "patch": patch, "action": action, **extra}
+    return browser.post(page_of(user_id, "/metadata"), data=form)
+
+
 def latest(container: Container, user_id: str) -> User:
     return container.profiles.get_user(user_id)
 
@@ -158,10 +170,7 @@ def test_a_form_without_its_csrf_token_is_refused_and_nothing_is_written(
     signed_in_csrf(browser)
     before = latest(container, jane).version
     for token in ({}, {"csrf_token": "forged"}):
-        response = browser.post(
-            page_of(jane, "/metadata"),
-            data={"bucket": "app_metadata", "patch": '{"plan": "pro"}', "action": "save", **token},
-        )
+        response = post_patch(browser, jane, '{"plan": "pro"}', **token)
         assert response.status_code == 403
         assert "security token" in response.text
     assert browser.post(page_of(jane, "/block"), data={"blocked": "true"}).status_code == 403
@@ -173,15 +182,7 @@ def test_a_preview_shows_the_merged_bucket_and_writes_nothing(
     browser: httpx.Client, container: Container, jane: str
 ) -> None:
     csrf = signed_in_csrf(browser)
-    response = browser.post(
-        page_of(jane, "/metadata"),
-        data={
-            "csrf_token": csrf,
-            "bucket": "app_metadata",
-            "patch": '{"plan": null, "seats": 5}',
-            "action": "preview",
-        },
-    )
+    response = post_patch(browser, jane, '{"plan": null, "seats": 5}', "preview", csrf_token=csrf)
     assert response.status_code == 200
     assert '"seats": 5' in html.unescape(response.text)
     assert "app_metadata.plan" in response.text
@@ -192,16 +193,8 @@ def test_saving_records_the_console_administrator_and_the_request_id(
     browser: httpx.Client, container: Container, jane: str
 ) -> None:
     csrf = signed_in_csrf(browser)
-    response = browser.post(
-        page_of(jane, "/metadata"),
-        data={
-            "csrf_token": csrf,
-            "bucket": "app_metadata",
-            "patch": '{"plan": "pro"}',
-            "action": "save",
-        },
-        headers={"X-Correlation-ID": "console-save-1"},
-    )
+    browser.headers["X-Correlation-ID"] = "console-save-1"
+    response = post_patch(browser, jane, '{"plan": "pro"}', csrf_token=csrf)
     assert response.status_code == 303
     assert response.headers["location"] == page_of(jane, "?saved=2")
     assert latest(container, jane).app_metadata == {"plan": "pro"}
@@ -227,10 +220,7 @@ def test_a_refused_patch_is_shown_with_its_reason_and_nothing_is_written(
     browser: httpx.Client, container: Container, jane: str, patch: str, message: str
 ) -> None:
     csrf = signed_in_csrf(browser)
-    response = browser.post(
-        page_of(jane, "/metadata"),
-        data={"csrf_token": csrf, "bucket": "app_metadata", "patch": patch, "action": "save"},
-    )
+    response = post_patch(browser, jane, patch, csrf_token=csrf)
     assert response.status_code == 400
     assert "Refused, nothing was saved" in response.text
     assert message in html.unescape(response.text)
@@ -291,15 +281,7 @@ def test_the_timeline_filters_by_key_and_by_event(
 ) -> None:
     csrf = signed_in_csrf(browser)
     for plan in ("pro", "team"):
-        browser.post(
-            page_of(jane, "/metadata"),
-            data={
-                "csrf_token": csrf,
-                "bucket": "app_metadata",
-                "patch": f'{{"plan": "{plan}"}}',
-                "action": "save",
-            },
-        )
+        post_patch(browser, jane, f'{{"plan": "{plan}"}}', csrf_token=csrf)
     by_key = browser.get(page_of(jane, "/timeline"), params={"key": "app_metadata.plan"})
     assert "3 events, newest first" in by_key.text
     by_event = browser.get(page_of(jane, "/timeline"), params={"event": "UserCreated"})
