@@ -550,10 +550,12 @@ def time_travel(
     user_id: str,
     console: ConsoleDep,
     session: SessionDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: str = "",
     at: str = "",
-    compare: Annotated[int | None, Query(ge=1)] = None,
+    compare: str = "",
 ) -> Response:
+    # Strings, parsed here: the form sends an empty field for "no comparison".
+    chosen, compared = _version_number(version), _version_number(compare)
     profiles = console.container.profiles
     history = UserHistory(profiles)
     try:
@@ -561,8 +563,8 @@ def time_travel(
         if at:
             user = user_as_of(profiles, user_id, _moment(at))
         else:
-            user = user_at_version(profiles, user_id, min(version or newest, newest))
-        other = user_at_version(profiles, user_id, min(compare, newest)) if compare else None
+            user = user_at_version(profiles, user_id, min(chosen or newest, newest))
+        other = user_at_version(profiles, user_id, min(compared, newest)) if compared else None
     except UserNotFound as missing:
         raise PageError(404, missing.message) from None
     shown = user.as_auth0()
@@ -586,6 +588,14 @@ def time_travel(
         compare_moment=when(other.modified_on) if other else None,
         differences=differences,
     )
+
+
+def _version_number(text: str) -> int | None:
+    if not text.strip():
+        return None
+    if not (text.strip().isascii() and text.strip().isdigit()) or int(text) < 1:
+        raise PageError(400, f"{text!r} is not a version: versions count from 1.")
+    return int(text)
 
 
 def _moment(text: str) -> datetime:

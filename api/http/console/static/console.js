@@ -7,6 +7,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const shown = document.querySelector(`output[for="${range.id}"]`);
     range.addEventListener("input", () => {
       if (shown) shown.textContent = range.value;
+      range.setAttribute("aria-valuetext", `version ${range.value} of ${range.max}`);
     });
     range.addEventListener("change", () => range.form.requestSubmit());
   }
