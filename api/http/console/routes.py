@@ -101,6 +101,7 @@ CHART_EVENTS = 1000
 CHART_MINUTES = 30
 BUCKETS = (USER_METADATA, APP_METADATA)
 MAX_PAGE = 1_000_000
+MAX_VERSION = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -485,38 +486,54 @@ def timeline(
     key: str = "",
     event: str = "",
     page: Annotated[int, Query(ge=0, le=MAX_PAGE)] = 0,
+    before: Annotated[int | None, Query(alias="from", ge=1, le=MAX_VERSION)] = None,
 ) -> Response:
+    """Unfiltered, numbered pages (the count of events is the newest version); filtered, pages
+    by checkpoint (`from` a version), since counting matches would read the whole history."""
     if event and event not in EVENT_TOPICS:
         raise PageError(400, f"There is no event called {event}.")
     where = HistoryFilter(
         events=frozenset({event}) if event else frozenset(), key=key.strip() or None
     )
+    history = UserHistory(console.container.profiles)
+    filtered = bool(where.events or where.key)
     try:
-        found = UserHistory(console.container.profiles).page(user_id, where, page, EVENTS_PER_PAGE)
+        total = None if filtered else history.newest_version(user_id)
+        if total is not None:
+            before = total + 1 - page * EVENTS_PER_PAGE
+        found = history.scan(user_id, where, before, EVENTS_PER_PAGE)
     except UserNotFound:
         raise PageError(404, f"There is no user {user_id}.") from None
-    last_page = max(0, (found.total - 1) // EVENTS_PER_PAGE)
-    link = {"key": key, "event": event}
     base = user_path(user_id, "timeline")
 
-    def at(number: int) -> str:
-        return f"{base}?{urlencode({k: v for k, v in {**link, 'page': number}.items() if v})}"
+    def at(**position: int | None) -> str:
+        params = {"key": key, "event": event, **position}
+        return f"{base}?{urlencode({k: v for k, v in params.items() if v})}"
 
+    if total is None:
+        last_page = page
+        pages = {
+            "first": at() if before is not None else None,
+            "next": at(**{"from": found.next}) if found.next else None,
+        }
+    else:
+        last_page = max(0, (total - 1) // EVENTS_PER_PAGE)
+        pages = {
+            "first": at() if page > 0 else None,
+            "previous": at(page=page - 1) if page > 0 else None,
+            "next": at(page=page + 1) if page < last_page else None,
+            "last": at(page=last_page) if page < last_page else None,
+        }
     return _user_subpage(
         console,
         session,
         user_id,
         "timeline.html",
         rows=[timeline_row(entry) for entry in found.entries],
-        total=found.total,
+        total=total,
         page=page,
         last_page=last_page,
-        pages={
-            "first": at(0) if page > 0 else None,
-            "previous": at(page - 1) if page > 0 else None,
-            "next": at(page + 1) if page < last_page else None,
-            "last": at(last_page) if page < last_page else None,
-        },
+        pages=pages,
         key=key,
         event=event,
         events=sorted(EVENT_TOPICS),
@@ -559,7 +576,7 @@ def time_travel(
     profiles = console.container.profiles
     history = UserHistory(profiles)
     try:
-        newest = history.checkpoint(user_id, HistoryFilter(), None, 1).entries[0].version
+        newest = history.newest_version(user_id)
         if at:
             user = user_as_of(profiles, user_id, _moment(at))
         else:
@@ -608,7 +625,7 @@ def _moment(text: str) -> datetime:
 
 
 def _event_at(history: UserHistory, user_id: str, version: int) -> dict[str, str]:
-    entry: Entry = history.checkpoint(user_id, HistoryFilter(), version + 1, 1).entries[0]
+    entry: Entry = history.scan(user_id, HistoryFilter(), version + 1, 1).entries[0]
     return {"name": entry.event, "actor": actor_text(entry.actor)}
 
 

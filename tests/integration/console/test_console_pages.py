@@ -283,9 +283,10 @@ def test_the_timeline_filters_by_key_and_by_event(
     for plan in ("pro", "team"):
         post_patch(browser, jane, f'{{"plan": "{plan}"}}', csrf_token=csrf)
     by_key = browser.get(page_of(jane, "/timeline"), params={"key": "app_metadata.plan"})
-    assert "3 events, newest first" in by_key.text
+    assert "3 on this page" in by_key.text
     by_event = browser.get(page_of(jane, "/timeline"), params={"event": "UserCreated"})
-    assert "1 event, newest first" in by_event.text
+    assert "1 on this page" in by_event.text
+    assert 'id="v1"' in by_event.text
     unknown = browser.get(page_of(jane, "/timeline"), params={"event": "Nope"})
     assert unknown.status_code == 400
 
