@@ -25,9 +25,8 @@ import httpx
 from metaledger.api.bootstrap import build_profiles
 from metaledger.api.settings import Settings
 from tests.benchmarks.bench_history import at, percentiles, seed_long_history, seed_users, timed
-from tests.benchmarks.harness import admin_token, serve
+from tests.benchmarks.harness import admin_token, on_backends, serve
 from tests.support.console import CONSOLE_PASSWORD, CONSOLE_USERNAME, sign_in
-from tests.support.postgres import PostgresServer
 
 TARGET_MS = 100.0
 
@@ -129,16 +128,10 @@ def main() -> None:
     options.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     args = options.parse_args()
     print(f"console benchmark, started {datetime.now():%Y-%m-%d %H:%M}")
-    if args.backend in ("sqlite", "both"):
-        bench_backend("SQLite (embedded default)", None, args.history, args.users, args.reads)
-    if args.backend in ("postgres", "both"):
-        postgres = PostgresServer(durable=True)
-        postgres.start()
-        try:
-            url = postgres.url(postgres.create_database())
-            bench_backend("PostgreSQL (fsync on)", url, args.history, args.users, args.reads)
-        finally:
-            postgres.stop()
+    on_backends(
+        args.backend,
+        lambda label, url: bench_backend(label, url, args.history, args.users, args.reads),
+    )
 
 
 if __name__ == "__main__":
