@@ -54,6 +54,19 @@ def administrator(
     return Administrator(str(stored["username"]), str(stored["password_hash"]))
 
 
+def console_source(
+    data_dir: Path, enabled: bool, username: str | None, password: str | None, base_url: str
+) -> str:
+    """Where the console is and whose administrator signs in, for the start-up message."""
+    if not enabled:
+        return "console off (METALEDGER_CONSOLE=true turns it on at /console)"
+    if username and password:
+        who = f"administrator {username} from METALEDGER_CONSOLE_ADMIN_USERNAME and _PASSWORD"
+    else:
+        who = f"administrator from {data_dir / ADMINISTRATOR_FILE}"
+    return f"console at {base_url}/console ({who})"
+
+
 def _generate(path: Path, passwords: Passwords) -> None:
     password = secrets.token_urlsafe(18)
     record = {"username": GENERATED_USERNAME, "password_hash": passwords.hash(password)}

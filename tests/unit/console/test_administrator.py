@@ -8,7 +8,11 @@ from pathlib import Path
 import pytest
 
 from metaledger.api.auth.passwords import Passwords
-from metaledger.api.http.console.administrator import ADMINISTRATOR_FILE, administrator
+from metaledger.api.http.console.administrator import (
+    ADMINISTRATOR_FILE,
+    administrator,
+    console_source,
+)
 
 PASSWORDS = Passwords(time_cost=1, memory_cost_kib=1024, parallelism=1)
 
@@ -41,3 +45,16 @@ def test_configured_credentials_take_over_and_write_nothing(tmp_path: Path) -> N
 def test_the_kept_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     administrator(tmp_path, None, None, PASSWORDS)
     assert (tmp_path / ADMINISTRATOR_FILE).stat().st_mode & 0o077 == 0
+
+
+def test_the_start_up_message_says_where_the_console_is_and_whose_administrator(
+    tmp_path: Path,
+) -> None:
+    base = "http://127.0.0.1:8000"
+    assert console_source(tmp_path, False, None, None, base).startswith("console off")
+    assert console_source(tmp_path, True, None, None, base) == (
+        f"console at {base}/console (administrator from {tmp_path / ADMINISTRATOR_FILE})"
+    )
+    assert "administrator ops from METALEDGER_CONSOLE_ADMIN_USERNAME" in console_source(
+        tmp_path, True, "ops", "secret-1", base
+    )
