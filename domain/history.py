@@ -93,21 +93,34 @@ class UserHistory:
         nothing decoded."""
         return self._newest(self._known(user_id))
 
-    def scan(self, user_id: str, where: HistoryFilter, before: int | None, take: int) -> Checkpoint:
+    def scan(
+        self,
+        user_id: str,
+        where: HistoryFilter,
+        before: int | None,
+        take: int,
+        budget: int | None = None,
+    ) -> Checkpoint:
         """`checkpoint`, reading the stream newest first in windows of versions and stopping once
         `take` entries matched: a page costs the events it passes over, not the whole stream.
-        For pages of a long history; `where` has no time range here."""
+        With a `budget`, it also stops once it passed over that many versions, and the page may
+        be short: `next` then continues below the last version read. For pages of a long
+        history; `where` has no time range here."""
         aggregate_id = self._known(user_id)
         top = (before - 1) if before is not None else self._newest(aggregate_id)
         window = max(take, SCAN_WINDOW)
         entries: list[Entry] = []
+        scanned = 0
         while top > 0 and len(entries) <= take:
+            if budget is not None and scanned >= budget:
+                return Checkpoint(entries, top + 1)
             rows = self.profiles.recorder.select_events(
                 aggregate_id, gt=max(0, top - window), lte=top, desc=True
             )
             wanted = [stored for stored in rows if where.wants(stored)]
             entries.extend(islice(self._matches(wanted, where.key), take + 1 - len(entries)))
             top -= window
+            scanned += window
             window = min(window * 2, MAX_SCAN_WINDOW)  # sparse matches: fewer, larger reads
         more = len(entries) > take
         entries = entries[:take]

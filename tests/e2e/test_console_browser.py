@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +24,13 @@ CHROMIUM = "/usr/bin/chromium"
 SETUP = Actor("client", "support-tool", "client-credentials", "setup-request")
 HOSTILE_BIO = "<script>window.ran = true; alert('xss')</script>"
 CONNECTION = "Username-Password-Authentication"
+OTHERS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("amara@example.com", "Amara Okafor", {"plan": "team", "roles": ["admin"]}),
+    ("li.wei@example.com", "Li Wei", {"plan": "pro", "seats": 12}),
+    ("sofia@example.com", "Sofia Rossi", {"plan": "free"}),
+    ("noah@example.com", "Noah Smith", {"plan": "enterprise", "roles": ["billing", "admin"]}),
+    ("bob@example.com", "Bob Martin", {}),
+)
 
 
 @pytest.fixture
@@ -47,7 +55,7 @@ def page(chromium: Browser) -> Iterator[Page]:
 
 @pytest.fixture
 def jane(container: Container, http: httpx.Client) -> str:
-    """Jane with a plan history and a script in her bio, and Bob, both searchable."""
+    """Jane with a plan history, a login and a script in her bio, among a few searchable users."""
     profiles = container.profiles
     written = profiles.create_user(
         NewUser(
@@ -61,8 +69,12 @@ def jane(container: Container, http: httpx.Client) -> str:
     user_id = written.user.user_id
     for plan in ("pro", "team"):
         profiles.update_user(user_id, UserUpdate(buckets={"app_metadata": {"plan": plan}}), SETUP)
-    last = profiles.create_user(NewUser(CONNECTION, {"email": "bob@example.com"}), SETUP)
-    # The console's search reads the read model: wait until it has both users.
+    profiles.record_login(user_id, "203.0.113.7", "my-spa", SETUP)
+    for email, name, app_metadata in OTHERS:
+        last = profiles.create_user(
+            NewUser(CONNECTION, {"email": email, "name": name}, app_metadata=app_metadata), SETUP
+        )
+    # The console's search reads the read model: wait until it has every user.
     http.get("/api/v2/users", params={"min_position": last.position}).raise_for_status()
     return user_id
 
@@ -92,9 +104,9 @@ def test_an_administrator_walks_the_console(
     page.get_by_role("button", name="Sign in").click()
 
     expect(page.get_by_role("heading", name="Users")).to_be_visible()
-    expect(page.get_by_role("status")).to_contain_text("of 2 users")
+    expect(page.get_by_role("status")).to_contain_text(f"of {len(OTHERS) + 1} users")
     shoot(page, shots, "users")
-    page.get_by_label("Search").fill('app_metadata.plan:"team"')
+    page.get_by_label("Search").fill('app_metadata.plan:"team" AND user_metadata.hobby:surf*')
     page.get_by_role("button", name="Search").click()
     expect(page.get_by_role("status")).to_contain_text("of 1 user")
     page.get_by_role("link", name="jane@example.com", exact=True).click()
@@ -108,7 +120,7 @@ def test_an_administrator_walks_the_console(
     expect(page.locator("#preview-json")).not_to_contain_text("roles")
     shoot(page, shots, "user-preview")
     page.get_by_role("button", name="Save this change").click()
-    expect(page.get_by_role("status")).to_contain_text("Saved: the user is now at version 4.")
+    expect(page.get_by_role("status")).to_contain_text("Saved: the user is now at version 5.")
     expect(page.locator("#app_metadata-json")).to_contain_text('"plan": "enterprise"')
     shoot(page, shots, "user")
 
@@ -128,9 +140,9 @@ def test_an_administrator_walks_the_console(
     page.wait_for_url("**version=1**")
     expect(page.locator("#profile-json")).to_contain_text('"plan": "free"')
     expect(page.locator("#profile-json")).to_contain_text('"viewer"')
-    page.get_by_label("Compare with version").fill("4")
+    page.get_by_label("Compare with version").fill("5")
     page.get_by_role("button", name="Show", exact=True).click()
-    expect(page.get_by_role("heading", name="From version 1 to version 4")).to_be_visible()
+    expect(page.get_by_role("heading", name="From version 1 to version 5")).to_be_visible()
     expect(page.locator("table.changes")).to_contain_text("app_metadata.plan")
     shoot(page, shots, "time-travel")
 

@@ -95,6 +95,9 @@ SEARCH_EXAMPLES = (
     "logins_count:[1 TO *] AND NOT blocked:true",
 )
 EVENTS_PER_PAGE = 50
+# A filtered timeline page reads at most this many versions, so that a rare match in a long
+# history still renders quickly; the page then says how far it looked and continues below.
+SCAN_BUDGET = 5000
 STREAM_EVENTS = 50
 # The chart counts the newest events only, so that drawing it stays cheap under heavy writes.
 CHART_EVENTS = 1000
@@ -341,6 +344,11 @@ def _url(page: str, params: dict[str, Any]) -> str:
     return f"{PATH}/{page}?{urlencode(shown)}"
 
 
+def _shown_time(stamp: str | None) -> str | None:
+    """An Auth0 timestamp (`2026-12-05T05:54:48.612Z`) to the minute, as a person reads it."""
+    return f"{stamp[:10]} {stamp[11:16]} UTC" if stamp else None
+
+
 def _user_row(user: User) -> dict[str, Any]:
     return {
         "user_id": user.user_id,
@@ -349,7 +357,7 @@ def _user_row(user: User) -> dict[str, Any]:
         "name": user.profile.get("name"),
         "connection": user.connection,
         "plan_like": plan_like(user.app_metadata),
-        "last_login": user.last_login,
+        "last_login": _shown_time(user.last_login),
         "blocked": user.profile.get("blocked") is True,
     }
 
@@ -501,7 +509,7 @@ def timeline(
         total = None if filtered else history.newest_version(user_id)
         if total is not None:
             before = total + 1 - page * EVENTS_PER_PAGE
-        found = history.scan(user_id, where, before, EVENTS_PER_PAGE)
+        found = history.scan(user_id, where, before, EVENTS_PER_PAGE, SCAN_BUDGET)
     except UserNotFound:
         raise PageError(404, f"There is no user {user_id}.") from None
     base = user_path(user_id, "timeline")
@@ -531,6 +539,7 @@ def timeline(
         "timeline.html",
         rows=[timeline_row(entry) for entry in found.entries],
         total=total,
+        searched_to=found.next if len(found.entries) < EVENTS_PER_PAGE else None,
         page=page,
         last_page=last_page,
         pages=pages,

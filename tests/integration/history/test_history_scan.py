@@ -63,6 +63,18 @@ def test_a_scan_from_a_version_starts_below_it(profiles: UserProfiles, long_user
     assert page.next == 98
 
 
+def test_a_budget_stops_a_scan_short_and_the_next_page_goes_on_below(
+    profiles: UserProfiles, long_user: str
+) -> None:
+    history = UserHistory(profiles)
+    created = HistoryFilter(events=frozenset({"UserCreated"}))
+    short = history.scan(long_user, created, None, 10, budget=100)
+    assert short.entries == []
+    assert short.next == EVENTS - 100 + 1
+    rest = history.scan(long_user, created, short.next, 10)
+    assert [entry.version for entry in rest.entries] == [1]
+
+
 def test_scanning_an_unknown_user_is_not_found(profiles: UserProfiles) -> None:
     with pytest.raises(UserNotFound):
         UserHistory(profiles).scan("auth0|nobody", HistoryFilter(), None, 10)
