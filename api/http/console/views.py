@@ -88,6 +88,7 @@ class TimelineRow:
     request_id: str | None
     changes: list[ChangeRow]
     erased: bool
+    details: str | None  # what an event that changes no key carries (a login's IP and app)
 
 
 def timeline_row(entry: Entry) -> TimelineRow:
@@ -101,6 +102,7 @@ def timeline_row(entry: Entry) -> TimelineRow:
         actor.get("request_id"),
         change_rows(entry.changes),
         entry.erased,
+        short(entry.patch) if entry.patch and not entry.changes else None,
     )
 
 

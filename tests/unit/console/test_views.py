@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from metaledger.api.http.console.views import per_minute, plan_like, profile_changes
+from metaledger.api.http.console.views import per_minute, plan_like, profile_changes, timeline_row
+from metaledger.domain.timeline import describe
 
 NOW = datetime(2026, 12, 5, 12, 30, 20, tzinfo=UTC)
 
@@ -44,3 +45,14 @@ def test_an_empty_chart_has_flat_bars() -> None:
     chart = per_minute([], NOW, 30)
     assert chart.peak == 0
     assert all(bar.height == 0 for bar in chart.bars)
+
+
+def test_an_event_that_changes_no_key_shows_what_it_carries() -> None:
+    login = describe(
+        "UserLoggedIn",
+        4,
+        {"timestamp": NOW, "ip": "203.0.113.7", "client_id": "my-spa", "actor": {"kind": "user"}},
+    )
+    row = timeline_row(login)
+    assert row.changes == []
+    assert row.details == '{"ip":"203.0.113.7","client_id":"my-spa"}'
