@@ -12,7 +12,15 @@ import pytest
 
 ROOT = Path(__file__).parents[2]
 SOURCE_FOLDERS = ("domain", "api", "projections", "consumers")
-DATA_FILES = ("projections/relay/cloudevent.schema.json",)
+DATA_FILES = (
+    "projections/relay/cloudevent.schema.json",
+    # the console's templates, stylesheet and script
+    *sorted(
+        path.relative_to(ROOT).as_posix()
+        for folder in ("templates", "static")
+        for path in (ROOT / "api/http/console" / folder).iterdir()
+    ),
+)
 
 
 @pytest.fixture(scope="module")
