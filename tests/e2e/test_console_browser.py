@@ -162,3 +162,18 @@ def test_an_administrator_walks_the_console(
 
     assert dialogs == []
     assert page.evaluate("window.ran") is None
+
+
+def test_a_form_stripped_of_its_csrf_token_is_refused(
+    page: Page, server: RunningServer, container: Container, jane: str
+) -> None:
+    page.goto(f"{server.base_url}/console/login")
+    page.get_by_label("Username").fill(CONSOLE_USERNAME)
+    page.get_by_label("Password").fill(CONSOLE_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{server.base_url}/console/users/{jane.replace('|', '%7C')}")
+    before = container.profiles.get_user(jane).version
+    page.locator("form[action$='/block'] input[name=csrf_token]").evaluate("e => e.remove()")
+    page.get_by_role("button", name="Block").click()
+    expect(page.get_by_role("alert")).to_contain_text("security token is missing")
+    assert container.profiles.get_user(jane).version == before
