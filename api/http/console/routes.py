@@ -295,13 +295,13 @@ def users(
     }
     store = console.container.search
     try:
-        start = min(page * size, MAX_REACHABLE - size)
+        start = page * size
         result = store.search(
             SearchRequest(
                 store.translator.translate(q or None),
                 _sort(context["sort"]),
-                offset=max(0, start),
-                limit=size,
+                offset=start,
+                limit=max(0, min(size, MAX_REACHABLE - start)),
                 count_total=True,
             )
         )

@@ -307,3 +307,12 @@ def test_a_session_ends_when_the_administrators_password_changes(
     with RunningServer(build_http(changed)) as running:
         response = httpx.get(f"{running.base_url}/console/users", cookies={COOKIE: cookie})
         assert response.status_code == 303
+
+
+def test_a_page_far_past_the_results_is_empty_not_an_error(
+    browser: httpx.Client, jane: str
+) -> None:
+    signed_in_csrf(browser)
+    response = browser.get("/console/users", params={"page": 1000, "per_page": 25})
+    assert response.status_code == 200
+    assert 'class="users"' not in response.text
