@@ -97,7 +97,7 @@ SEARCH_EXAMPLES = (
 EVENTS_PER_PAGE = 50
 # A filtered timeline page reads at most this many versions, so that a rare match in a long
 # history still renders quickly; the page then says how far it looked and continues below.
-SCAN_BUDGET = 5000
+SCAN_BUDGET = 3000
 STREAM_EVENTS = 50
 # The chart counts the newest events only, so that drawing it stays cheap under heavy writes.
 CHART_EVENTS = 1000
