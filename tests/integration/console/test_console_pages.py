@@ -316,3 +316,40 @@ def test_a_page_far_past_the_results_is_empty_not_an_error(
     response = browser.get("/console/users", params={"page": 1000, "per_page": 25})
     assert response.status_code == 200
     assert 'class="users"' not in response.text
+
+
+def test_time_travel_to_a_moment_shows_the_version_current_then(
+    browser: httpx.Client, container: Container, jane: str
+) -> None:
+    csrf = signed_in_csrf(browser)
+    post_patch(browser, jane, '{"plan": "pro"}', csrf_token=csrf)
+    created = UserHistory(container.profiles).scan(jane, HistoryFilter(), 2, 1).entries[0]
+    moment = created.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    then = browser.get(page_of(jane, "/time-travel"), params={"at": moment})
+    assert then.status_code == 200
+    assert "version 1, after <strong>UserCreated</strong>" in then.text
+    assert '"plan": "free"' in html.unescape(then.text)
+    refused = browser.get(page_of(jane, "/time-travel"), params={"at": "yesterday"})
+    assert refused.status_code == 400
+    before = browser.get(page_of(jane, "/time-travel"), params={"at": "2001-01-01T00:00"})
+    assert before.status_code == 404
+
+
+def test_the_stream_fragment_needs_a_session_and_lists_the_newest_events(
+    browser: httpx.Client, jane: str
+) -> None:
+    assert browser.get("/console/stream/live").status_code == 303
+    signed_in_csrf(browser)
+    live = browser.get("/console/stream/live")
+    assert live.status_code == 200
+    assert "<html" not in live.text
+    assert "UserCreated" in live.text
+    assert page_of(jane, "/timeline") in live.text
+
+
+def test_signing_out_ends_the_session(browser: httpx.Client) -> None:
+    csrf = signed_in_csrf(browser)
+    response = browser.post("/console/logout", data={"csrf_token": csrf})
+    assert response.status_code == 303
+    assert COOKIE not in browser.cookies
+    assert browser.get("/console/users").status_code == 303
