@@ -586,6 +586,8 @@ def time_travel(
     history = UserHistory(profiles)
     try:
         newest = history.newest_version(user_id)
+        if _event_at(history, user_id, newest)["name"] == "UserDeleted":
+            newest -= 1  # a deleted user's last profile is the one before the deletion
         if at:
             user = user_as_of(profiles, user_id, _moment(at))
         else:

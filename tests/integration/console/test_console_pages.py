@@ -353,3 +353,14 @@ def test_signing_out_ends_the_session(browser: httpx.Client) -> None:
     assert response.status_code == 303
     assert COOKIE not in browser.cookies
     assert browser.get("/console/users").status_code == 303
+
+
+def test_time_travel_of_a_deleted_user_ends_at_their_last_profile(
+    browser: httpx.Client, container: Container, jane: str
+) -> None:
+    csrf = signed_in_csrf(browser)
+    browser.post(page_of(jane, "/delete"), data={"csrf_token": csrf, "confirm": jane})
+    then = browser.get(page_of(jane, "/time-travel"))
+    assert then.status_code == 200
+    assert f"{jane} (deleted)" in then.text
+    assert 'max="1"' in then.text
