@@ -88,11 +88,6 @@ class UserHistory:
         stored = recorder.select_events(aggregate_id, gt=gt, lte=lte, desc=True)
         return [event for event in stored if where.wants(event)]
 
-    def newest_version(self, user_id: str) -> int:
-        """The user's last version, which is also their count of events: one indexed row read,
-        nothing decoded."""
-        return self._newest(self._known(user_id))
-
     def scan(
         self,
         user_id: str,
@@ -127,6 +122,7 @@ class UserHistory:
         return Checkpoint(entries, entries[-1].version if more else None)
 
     def _newest(self, aggregate_id: UUID) -> int:
+        """The user's last version: one indexed row read, nothing decoded."""
         newest = self.profiles.recorder.select_events(aggregate_id, desc=True, limit=1)
         return newest[0].originator_version if newest else 0
 

@@ -473,11 +473,18 @@ def delete(
     confirm: Annotated[str, Form()] = "",
     erase: Annotated[str, Form()] = "",
 ) -> Response:
-    user = _live_user(console, user_id)
+    erased = erase == "on"
+    if erased and _newest_entry(UserHistory(console.container.profiles), user_id).event == (
+        "UserDeleted"
+    ):
+        user = None  # deleted earlier: their personal data may still be erased
+    else:
+        user = _live_user(console, user_id)
     if confirm.strip() != user_id:
         message = "Type the user's id exactly to confirm: nothing was deleted."
+        if user is None:
+            raise PageError(400, message)
         return _user_view(console, session, user, 400, delete_refusal=message)
-    erased = erase == "on"
     console.container.profiles.delete_user(user_id, console_actor(session, request), erase=erased)
     done = "erased: their personal data can no longer be read" if erased else "deleted"
     return redirect(_url("users", {"notice": f"{user_id} was {done}."}))
@@ -506,7 +513,8 @@ def timeline(
     history = UserHistory(console.container.profiles)
     filtered = bool(where.events or where.key)
     try:
-        total = None if filtered else history.newest_version(user_id)
+        newest = _newest_entry(history, user_id)
+        total = None if filtered else newest.version
         if total is not None:
             before = total + 1 - page * EVENTS_PER_PAGE
         found = history.scan(user_id, where, before, EVENTS_PER_PAGE, SCAN_BUDGET)
@@ -540,6 +548,8 @@ def timeline(
         rows=[timeline_row(entry) for entry in found.entries],
         total=total,
         searched_to=found.next if len(found.entries) < EVENTS_PER_PAGE else None,
+        # Deleted without erasure: the page offers to erase what can still be read.
+        erasable=newest.event == "UserDeleted" and not newest.erased,
         page=page,
         last_page=last_page,
         pages=pages,
@@ -547,6 +557,11 @@ def timeline(
         event=event,
         events=sorted(EVENT_TOPICS),
     )
+
+
+def _newest_entry(history: UserHistory, user_id: str) -> Entry:
+    """The user's last event: whether they are deleted, and erased."""
+    return history.scan(user_id, HistoryFilter(), None, 1).entries[0]
 
 
 def _user_subpage(
@@ -585,9 +600,9 @@ def time_travel(
     profiles = console.container.profiles
     history = UserHistory(profiles)
     try:
-        newest = history.newest_version(user_id)
-        if _event_at(history, user_id, newest)["name"] == "UserDeleted":
-            newest -= 1  # a deleted user's last profile is the one before the deletion
+        last = _newest_entry(history, user_id)
+        # A deleted user's last profile is the one before the deletion.
+        newest = last.version - 1 if last.event == "UserDeleted" else last.version
         if at:
             user = user_as_of(profiles, user_id, _moment(at))
         else:

@@ -364,3 +364,20 @@ def test_time_travel_of_a_deleted_user_ends_at_their_last_profile(
     assert then.status_code == 200
     assert f"{jane} (deleted)" in then.text
     assert 'max="1"' in then.text
+
+
+def test_a_user_deleted_without_erasure_can_be_erased_from_their_timeline(
+    browser: httpx.Client, container: Container, jane: str
+) -> None:
+    csrf = signed_in_csrf(browser)
+    browser.post(page_of(jane, "/delete"), data={"csrf_token": csrf, "confirm": jane})
+    timeline = browser.get(page_of(jane, "/timeline"))
+    assert "Deleted, not erased" in timeline.text
+    assert "jane@example.com" in timeline.text
+    erased = browser.post(
+        page_of(jane, "/delete"), data={"csrf_token": csrf, "confirm": jane, "erase": "on"}
+    )
+    assert erased.status_code == 303
+    after = browser.get(page_of(jane, "/timeline")).text
+    assert "Deleted, not erased" not in after
+    assert "jane@example.com" not in after

@@ -35,8 +35,10 @@ def versions(history: UserHistory, user_id: str, where: HistoryFilter, take: int
         before = page.next
 
 
-def test_the_newest_version_counts_the_events(profiles: UserProfiles, long_user: str) -> None:
-    assert UserHistory(profiles).newest_version(long_user) == EVENTS
+def test_a_scan_starts_at_the_newest_version(profiles: UserProfiles, long_user: str) -> None:
+    page = UserHistory(profiles).scan(long_user, HistoryFilter(), None, 1)
+    assert [entry.version for entry in page.entries] == [EVENTS]
+    assert page.next == EVENTS
 
 
 @pytest.mark.parametrize(
