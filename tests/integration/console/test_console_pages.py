@@ -355,11 +355,17 @@ def test_signing_out_ends_the_session(browser: httpx.Client) -> None:
     assert browser.get("/console/users").status_code == 303
 
 
-def test_time_travel_of_a_deleted_user_ends_at_their_last_profile(
-    browser: httpx.Client, container: Container, jane: str
-) -> None:
+@pytest.fixture
+def deleted_jane(browser: httpx.Client, jane: str) -> str:
+    """Jane deleted (not erased) from the console by a signed-in browser; its CSRF token."""
     csrf = signed_in_csrf(browser)
     browser.post(page_of(jane, "/delete"), data={"csrf_token": csrf, "confirm": jane})
+    return csrf
+
+
+def test_time_travel_of_a_deleted_user_ends_at_their_last_profile(
+    browser: httpx.Client, jane: str, deleted_jane: str
+) -> None:
     then = browser.get(page_of(jane, "/time-travel"))
     assert then.status_code == 200
     assert f"{jane} (deleted)" in then.text
@@ -367,10 +373,9 @@ def test_time_travel_of_a_deleted_user_ends_at_their_last_profile(
 
 
 def test_a_user_deleted_without_erasure_can_be_erased_from_their_timeline(
-    browser: httpx.Client, container: Container, jane: str
+    browser: httpx.Client, jane: str, deleted_jane: str
 ) -> None:
-    csrf = signed_in_csrf(browser)
-    browser.post(page_of(jane, "/delete"), data={"csrf_token": csrf, "confirm": jane})
+    csrf = deleted_jane
     timeline = browser.get(page_of(jane, "/timeline"))
     assert "Deleted, not erased" in timeline.text
     assert "jane@example.com" in timeline.text
