@@ -14,7 +14,7 @@ RUN_STAMP := $(VENV)/.installed-run-$(HASH)
 TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install install-run run test lint typecheck pytest postgres bench fuzz kafka kafka-jars node-sdk clean
+.PHONY: install install-run run test lint typecheck pytest postgres bench fuzz kafka kafka-jars node-sdk chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,12 @@ kafka-jars:
 kafka: kafka-jars
 	compose/kafka/broker.sh --host 127.0.0.1 --port 9092
 
+# Debian's Chromium, which the console's browser tests drive through Playwright (Playwright's own
+# browser download is not used).
+chromium:
+	@command -v /usr/bin/chromium >/dev/null 2>&1 \
+		|| { $(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
 # The official Node.js Auth0 SDK, whose pager a search test drives (Node.js and npm come from
 # Debian's packages when missing).
 node-sdk:
@@ -70,7 +76,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy .
 
-pytest: install postgres kafka-jars node-sdk
+pytest: install postgres kafka-jars node-sdk chromium
 	$(BIN)/pytest
 
 test: lint typecheck pytest
