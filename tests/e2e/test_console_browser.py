@@ -21,6 +21,7 @@ from tests.support.console import CONSOLE_PASSWORD, CONSOLE_USERNAME, console_se
 from tests.support.server import RunningServer
 
 CHROMIUM = "/usr/bin/chromium"
+LIVE_WAIT_MS = 15_000  # a bound on waiting for the stream's next poll, not a speed check
 SETUP = Actor("client", "support-tool", "client-credentials", "setup-request")
 HOSTILE_BIO = "<script>window.ran = true; alert('xss')</script>"
 CONNECTION = "Username-Password-Authentication"
@@ -150,6 +151,10 @@ def test_an_administrator_walks_the_console(
     expect(page.locator("table.stream tbody tr").first).to_contain_text("AppMetadataPatched")
     expect(page.locator("svg.chart rect").first).to_be_attached()
     shoot(page, shots, "stream")
+    container.profiles.update_user(jane, UserUpdate(buckets={"user_metadata": {"live": 1}}), SETUP)
+    # The page polls every few seconds: the new event arrives without a reload.
+    newest = page.locator("table.stream tbody tr").first
+    expect(newest).to_contain_text("UserMetadataPatched", timeout=LIVE_WAIT_MS)
 
     page.goto(f"{server.base_url}/console/users/{jane.replace('|', '%7C')}")
     page.get_by_label("Also erase their personal data").check()
