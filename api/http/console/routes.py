@@ -426,7 +426,8 @@ def edit_metadata(
             written = profiles.update_user(
                 user_id, UserUpdate(buckets={bucket: parsed}), console_actor(session, request)
             )
-            return redirect(f"{user_path(user_id)}?saved={written.user.version}")
+            # Back to the top, where the notice is (the form's own fragment would follow).
+            return redirect(f"{user_path(user_id)}?saved={written.user.version}#main")
     except InvalidRequest as refused:
         return _user_view(console, session, user, 400, refusal=refused.message, **editor)
     except ConcurrentUpdateError:

@@ -196,7 +196,7 @@ def test_saving_records_the_console_administrator_and_the_request_id(
     browser.headers["X-Correlation-ID"] = "console-save-1"
     response = post_patch(browser, jane, '{"plan": "pro"}', csrf_token=csrf)
     assert response.status_code == 303
-    assert response.headers["location"] == page_of(jane, "?saved=2")
+    assert response.headers["location"] == page_of(jane, "?saved=2#main")
     assert latest(container, jane).app_metadata == {"plan": "pro"}
     entry = UserHistory(container.profiles).page(jane, HistoryFilter(), 0, 1).entries[0]
     assert entry.event == "AppMetadataPatched"
