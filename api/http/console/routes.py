@@ -627,11 +627,18 @@ def time_travel(
         moment=when(user.modified_on),
         moment_input=user.modified_on.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
         event=_event_at(history, user_id, user.version),
+        event_url=_timeline_at(user_id, last.version, user.version),
         profile=pretty(shown),
         compare=other.version if other else None,
         compare_moment=when(other.modified_on) if other else None,
         differences=differences,
     )
+
+
+def _timeline_at(user_id: str, newest: int, version: int) -> str:
+    """The unfiltered timeline page that shows `version`, at its entry."""
+    page = (newest - version) // EVENTS_PER_PAGE
+    return f"{user_path(user_id, 'timeline')}?{urlencode({'page': page})}#v{version}"
 
 
 def _version_number(text: str) -> int | None:

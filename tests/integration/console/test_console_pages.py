@@ -386,3 +386,11 @@ def test_a_user_deleted_without_erasure_can_be_erased_from_their_timeline(
     after = browser.get(page_of(jane, "/timeline")).text
     assert "Deleted, not erased" not in after
     assert "jane@example.com" not in after
+
+
+def test_the_timeline_and_time_travel_link_to_each_other(browser: httpx.Client, jane: str) -> None:
+    signed_in_csrf(browser)
+    timeline = browser.get(page_of(jane, "/timeline")).text
+    assert f'href="{page_of(jane, "/time-travel")}?version=1"' in timeline
+    travelled = browser.get(page_of(jane, "/time-travel"), params={"version": "1"}).text
+    assert f'href="{page_of(jane, "/timeline")}?page=0#v1"' in travelled
