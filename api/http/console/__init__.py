@@ -33,6 +33,7 @@ def templates() -> Environment:
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates change with the package, not while it serves
     )
     environment.globals["user_path"] = user_path
     environment.globals["console_path"] = PATH
