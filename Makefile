@@ -14,7 +14,7 @@ RUN_STAMP := $(VENV)/.installed-run-$(HASH)
 TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install install-run run test lint typecheck pytest postgres bench fuzz kafka kafka-jars node-sdk clean
+.PHONY: install install-run run test lint typecheck pytest postgres bench fuzz kafka kafka-jars node-sdk chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,9 @@ install-run: $(RUN_STAMP)
 
 install: $(TEST_STAMP)
 
+# The console (/console) is on here; `METALEDGER_CONSOLE=false make run` turns it off.
 run: install-run
-	$(BIN)/metaledger serve
+	METALEDGER_CONSOLE=$${METALEDGER_CONSOLE:-true} $(BIN)/metaledger serve
 
 # A PostgreSQL server binary for the integration tests (the suite starts its own cluster).
 postgres:
@@ -55,6 +56,12 @@ kafka-jars:
 kafka: kafka-jars
 	compose/kafka/broker.sh --host 127.0.0.1 --port 9092
 
+# Debian's Chromium, which the console's browser tests drive through Playwright (Playwright's own
+# browser download is not used).
+chromium:
+	@command -v /usr/bin/chromium >/dev/null 2>&1 \
+		|| { $(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
 # The official Node.js Auth0 SDK, whose pager a search test drives (Node.js and npm come from
 # Debian's packages when missing).
 node-sdk:
@@ -69,7 +76,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy .
 
-pytest: install postgres kafka-jars node-sdk
+pytest: install postgres kafka-jars node-sdk chromium
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -85,6 +92,7 @@ ifdef FULL
 	$(BIN)/python -m tests.benchmarks.bench_relay
 	$(BIN)/python -m tests.benchmarks.bench_auth --postgres
 	$(BIN)/python -m tests.benchmarks.bench_rules
+	$(BIN)/python -m tests.benchmarks.bench_console
 else
 	$(BIN)/python -m tests.benchmarks.bench_users_http --users 1000 --requests 2000
 	$(BIN)/python -m tests.benchmarks.bench_search --users 20000 --log-users 2000 --seconds 5
@@ -92,6 +100,7 @@ else
 	$(BIN)/python -m tests.benchmarks.bench_relay --users 1000 --seconds 5
 	$(BIN)/python -m tests.benchmarks.bench_auth --users 10 --logins 20 --requests 500
 	$(BIN)/python -m tests.benchmarks.bench_rules --logins 200 --runs 2000 --hostile-deadline 5
+	$(BIN)/python -m tests.benchmarks.bench_console --backend sqlite --users 200 --reads 50
 endif
 
 # `make fuzz`: the schemathesis run of the suite (tests/fuzz) at FUZZ_CASES cases per store; it

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     kafka_replication_factor: Positive = 1
     # DELETE /api/v2/users/{id} without `erase=`: also destroy the user's personal data?
     erase_on_delete: bool = False
+    # The web console at /console (off unless set; `make run` turns it on) and its administrator:
+    # from these two settings, or generated on first start (the password printed once, its hash
+    # kept in the data dir).
+    console: bool = False
+    console_admin_username: str | None = None
+    console_admin_password: str | None = None
     # `serve` also runs the background workers (search projector, relay) in its own process;
     # false when they run as processes of their own (`metaledger project`, `metaledger relay`).
     embedded_workers: bool = True

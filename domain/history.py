@@ -22,6 +22,9 @@ from metaledger.domain.timeline import Entry, entry_for, event_name
 from metaledger.domain.user import user_aggregate_id
 
 ONE_MICROSECOND = timedelta(microseconds=1)
+# `scan` reads this many versions first, then twice as many each time up to the maximum.
+SCAN_WINDOW = 100
+MAX_SCAN_WINDOW = 2000
 
 
 @dataclass(frozen=True)
@@ -74,11 +77,7 @@ class UserHistory:
         self, user_id: str, where: HistoryFilter, before: int | None
     ) -> Sequence[StoredEvent]:
         """The stored events in range and of the wanted names, newest first."""
-        aggregate_id = user_aggregate_id(user_id)
-        # Read the key afresh: another process may have erased the user a moment ago.
-        self.profiles.keys.forget(aggregate_id)
-        if self.profiles.keys.record(aggregate_id) is None:
-            raise UserNotFound("The user does not exist.")
+        aggregate_id = self._known(user_id)
         gt = self._version_before(aggregate_id, where.since)
         lte = self._version_before(aggregate_id, where.until) if where.until else None
         if where.until and lte is None:
@@ -88,6 +87,53 @@ class UserHistory:
         recorder = self.profiles.recorder
         stored = recorder.select_events(aggregate_id, gt=gt, lte=lte, desc=True)
         return [event for event in stored if where.wants(event)]
+
+    def scan(
+        self,
+        user_id: str,
+        where: HistoryFilter,
+        before: int | None,
+        take: int,
+        budget: int | None = None,
+    ) -> Checkpoint:
+        """`checkpoint`, reading the stream newest first in windows of versions and stopping once
+        `take` entries matched: a page costs the events it passes over, not the whole stream.
+        With a `budget`, it also stops once it passed over that many versions, and the page may
+        be short: `next` then continues below the last version read. For pages of a long
+        history; `where` has no time range here."""
+        aggregate_id = self._known(user_id)
+        top = (before - 1) if before is not None else self._newest(aggregate_id)
+        window = max(take, SCAN_WINDOW)
+        entries: list[Entry] = []
+        scanned = 0
+        while top > 0 and len(entries) <= take:
+            if budget is not None and scanned >= budget:
+                return Checkpoint(entries, top + 1)
+            rows = self.profiles.recorder.select_events(
+                aggregate_id, gt=max(0, top - window), lte=top, desc=True
+            )
+            wanted = [stored for stored in rows if where.wants(stored)]
+            entries.extend(islice(self._matches(wanted, where.key), take + 1 - len(entries)))
+            top -= window
+            scanned += window
+            window = min(window * 2, MAX_SCAN_WINDOW)  # sparse matches: fewer, larger reads
+        more = len(entries) > take
+        entries = entries[:take]
+        return Checkpoint(entries, entries[-1].version if more else None)
+
+    def _newest(self, aggregate_id: UUID) -> int:
+        """The user's last version: one indexed row read, nothing decoded."""
+        newest = self.profiles.recorder.select_events(aggregate_id, desc=True, limit=1)
+        return newest[0].originator_version if newest else 0
+
+    def _known(self, user_id: str) -> UUID:
+        """The user's aggregate id; not found unless they have a key record (erased or not)."""
+        aggregate_id = user_aggregate_id(user_id)
+        # Read the key afresh: another process may have erased the user a moment ago.
+        self.profiles.keys.forget(aggregate_id)
+        if self.profiles.keys.record(aggregate_id) is None:
+            raise UserNotFound("The user does not exist.")
+        return aggregate_id
 
     def _version_before(self, aggregate_id: UUID, moment: datetime | None) -> int | None:
         if moment is None:

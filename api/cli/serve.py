@@ -16,6 +16,7 @@ from metaledger.api.bootstrap import build_http
 from metaledger.api.cli.processes import run_server, serve_in_processes
 from metaledger.api.http.app import create_app
 from metaledger.api.http.connections import ServerLimits
+from metaledger.api.http.console.administrator import console_source
 from metaledger.api.settings import Settings
 
 
@@ -29,6 +30,14 @@ def serve(settings: Settings, _: argparse.Namespace) -> int:
         "metaledger: "
         + admin_client_source(
             settings.data_dir, settings.admin_client_id, settings.admin_client_secret
+        )
+        + "\nmetaledger: "
+        + console_source(
+            settings.data_dir,
+            settings.console,
+            settings.console_admin_username,
+            settings.console_admin_password,
+            f"http://{settings.host}:{settings.port}",
         ),
         file=sys.stderr,
     )

@@ -10,6 +10,7 @@ from fastapi_offline import FastAPIOffline
 
 from metaledger.api.bootstrap import Container, running
 from metaledger.api.http.access_log import AccessLogMiddleware
+from metaledger.api.http.console import install_console
 from metaledger.api.http.errors import install_error_handlers
 from metaledger.api.http.middleware import BodyDeadlineMiddleware, CorrelationIdMiddleware
 from metaledger.api.http.openapi import install_openapi
@@ -63,4 +64,6 @@ def create_app(container: Container) -> FastAPI:
     for router in routers:
         app.include_router(router)
     install_openapi(app, routers)
+    if container.settings.console:
+        install_console(app, container)
     return app

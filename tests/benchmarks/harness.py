@@ -19,6 +19,7 @@ import httpx
 
 from tests.support.oauth import client_credentials_token
 from tests.support.ports import free_port
+from tests.support.postgres import PostgresServer
 
 CLIENT_ID = "bench-admin"
 CLIENT_SECRET = "bench-admin-secret-0123456789"
@@ -129,3 +130,17 @@ def load(
 
 def rng(seed: int) -> random.Random:
     return random.Random(seed)
+
+
+def on_backends(choice: str, bench: Callable[[str, str | None], None]) -> None:
+    """Runs `bench(label, database_url)` on SQLite, on a durable PostgreSQL, or both (`choice`:
+    sqlite, postgres or both)."""
+    if choice in ("sqlite", "both"):
+        bench("SQLite (embedded default)", None)
+    if choice in ("postgres", "both"):
+        postgres = PostgresServer(durable=True)
+        postgres.start()
+        try:
+            bench("PostgreSQL (fsync on)", postgres.url(postgres.create_database()))
+        finally:
+            postgres.stop()

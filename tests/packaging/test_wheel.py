@@ -17,6 +17,12 @@ DATA_FILES = (
     "api/sandbox/prelude.js",
     "api/sandbox/modules/lodash.js",
     "api/sandbox/modules/moment.js",
+    # the console's templates, stylesheet and script
+    *sorted(
+        path.relative_to(ROOT).as_posix()
+        for folder in ("templates", "static")
+        for path in (ROOT / "api/http/console" / folder).iterdir()
+    ),
 )
 
 
