@@ -101,6 +101,13 @@ class Settings(BaseSettings):
     # a line, for log collectors).
     log_level: str = "INFO"
     log_format: str = "text"
+    # Bulk jobs: the largest import file (Auth0's 500 KB by default; a self-hosted store may
+    # take far more), jobs run at once per process, how long a job's owner may go silent
+    # before another process resumes it, and how long an export file stays downloadable.
+    import_max_file_bytes: Positive = 500 * 1024
+    jobs_concurrency: Positive = 1
+    jobs_stale_seconds: Positive = 30
+    export_expiry_seconds: Positive = 3600
 
     @field_validator("issuer")
     @classmethod

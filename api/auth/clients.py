@@ -23,6 +23,7 @@ MANAGEMENT_SCOPES = (
     "update:users",
     "update:users_app_metadata",
     "delete:users",
+    "read:connections",
 )
 
 

@@ -14,8 +14,10 @@ from metaledger.api.http.errors import install_error_handlers
 from metaledger.api.http.middleware import BodyDeadlineMiddleware, CorrelationIdMiddleware
 from metaledger.api.http.openapi import install_openapi
 from metaledger.api.http.routes import (
+    connections,
     health,
     history,
+    jobs,
     oauth,
     search,
     signup,
@@ -55,7 +57,18 @@ def create_app(container: Container) -> FastAPI:
     app.add_middleware(AccessLogMiddleware)  # outermost: it reads the request id set inside
     routers = [
         module.router
-        for module in (users, search, history, oauth, signup, userinfo, wellknown, health)
+        for module in (
+            users,
+            search,
+            history,
+            oauth,
+            signup,
+            userinfo,
+            wellknown,
+            health,
+            jobs,
+            connections,
+        )
     ]
     for router in routers:
         app.include_router(router)

@@ -17,6 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, TypeAdapter
 
+from metaledger.api.http import job_models
 from metaledger.api.http import response_models as shapes
 from metaledger.api.http.deps import get_principal
 
@@ -45,6 +46,13 @@ SUCCESSES: dict[tuple[str, str], tuple[str, Any]] = {
     ("GET", "/.well-known/openid-configuration"): ("200", shapes.Discovery),
     ("GET", "/healthz"): ("200", shapes.Health),
     ("GET", "/readyz"): ("200", shapes.Health),
+    ("POST", "/api/v2/jobs/users-imports"): ("201", job_models.Job),
+    ("POST", "/api/v2/jobs/users-exports"): ("201", job_models.Job),
+    ("GET", "/api/v2/jobs/{id}"): ("200", job_models.Job),
+    ("GET", "/api/v2/jobs/{id}/errors"): ("200", list[job_models.FailedImport]),
+    ("GET", "/api/v2/jobs/{id}/download"): ("200", None),
+    ("GET", "/api/v2/connections"): ("200", list[job_models.Connection]),
+    ("GET", "/api/v2/connections/{id}"): ("200", job_models.Connection),
 }
 # Operations that check their token themselves: the scopes they accept.
 DECLARED_SCOPES: dict[tuple[str, str], set[str]] = {
