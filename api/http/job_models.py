@@ -77,3 +77,13 @@ class Connection(BaseModel):
     id: str
     name: str
     strategy: str
+
+
+class ConnectionPage(BaseModel):
+    """A page of connections: with totals (`include_totals`) or a checkpoint (`next`)."""
+
+    connections: list[Connection]
+    start: int | None = None
+    limit: int | None = None
+    total: int | None = None
+    next: str | None = None

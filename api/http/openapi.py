@@ -51,7 +51,10 @@ SUCCESSES: dict[tuple[str, str], tuple[str, Any]] = {
     ("GET", "/api/v2/jobs/{id}"): ("200", job_models.Job),
     ("GET", "/api/v2/jobs/{id}/errors"): ("200", list[job_models.FailedImport]),
     ("GET", "/api/v2/jobs/{id}/download"): ("200", None),
-    ("GET", "/api/v2/connections"): ("200", list[job_models.Connection]),
+    ("GET", "/api/v2/connections"): (
+        "200",
+        list[job_models.Connection] | job_models.ConnectionPage,
+    ),
     ("GET", "/api/v2/connections/{id}"): ("200", job_models.Connection),
 }
 # Operations that check their token themselves: the scopes they accept.

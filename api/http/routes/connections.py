@@ -22,7 +22,12 @@ def directory_of(container: ContainerDep) -> Directory:
     return container.jobs.directory
 
 
-@router.get("/connections", summary="List the database connections")
+@router.get(
+    "/connections",
+    summary="List the database connections",
+    description="A list; with `include_totals`, a page with totals; with `take` or `from` "
+    "(checkpoint paging, as the SDKs ask), `{connections, next}`.",
+)
 def list_connections(
     container: ContainerDep,
     _: ReadConnections,
@@ -30,13 +35,29 @@ def list_connections(
     strategy: Annotated[
         list[str] | None, Query(description="Only connections of these strategies.")
     ] = None,
+    include_totals: bool = False,
+    from_: Annotated[
+        str | None, Query(alias="from", description="The id to start the page at.")
+    ] = None,
+    take: Annotated[int | None, Query(ge=1, le=100)] = None,
 ) -> Response:
     connections = directory_of(container).all()
     if name is not None:
         connections = [c for c in connections if c.name == name]
     if strategy is not None and STRATEGY not in strategy:
         connections = []
-    return json_response([connection.as_auth0() for connection in connections])
+    bodies = [connection.as_auth0() for connection in connections]
+    if from_ is not None or take is not None:
+        ids = [body["id"] for body in bodies]
+        start = ids.index(from_) if from_ in ids else (len(ids) if from_ is not None else 0)
+        end = start + (take or 50)
+        page: dict[str, object] = {"connections": bodies[start:end]}
+        if end < len(bodies):
+            page["next"] = ids[end]
+        return json_response(page)
+    if include_totals:
+        return json_response({"connections": bodies, "start": 0, "limit": 50, "total": len(bodies)})
+    return json_response(bodies)
 
 
 @router.get("/connections/{id}", summary="Get a connection")
