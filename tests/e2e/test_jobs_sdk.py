@@ -3,6 +3,8 @@ failed lines, a login with an imported password, an export read back."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from auth0.management import Auth0, NotFoundError
@@ -44,7 +46,7 @@ def login(http: httpx.Client, email: str, password: str) -> httpx.Response:
     )
 
 
-USERS = [
+USERS: list[dict[str, Any]] = [
     {
         "email": "ada@example.com",
         "user_id": "ada",
