@@ -119,10 +119,11 @@ class Candidate:
     """A checked line: the user it creates, or the fields it upserts."""
 
     line: Line
+    new: NewUser
+    password_hash: str | None
     user: User
     claims: list[Any]
     upsert: dict[str, Any]  # root attributes and buckets an upsert replaces
-    username: str | None
 
 
 @dataclass
@@ -285,25 +286,22 @@ class UserImporter:
             USER_METADATA: sent.user_metadata or {},
             APP_METADATA: sent.app_metadata or {},
         }
+        new = NewUser(
+            connection=job.connection,
+            profile=profile,
+            user_metadata=buckets[USER_METADATA],
+            app_metadata=buckets[APP_METADATA],
+            user_id=sent.user_id or line_user_id(job.id, line.number),
+        )
         try:
-            user, claims = self.profiles.new_user(
-                NewUser(
-                    connection=job.connection,
-                    profile=profile,
-                    user_metadata=buckets[USER_METADATA],
-                    app_metadata=buckets[APP_METADATA],
-                    user_id=sent.user_id or line_user_id(job.id, line.number),
-                ),
-                actor,
-                password_hash,
-            )
+            user, claims = self.profiles.new_user(new, actor, password_hash)
         except DomainError as error:
             return [LineError("INVALID_BODY", error.message, "")]
         replaced = {name: profile[name] for name in UPSERTABLE if name in profile}
         for bucket in (USER_METADATA, APP_METADATA):
             if getattr(sent, bucket) is not None:
                 replaced[bucket] = buckets[bucket]
-        return Candidate(line, user, claims, replaced, sent.username)
+        return Candidate(line, new, password_hash, user, claims, replaced)
 
     def _save(
         self,
@@ -322,6 +320,11 @@ class UserImporter:
                 email_claims=[claim for c in candidates for claim in c.claims],
             )
         except (IntegrityError, EmailTakenError):
+            # A save takes its users' pending events: each is made afresh for another try.
+            for candidate in candidates:
+                candidate.user, candidate.claims = self.profiles.new_user(
+                    candidate.new, actor, candidate.password_hash
+                )
             if len(candidates) == 1:
                 self._existing(candidates[0], job_id, actor, upsert, outcome)
                 return
