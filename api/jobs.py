@@ -69,7 +69,7 @@ def run_export(
         partial,
         params.get("format", "json"),
         fields,
-        users_in_log(profiles, job.connection, as_of),
+        users_in_log(profiles, job.connection or None, as_of),
         params.get("limit"),
         progress,
     )
