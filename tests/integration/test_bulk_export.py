@@ -26,7 +26,7 @@ from tests.support.jobs import (
 from tests.support.postgres import PostgresServer
 from tests.support.server import RunningServer
 
-USERS = [
+USERS: list[dict[str, Any]] = [
     {
         "email": "ada@example.com",
         "user_id": "ada",
