@@ -9,6 +9,7 @@ before the moment, which is what time travel (`time_travel.user_as_of`) shows fo
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from uuid import UUID
 
 import orjson
@@ -112,10 +113,18 @@ def write_export(
     users: Iterator[User],
     limit: int | None = None,
     progress: Callable[[int], None] = lambda written: None,
+    *,
+    gzipped: bool = True,
 ) -> int:
-    """Writes the users to a gzipped file at `path`; returns how many were written."""
+    """Writes the users to a file at `path`, gzipped unless told; returns how many."""
     written = 0
-    with gzip.open(path, "wb", compresslevel=6) as out:
+    with contextlib.ExitStack() as files:
+        if gzipped:
+            out: gzip.GzipFile | BinaryIO = files.enter_context(
+                gzip.GzipFile(path, "wb", compresslevel=6)
+            )
+        else:
+            out = files.enter_context(path.open("wb"))
         writer = None
         if file_format == "csv":
             text = io.TextIOWrapper(out, encoding="utf-8", newline="")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from metaledger.api import logs
-from metaledger.api.cli import history, search, stream
+from metaledger.api.cli import history, jobs, search, stream
 from metaledger.api.cli.serve import serve
 from metaledger.api.settings import Settings, describe_error
 
@@ -36,6 +36,14 @@ COMMANDS: dict[str, Command] = {
     ),
     "consume": Command("run a change-stream consumer", stream.consume, stream.consume_arguments),
     "tail": Command("print the change stream", stream.tail, stream.tail_arguments),
+    "import": Command(
+        "import users from an Auth0 import or export file",
+        jobs.run_import_command,
+        jobs.import_arguments,
+    ),
+    "export": Command(
+        "export users to gzipped JSON lines or CSV", jobs.run_export_command, jobs.export_arguments
+    ),
 }
 
 
