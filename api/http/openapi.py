@@ -25,6 +25,8 @@ BEARER = "bearer"
 ERROR_REF = "#/components/schemas/Auth0Error"
 OAUTH_ERROR_REF = "#/components/schemas/OAuthError"
 
+# A success whose body is a gzipped file rather than JSON.
+GZIP_FILE = "application/gzip"
 # Each operation's success: its status and what its body is (a model, or a union of shapes the
 # parameters choose between).
 SUCCESSES: dict[tuple[str, str], tuple[str, Any]] = {
@@ -50,7 +52,7 @@ SUCCESSES: dict[tuple[str, str], tuple[str, Any]] = {
     ("POST", "/api/v2/jobs/users-exports"): ("201", job_models.Job),
     ("GET", "/api/v2/jobs/{id}"): ("200", job_models.Job),
     ("GET", "/api/v2/jobs/{id}/errors"): ("200", list[job_models.FailedImport]),
-    ("GET", "/api/v2/jobs/{id}/download"): ("200", None),
+    ("GET", "/api/v2/jobs/{id}/download"): ("200", GZIP_FILE),
     ("GET", "/api/v2/connections"): (
         "200",
         list[job_models.Connection] | job_models.ConnectionPage,
@@ -130,7 +132,9 @@ def describe(
     key = (method, route.path_format)
     status, shape = SUCCESSES[key]
     responses: dict[str, Any] = {status: {"description": "Success"}}
-    if shape is not None:
+    if shape == GZIP_FILE:
+        responses[status]["content"] = {GZIP_FILE: {"schema": {"type": "string"}}}
+    elif shape is not None:
         responses[status]["content"] = {"application/json": {"schema": _schema(shape, schemas)}}
     declared = DECLARED_SCOPES.get(key)
     scopes = declared if declared is not None else _scopes(route.dependant)
