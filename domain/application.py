@@ -91,7 +91,15 @@ class ProfilesApplication(Application[UUID]):
         transaction; a batch concatenates them.
         """
         pending: ProcessingEvent[UUID] = ProcessingEvent()
-        pending.collect_events(*objs, **kwargs)
+        for obj in objs:
+            if isinstance(obj, User):
+                # What the library's collect_events does, without its runtime-Protocol checks,
+                # which cost more than the rest of a bulk import's save.
+                pending.events.extend(obj.collect_events())
+                pending.aggregates[obj.id] = obj
+            else:
+                pending.collect_events(obj)
+        pending.saved_kwargs.update(kwargs)
         return self._group_commit.submit(pending)
 
     def _record_batch(

@@ -294,7 +294,8 @@ class UserImporter:
             user_id=sent.user_id or line_user_id(job.id, line.number),
         )
         try:
-            user, claims = self.profiles.new_user(new, actor, password_hash)
+            # The line's values were parsed for this line alone.
+            user, claims = self.profiles.new_user(new, actor, password_hash, owned=True)
         except DomainError as error:
             return [LineError("INVALID_BODY", error.message, "")]
         replaced = {name: profile[name] for name in UPSERTABLE if name in profile}

@@ -99,10 +99,11 @@ class UserProfiles(ProfilesApplication):
         return Written(user, _last_position(recordings))
 
     def new_user(
-        self, new: NewUser, actor: Actor, password_hash: str | None = None
+        self, new: NewUser, actor: Actor, password_hash: str | None = None, *, owned: bool = False
     ) -> tuple[User, list[EmailClaim]]:
         """The checked, not yet saved user of `new` and the email claims its save makes (bulk
-        imports save many of them at once, with hashes made elsewhere)."""
+        imports save many of them at once, with hashes made elsewhere). `owned`: nothing but
+        the new user will hold `new`'s values, so they need no copy."""
         if new.connection not in self.connections:
             raise UnknownConnection("Connection does not exist.")
         for bucket, value in ((USER_METADATA, new.user_metadata), (APP_METADATA, new.app_metadata)):
@@ -110,8 +111,9 @@ class UserProfiles(ProfilesApplication):
             metadata.check_limits(bucket, value, self.limits)
         _check_profile(new.profile)
         user_id = self._new_user_id(new.user_id)
-        # Copied only once checked: the checks bound the nesting that the copy recurses into.
-        new = copy.deepcopy(new)
+        if not owned:
+            # Copied only once checked: the checks bound the nesting the copy recurses into.
+            new = copy.deepcopy(new)
         profile = self._with_profile_defaults(new.profile)
         if password_hash is None and new.password is not None:
             password_hash = self._hash(new.password)
