@@ -318,6 +318,7 @@ class UserImporter:
         try:
             self.profiles.save(
                 *(c.user for c in candidates),
+                cached=False,
                 email_claims=[claim for c in candidates for claim in c.claims],
             )
         except (IntegrityError, EmailTakenError):

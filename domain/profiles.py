@@ -107,8 +107,9 @@ class UserProfiles(ProfilesApplication):
         if new.connection not in self.connections:
             raise UnknownConnection("Connection does not exist.")
         for bucket, value in ((USER_METADATA, new.user_metadata), (APP_METADATA, new.app_metadata)):
+            # A new bucket is the patch itself: validate_patch has bounded its depth.
             metadata.validate_patch(bucket, value, self.limits)
-            metadata.check_limits(bucket, value, self.limits)
+            metadata.check_size(bucket, value, self.limits)
         _check_profile(new.profile)
         user_id = self._new_user_id(new.user_id)
         if not owned:
