@@ -78,6 +78,10 @@ def run_export(
     return written
 
 
+class JobInterrupted(Exception):
+    """The process stops: the job ends at its last checkpoint, to be resumed."""
+
+
 class JobRunner:
     """Runs queued jobs, `workers` at a time, each in a thread of its own; a job whose owner
     stopped beating for `stale_seconds` is taken over and resumed from its checkpoint."""
@@ -112,8 +116,8 @@ class JobRunner:
             thread.start()
 
     def stop(self) -> None:
-        """Stops taking jobs; a job in progress stops at its next line chunk's end at the
-        latest when the process exits, and resumes from its checkpoint later."""
+        """Stops taking jobs; a job in progress stops at its next checkpoint (or with the
+        process) and resumes from its checkpoint later."""
         self._stopping.set()
         self.wake()
         for thread in self._threads:
@@ -145,17 +149,28 @@ class JobRunner:
         heart.start()
         try:
             if job.type == IMPORT:
-                run_import(self.profiles, self.store, job, self.files.upload(job.id))
-                self.files.upload(job.id).unlink(missing_ok=True)
+                path = self.files.upload(job.id)
+                run_import(self.profiles, self.store, job, path, self._unless_stopping)
+                path.unlink(missing_ok=True)
             elif job.type == EXPORT:
                 path = self.files.export(job.id, job.params.get("format", "json"))
-                run_export(self.profiles, self.store, job, path)
+                run_export(self.profiles, self.store, job, path, self._unless_stopping)
         except Exception as error:
+            if self._stopping.is_set():
+                # The process is stopping (and its store closing): the job resumes from its
+                # checkpoint once this or another process takes it over.
+                log.info("%s %s left at its checkpoint: stopping", job.type, job.id)
+                return
             log.exception("%s %s failed", job.type, job.id)
             self.store.finish(job.id, FAILED, None, f"The job failed: {error}", time.time())
         finally:
             beating.set()
             heart.join()
+
+    def _unless_stopping(self, _: int) -> None:
+        """Called at each checkpoint: a stopping process leaves the job there."""
+        if self._stopping.is_set():
+            raise JobInterrupted
 
     def _beat(self, job_id: str, done: threading.Event) -> None:
         while not done.wait(self.stale_seconds / 4):

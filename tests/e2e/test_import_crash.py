@@ -4,6 +4,7 @@ started again the job resumes from its checkpoint, and every line is applied exa
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -15,8 +16,12 @@ from tests.support.serve import ServeProcess
 
 USERS = 40_000
 FEED_TAKE = 10_000
-# A job whose owner has been silent this long is taken over (kept short for the test).
-STALE_SECONDS = "2"
+# A job whose owner has been silent for 2 s is taken over (kept short for the test).
+VARIABLES = {
+    "METALEDGER_JOBS_STALE_SECONDS": "2",
+    "METALEDGER_IMPORT_MAX_FILE_BYTES": str(64 * 1024 * 1024),
+    "METALEDGER_EMBEDDED_WORKERS": "false",
+}
 
 
 def users_file() -> bytes:
@@ -46,26 +51,23 @@ def created_users(http: httpx.Client) -> list[str]:
         position = page["next"]
 
 
-def test_an_import_killed_mid_way_resumes_and_applies_each_line_once(
-    settings: Settings, tmp_path: Path
+def import_stopped_mid_way(
+    settings: Settings, log: Path, stop: Callable[[ServeProcess], None]
 ) -> None:
-    port, log = free_port(), tmp_path / "serve.log"
-    variables = {
-        "METALEDGER_JOBS_STALE_SECONDS": STALE_SECONDS,
-        "METALEDGER_IMPORT_MAX_FILE_BYTES": str(64 * 1024 * 1024),
-        "METALEDGER_EMBEDDED_WORKERS": "false",
-    }
-    with ServeProcess(settings, port, 1, log, variables) as serve:
+    """Imports the users, stops the server with `stop` once a tenth is in, starts it again,
+    and checks that every line was applied once."""
+    port = free_port()
+    with ServeProcess(settings, port, 1, log, VARIABLES) as serve:
         http = httpx.Client(
             base_url=serve.base_url, headers={"Authorization": f"Bearer {serve.token()}"}
         )
         job = import_users(http, users_file(), connection_id_of(http))
         while (seen := http.get(f"/api/v2/jobs/{job['id']}").json())["percentage_done"] < 10:
             time.sleep(0.01)
-        serve.kill_group()
-    assert seen["status"] == "processing", "the import finished before the kill"
+        stop(serve)
+    assert seen["status"] == "processing", "the import finished before the stop"
 
-    with ServeProcess(settings, port, 1, log, variables) as restarted:
+    with ServeProcess(settings, port, 1, log, VARIABLES) as restarted:
         http = httpx.Client(
             base_url=restarted.base_url, headers={"Authorization": f"Bearer {restarted.token()}"}
         )
@@ -74,3 +76,20 @@ def test_an_import_killed_mid_way_resumes_and_applies_each_line_once(
 
     assert done["summary"] == {"inserted": USERS, "updated": 0, "failed": 0, "total": USERS}
     assert len(created) == len(set(created)) == USERS
+
+
+def test_an_import_killed_mid_way_resumes_and_applies_each_line_once(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import_stopped_mid_way(settings, tmp_path / "serve.log", ServeProcess.kill_group)
+
+
+def test_an_import_stopped_with_sigterm_mid_way_resumes_rather_than_failing(
+    settings: Settings, tmp_path: Path
+) -> None:
+    def terminate(serve: ServeProcess) -> None:
+        assert serve.process is not None
+        serve.process.terminate()
+        serve.process.wait()
+
+    import_stopped_mid_way(settings, tmp_path / "serve.log", terminate)
