@@ -1,5 +1,5 @@
-"""A large import survives a SIGKILL of `metaledger serve` in its middle: once the server is
-started again the job resumes from its checkpoint, and every line is applied exactly once."""
+"""A large import survives a SIGKILL or a SIGTERM of `metaledger serve` in its middle: once the
+server is started again the job resumes from its checkpoint, and every line is applied once."""
 
 from __future__ import annotations
 
