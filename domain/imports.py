@@ -452,7 +452,11 @@ class _Seen:
         for name in ("email", "user_id", "username"):
             item = value.get(name)
             if isinstance(item, str):
-                keys.append((name, item.lower() if name == "email" else item))
+                if name == "email":
+                    item = item.lower()
+                elif name == "user_id" and "|" not in item:
+                    item = f"auth0|{item}"  # as the user is stored
+                keys.append((name, item))
         return keys
 
     def duplicate_of(self, value: Any) -> str | None:

@@ -182,6 +182,23 @@ def test_each_bad_line_is_reported_with_auth0s_code_and_nothing_is_written_for_i
     assert http.get("/api/v2/events", params={"from": 0}).json()["events"] == []
 
 
+def test_a_second_line_with_a_user_id_of_the_file_conflicts_however_it_is_spelled(
+    http: httpx.Client,
+) -> None:
+    job = imported(
+        http,
+        json_file(
+            [
+                {"email": "a@example.com", "user_id": "same"},
+                {"email": "b@example.com", "user_id": "auth0|same"},
+            ]
+        ),
+    )
+
+    assert job["summary"]["inserted"] == 1
+    assert codes_of(http, job) == [["CONFLICT"]]
+
+
 def test_a_second_line_with_an_email_of_the_file_conflicts(http: httpx.Client) -> None:
     job = imported(
         http,
@@ -245,7 +262,8 @@ def test_a_line_of_newline_delimited_json_that_is_not_json_is_a_failed_line(
         ({"connection_id": None}, {"users": b"\x1f\x8b not gzip at all"}, 400),
         ({"connection_id": None}, {"users": b"[]"}, 400),
         ({"connection_id": None, "upsert": "maybe"}, {"users": b"[{}]"}, 400),
-        ({"connection_id": None}, {"users": b"[" + b" " * 600 * 1024 + b"]"}, 413),
+        ({"connection_id": None}, {"users": b"[" + b" " * 510 * 1024 + b"]"}, 413),
+        ({"connection_id": None}, {"users": b"[" + b" " * 700 * 1024 + b"]"}, 413),
     ],
     ids=[
         "unknown connection",
@@ -255,7 +273,8 @@ def test_a_line_of_newline_delimited_json_that_is_not_json_is_a_failed_line(
         "corrupt gzip",
         "no users",
         "upsert not a boolean",
-        "over the size limit",
+        "over the size limit, found reading",
+        "over the size limit, found from its length",
     ],
 )
 def test_a_request_that_cannot_be_an_import_is_refused_whole(

@@ -28,6 +28,8 @@ from metaledger.domain.user import format_timestamp
 router = APIRouter(prefix="/api/v2", tags=["jobs"])
 
 COPY_BUFFER = 1024 * 1024
+# What a multipart body may hold beside the file: its other fields and part headers.
+FORM_OVERHEAD = 64 * 1024
 IMPORT_FORM = {
     "requestBody": {
         "required": True,
@@ -79,6 +81,10 @@ def form_flag(value: object, name: str) -> bool:
     raise payload_error(f"Expected type boolean but found type string on property {name}")
 
 
+def too_large(limit: int) -> ApiError:
+    return ApiError(413, f"Payload content length greater than maximum allowed: {limit}", None)
+
+
 def save_upload(upload: UploadFile, path: Path, limit: int) -> None:
     """Copies the uploaded file to `path`, refusing it (413) past `limit` bytes."""
     copied = 0
@@ -86,9 +92,7 @@ def save_upload(upload: UploadFile, path: Path, limit: int) -> None:
         while chunk := upload.file.read(COPY_BUFFER):
             copied += len(chunk)
             if copied > limit:
-                raise ApiError(
-                    413, f"Payload content length greater than maximum allowed: {limit}", None
-                )
+                raise too_large(limit)
             out.write(chunk)
 
 
@@ -150,6 +154,10 @@ async def create_import(
     jobs: JobsDep,
     _: Annotated[Principal, Depends(any_scope("create:users"))],
 ) -> Response:
+    limit = container.settings.import_max_file_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
+        raise too_large(limit)  # refused before the body is read
     async with request.form(max_files=1, max_fields=10) as form:
         users = form.get("users")
         if not isinstance(users, UploadFile):
@@ -169,7 +177,6 @@ async def create_import(
         )
         path = jobs.files.upload(job.id)
         try:
-            limit = container.settings.import_max_file_bytes
             await run_in_threadpool(save_upload, users, path, limit)
             lines = await run_in_threadpool(check_file, path)
         except ImportFileError as error:
