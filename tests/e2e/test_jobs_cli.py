@@ -88,3 +88,17 @@ def test_export_to_a_gz_file_writes_gzipped_json_lines(settings: Settings, tmp_p
 
     rows = ndjson_rows(gzip.decompress(out.read_bytes()))
     assert sorted(row["email"] for row in rows) == ["ivy@example.com", "jon@example.com"]
+
+
+def test_import_with_upsert_overwrites_existing_users_metadata(
+    settings: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "users.json"
+    path.write_bytes(json_file(USERS))
+    run(settings, "import", str(path), "--connection", CONNECTION)
+    path.write_bytes(json_file([{"email": "jon@example.com", "user_metadata": {"lang": "de"}}]))
+
+    result = run(settings, "import", str(path), "--connection", CONNECTION, "--upsert")
+
+    assert result.returncode == 0, result.stderr
+    assert "0 inserted, 1 updated, 0 failed" in result.stderr
