@@ -242,7 +242,14 @@ class UserImporter:
                 candidates.append(checked)
             else:
                 outcome.failed.append(FailedLine(line.number, line.value, checked))
-        self._save(candidates, job.id, actor, upsert, outcome)
+        # Users whose id is taken are found in one query rather than by failed saves (an
+        # upsert of many existing users, or a chunk retried after a crash).
+        keys = self.profiles.keys.lookup(c.user.id for c in candidates)
+        taken = [c for c in candidates if keys[c.user.id].record is not None]
+        for candidate in taken:
+            self._existing(candidate, job.id, actor, upsert, outcome)
+        fresh = [c for c in candidates if keys[c.user.id].record is None]
+        self._save(fresh, job.id, actor, upsert, outcome)
         self.jobs.add_errors(job.id, outcome.failed)
         total.inserted += outcome.inserted
         total.updated += outcome.updated
