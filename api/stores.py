@@ -115,26 +115,25 @@ def login_failures(
     profiles: UserProfiles, statements: type[FailureStatements] = StreakStatements
 ) -> StoredLoginFailures:
     """Failed-login counts (streaks unless told), in a table of the event store's database."""
-    recorder = profiles.recorder
-    if not isinstance(recorder, SqlTables):
-        raise TypeError(f"{type(recorder).__name__} runs no statements on tables of its own")
-    return StoredLoginFailures(recorder, statements)
+    return StoredLoginFailures(_side_tables(profiles), statements)
 
 
 def tenant_code(profiles: UserProfiles) -> TenantCode:
     """Rules, actions and their settings, in a table of the event store's database."""
-    recorder = profiles.recorder
-    if not isinstance(recorder, SqlTables):
-        raise TypeError(f"{type(recorder).__name__} runs no statements on tables of its own")
-    return TenantCode(recorder)
+    return TenantCode(_side_tables(profiles))
 
 
 def job_store(profiles: UserProfiles) -> SqlJobStore:
     """Bulk jobs and their per-line errors, in tables of the event store's database."""
+    return SqlJobStore(_side_tables(profiles))
+
+
+def _side_tables(profiles: UserProfiles) -> SqlTables:
+    """The event store's recorder, which runs the statements of the tables kept beside it."""
     recorder = profiles.recorder
     if not isinstance(recorder, SqlTables):
         raise TypeError(f"{type(recorder).__name__} runs no statements on tables of its own")
-    return SqlJobStore(recorder)
+    return recorder
 
 
 def _tracking_recorder(name: str, env: dict[str, str], kind: type[Recorder]) -> Recorder:
