@@ -24,6 +24,8 @@ from metaledger.api.auth.login_throttle import LoginThrottle
 from metaledger.api.auth.password_policy import PasswordPolicy
 from metaledger.api.auth.passwords import Passwords
 from metaledger.api.auth.tokens import TokenService
+from metaledger.api.observability.observers import process_telemetry
+from metaledger.api.observability.positions import RELAY, SEARCH, LogPositions, Position
 from metaledger.api.settings import Settings
 from metaledger.consumers.entitlements import EntitlementsHandler
 from metaledger.consumers.runner import ConsumerConfig, ConsumerRunner, Handler
@@ -63,6 +65,8 @@ class Container:
     password_policy: PasswordPolicy
     login: PasswordLogin
     search: SearchStore
+    # The log's end and its followers' positions, for /readyz and the metrics.
+    positions: LogPositions
     # Started and stopped with the HTTP app, in order (stopped in reverse).
     background: list[BackgroundService] = field(default_factory=list)
 
@@ -75,7 +79,7 @@ class SearchProjection:
     store: SearchStore
 
     def service(self) -> ProjectorService:
-        return ProjectorService(Projector(self.profiles, self.store))
+        return ProjectorService(Projector(self.profiles, self.store), process_telemetry())
 
     def close(self) -> None:
         self.store.close()
@@ -97,7 +101,7 @@ def running(services: Sequence[BackgroundService]) -> Iterator[None]:
 def build_profiles(settings: Settings, create_tables: bool = True) -> UserProfiles:
     """The event store and the commands on it; without `create_tables`, for helper processes
     that open a store another process made."""
-    return stores.user_profiles(
+    profiles = stores.user_profiles(
         settings.store,
         aggregate_cache_size=settings.aggregate_cache_size,
         create_tables=create_tables,
@@ -107,6 +111,8 @@ def build_profiles(settings: Settings, create_tables: bool = True) -> UserProfil
         ),
         passwords=passwords(settings),
     )
+    profiles.commit_observer = process_telemetry()
+    return profiles
 
 
 def open_profiles(settings: Settings) -> UserProfiles:
@@ -127,9 +133,11 @@ def build_http(settings: Settings) -> Container:
     profiles = build_profiles(settings)
     search = stores.search_store(settings.store)
     background: list[BackgroundService] = []
+    relays: list[RelayService] = []
     if settings.embedded_workers:
         background.append(SearchProjection(profiles, search).service())
-        background.extend(_embedded_relay(settings, profiles))
+        relays = _embedded_relay(settings, profiles)
+        background.extend(relays)
     return Container(
         settings=settings,
         profiles=profiles,
@@ -169,8 +177,13 @@ def build_http(settings: Settings) -> Container:
                 settings.ip_throttle_window_seconds,
                 stores.login_failures(profiles, BucketStatements),
             ),
+            on_outcome=process_telemetry().login,
         ),
         search=search,
+        positions=LogPositions(
+            profiles.recorder.max_notification_id,
+            {SEARCH: search.position, **_relay_position(settings, relays)},
+        ),
         background=background,
     )
 
@@ -200,7 +213,9 @@ def build_relay(
     config = relay_config(settings, producer_process=producer_process)
     if config is None:
         return None
-    return RelayService(relay_of(config, profiles, stores.relay_position(settings.store)))
+    return RelayService(
+        relay_of(config, profiles, stores.relay_position(settings.store)), process_telemetry()
+    )
 
 
 def build_consumer(settings: Settings, name: str) -> ConsumerRunner | None:
@@ -216,6 +231,7 @@ def build_consumer(settings: Settings, name: str) -> ConsumerRunner | None:
         ),
         make_handler(),
         stores.consumer_database(settings.store, filename),
+        observer=process_telemetry(),
     )
 
 
@@ -234,3 +250,12 @@ def _embedded_relay(settings: Settings, profiles: UserProfiles) -> list[RelaySer
         settings.kafka_bootstrap_servers,
     )
     return [relay]
+
+
+def _relay_position(settings: Settings, relays: list[RelayService]) -> dict[str, Position]:
+    """The relay's position when publishing is on: the embedded relay's, else read from the
+    store that the relay's own process keeps."""
+    if not settings.kafka_bootstrap_servers:
+        return {}
+    position = relays[0].relay.position if relays else stores.relay_position(settings.store)
+    return {RELAY: position.current}

@@ -16,11 +16,24 @@ from metaledger.api.bootstrap import build_http
 from metaledger.api.cli.processes import run_server, serve_in_processes
 from metaledger.api.http.app import create_app
 from metaledger.api.http.connections import ServerLimits
+from metaledger.api.observability import metrics
+from metaledger.api.observability.positions import PositionsCollector
 from metaledger.api.settings import Settings
 
 
-def serve(settings: Settings, _: argparse.Namespace) -> int:
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    # Every process of this run, the HTTP processes it spawns too, keeps its metrics there.
+    with metrics.multiprocess_directory():
+        return _serve(settings, args)
+
+
+def _serve(settings: Settings, _: argparse.Namespace) -> int:
     container = build_http(settings)
+    metrics.serve_metrics(
+        settings.metrics_host,
+        metrics.port_of(settings.metrics_port, metrics.DEFAULT_SERVE_PORT),
+        [PositionsCollector(container.positions)],
+    )
     collect_cycles_rarely()
     processes = f", {settings.http_workers} HTTP processes" if settings.http_workers > 1 else ""
     print(

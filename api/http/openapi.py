@@ -44,7 +44,7 @@ SUCCESSES: dict[tuple[str, str], tuple[str, Any]] = {
     ("GET", "/.well-known/jwks.json"): ("200", shapes.KeySet),
     ("GET", "/.well-known/openid-configuration"): ("200", shapes.Discovery),
     ("GET", "/healthz"): ("200", shapes.Health),
-    ("GET", "/readyz"): ("200", shapes.Health),
+    ("GET", "/readyz"): ("200", shapes.Readiness),
 }
 # Operations that check their token themselves: the scopes they accept.
 DECLARED_SCOPES: dict[tuple[str, str], set[str]] = {
