@@ -23,8 +23,13 @@ import orjson
 FORMATS = ("auto", "text", "json")
 QUIET_LIBRARIES = ("kafka", "eventsourcing", "psycopg", "httpx", "urllib3", "asyncio")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-# Attributes every LogRecord has; the others were passed in `extra` and go into the JSON line.
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+# Attributes every LogRecord has; the others were passed in `extra` and go into the JSON line
+# (but uvicorn's copy of its message with terminal colours).
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 REDACTED = "[redacted]"
 _SECRET_KEYS = (
     r"password(?:_hash)?|client_secret|secret|access_token|id_token|refresh_token|"
@@ -59,14 +64,15 @@ def _redacted(value: Any) -> Any:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, the `extra` fields, and the
-    exception's traceback as text when there is one."""
+    """One JSON object per line: time, level, logger, process id (serve runs several), message,
+    the `extra` fields, and the exception's traceback as text when there is one."""
 
     def format(self, record: logging.LogRecord) -> str:
         line = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
+            "pid": record.process,
             "message": redact(record.getMessage()),
             **{
                 key: _redacted(value)

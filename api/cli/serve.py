@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
-import sys
+import logging
 from typing import Any
 
 from fastapi import FastAPI
@@ -20,6 +20,8 @@ from metaledger.api.observability import metrics
 from metaledger.api.observability.positions import PositionsCollector
 from metaledger.api.settings import Settings
 
+log = logging.getLogger("metaledger.serve")
+
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     # Every process of this run, the HTTP processes it spawns too, keeps its metrics there.
@@ -30,20 +32,22 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 def _serve(settings: Settings, _: argparse.Namespace) -> int:
     container = build_http(settings)
     metrics.serve_metrics(
-        settings.metrics_host,
-        metrics.port_of(settings.metrics_port, metrics.DEFAULT_SERVE_PORT),
-        [PositionsCollector(container.positions)],
+        settings, [PositionsCollector(container.positions)], metrics.DEFAULT_SERVE_PORT
     )
     collect_cycles_rarely()
     processes = f", {settings.http_workers} HTTP processes" if settings.http_workers > 1 else ""
-    print(
-        f"metaledger: serving on http://{settings.host}:{settings.port} "
-        f"(event store: {settings.store.describe()}{processes})\n"
-        "metaledger: "
-        + admin_client_source(
+    # Log lines, so that a log collector reads them as it reads the rest.
+    log.info(
+        "serving on http://%s:%d (event store: %s%s)",
+        settings.host,
+        settings.port,
+        settings.store.describe(),
+        processes,
+    )
+    log.info(
+        admin_client_source(
             settings.data_dir, settings.admin_client_id, settings.admin_client_secret
-        ),
-        file=sys.stderr,
+        )
     )
     # Logging is set up already (`metaledger.api.logs`): uvicorn keeps to it, and each request
     # is logged by the app's access log, with its request id.

@@ -30,6 +30,8 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
+from metaledger.api.settings import Settings
+
 log = logging.getLogger("metaledger.metrics")
 
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -142,18 +144,16 @@ def process_ended(pid: int | None) -> None:
         mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
-def port_of(setting: int | None, default: int | None) -> int | None:
-    """The metrics port of a process: the setting (0 turns metrics off), else its default."""
-    port = default if setting is None else setting
-    return port or None
-
-
-def serve_metrics(host: str, port: int | None, collectors: Iterable[Collector] = ()) -> bool:
-    """Starts the metrics server in a thread (`/metrics`, Prometheus' text format), unless
-    `port` is None; a port already taken is logged, not fatal: the service runs on without
-    metrics."""
-    if port is None:
+def serve_metrics(
+    settings: Settings, collectors: Iterable[Collector] = (), default_port: int | None = None
+) -> bool:
+    """Starts the metrics server in a thread (`/metrics`, Prometheus' text format) on the
+    settings' metrics port, else on `default_port`, else nowhere (0 turns metrics off too).
+    A port already taken is logged, not fatal: the service runs on without metrics."""
+    port = default_port if settings.metrics_port is None else settings.metrics_port
+    if not port:
         return False
+    host = settings.metrics_host
     registry = exposition_registry()
     for collector in collectors:
         registry.register(collector)

@@ -69,3 +69,8 @@ class PositionsCollector(Collector):
             lag.add_metric((state.name,), state.lag)
         yield position
         yield lag
+
+
+def one_follower(end: Position, name: str, position: Position) -> PositionsCollector:
+    """The collector of a process that runs one follower (`project`, `relay`)."""
+    return PositionsCollector(LogPositions(end, {name: position}))

@@ -1,0 +1,98 @@
+"""/metrics of `metaledger serve` with two HTTP processes: after a known workload the counts
+are the workload's, added up over the processes; the positions and lags are the store's."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from metaledger.api.settings import Settings
+from tests.support.ports import free_port
+from tests.support.serve import ServeProcess
+from tests.support.telemetry import MAX_ATTEMPTS, VARIABLES, Workload, run_workload, scrape, value
+
+HTTP_PROCESSES = 2
+CATCH_UP_SECONDS = 30
+
+
+@pytest.fixture
+def metrics_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def serve(settings: Settings, tmp_path: Path, metrics_port: int) -> ServeProcess:
+    variables = {**VARIABLES, "METALEDGER_METRICS_PORT": str(metrics_port)}
+    return ServeProcess(settings, free_port(), HTTP_PROCESSES, tmp_path / "serve.log", variables)
+
+
+@pytest.mark.parametrize("database_url", [None], ids=["sqlite"])
+def test_two_http_processes_add_up_to_the_workload(serve: ServeProcess, metrics_port: int) -> None:
+    workload = Workload()
+    with serve:
+        run_workload(serve, workload)
+        samples = scrape(metrics_port)
+        health_pids = _pids_of(serve.log, "/healthz")
+    requests = "metaledger_http_requests_total"
+    assert value(samples, requests, method="GET", route="/healthz", status="200") == 20
+    assert len(health_pids) == HTTP_PROCESSES  # both processes answered some of them
+    patch = {"method": "PATCH", "route": "/api/v2/users/{id}", "status": "200"}
+    assert value(samples, requests, **patch) == workload.patches
+    assert value(samples, "metaledger_http_request_duration_seconds_count", **patch) == 3
+    assert value(samples, "metaledger_logins_total", outcome="success") == workload.logins
+    assert value(samples, "metaledger_logins_total", outcome="wrong_credentials") == MAX_ATTEMPTS
+    assert value(samples, "metaledger_logins_total", outcome="too_many_attempts") == 1
+
+
+@pytest.mark.parametrize("database_url", [None], ids=["sqlite"])
+def test_every_event_written_is_counted_and_followed_by_the_search_projector(
+    serve: ServeProcess, metrics_port: int
+) -> None:
+    with serve:
+        run_workload(serve, Workload(health_checks=0))
+        samples = _caught_up(metrics_port)
+    end = value(samples, "metaledger_event_log_position")
+    assert end > 0
+    assert value(samples, "metaledger_event_store_events_total") == end
+    assert value(samples, "metaledger_event_store_commit_saves_count") >= 1
+    follower = {"follower": "search-projector"}
+    assert value(samples, "metaledger_follower_position", **follower) == end
+    assert value(samples, "metaledger_follower_events_total", **follower) == end
+
+
+@pytest.mark.parametrize("database_url", [None], ids=["sqlite"])
+def test_unknown_methods_and_paths_share_one_series(serve: ServeProcess, metrics_port: int) -> None:
+    with serve:
+        statuses = {
+            httpx.request(method, f"{serve.base_url}{path}").status_code
+            for method, path in (("PROPFIND", "/a"), ("MKCOL", "/b/c"), ("PROPFIND", "/d"))
+        }
+        samples = scrape(metrics_port)
+    assert statuses == {404}
+    series = [
+        labels
+        for (name, labels) in samples
+        if name == "metaledger_http_requests_total" and ("route", "unmatched") in labels
+    ]
+    assert series == [frozenset({("method", "OTHER"), ("route", "unmatched"), ("status", "404")})]
+
+
+def _caught_up(port: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """The samples once the search projector has every event."""
+    deadline = time.monotonic() + CATCH_UP_SECONDS
+    while True:
+        samples = dict(scrape(port))
+        if value(samples, "metaledger_follower_lag_events", follower="search-projector") == 0:
+            return samples
+        assert time.monotonic() < deadline, "the search projector did not catch up"
+        time.sleep(0.1)
+
+
+def _pids_of(log: Path, route: str) -> set[int]:
+    """The processes whose access log has a line for `route`."""
+    lines = [orjson.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    return {line["pid"] for line in lines if line.get("route") == route}
