@@ -14,7 +14,7 @@ RUN_STAMP := $(VENV)/.installed-run-$(HASH)
 TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install install-run run test lint typecheck pytest postgres bench fuzz kafka kafka-jars node-sdk clean
+.PHONY: install install-run run test lint typecheck pytest postgres bench fuzz kafka kafka-jars node-sdk promtool compose-schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,15 @@ node-sdk:
 		|| { $(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm; }
 	cd tests/e2e/node_sdk && npm ci --silent --no-audit --no-fund
 
+# Prometheus' promtool, which checks the compose stack's Prometheus configuration and dashboard
+# queries (Debian's `prometheus` package ships it), and the Compose Specification's JSON schema.
+promtool:
+	@command -v promtool >/dev/null 2>&1 \
+		|| { $(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus; }
+
+compose-schema: node-sdk
+	cd tests/integration/monitoring && npm ci --silent --no-audit --no-fund
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -69,7 +78,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy .
 
-pytest: install postgres kafka-jars node-sdk
+pytest: install postgres kafka-jars node-sdk promtool compose-schema
 	$(BIN)/pytest
 
 test: lint typecheck pytest
