@@ -93,12 +93,14 @@ ifdef FULL
 	$(BIN)/python -m tests.benchmarks.bench_history
 	$(BIN)/python -m tests.benchmarks.bench_relay
 	$(BIN)/python -m tests.benchmarks.bench_auth --postgres
+	$(BIN)/python -m tests.benchmarks.bench_observability
 else
 	$(BIN)/python -m tests.benchmarks.bench_users_http --users 1000 --requests 2000
 	$(BIN)/python -m tests.benchmarks.bench_search --users 20000 --log-users 2000 --seconds 5
 	$(BIN)/python -m tests.benchmarks.bench_history --history 1000 --events 20000 --reads 200
 	$(BIN)/python -m tests.benchmarks.bench_relay --users 1000 --seconds 5
 	$(BIN)/python -m tests.benchmarks.bench_auth --users 10 --logins 20 --requests 500
+	$(BIN)/python -m tests.benchmarks.bench_observability --requests 5000 --rounds 3
 endif
 
 # `make fuzz`: the schemathesis run of the suite (tests/fuzz) at FUZZ_CASES cases per store; it

@@ -49,8 +49,27 @@ _SECRETS = re.compile(
 )
 
 
+# What every secret above contains (lowercased): a line without any of them is left as it is,
+# which spares most lines the expression (a request's line, tens of microseconds otherwise).
+_TRIGGERS = (
+    "eyj",
+    "$argon2",
+    "private key",
+    "bearer",
+    "basic",
+    "password",
+    "secret",
+    "token",
+    "authorization",
+    "signing_key",
+)
+
+
 def redact(text: str) -> str:
     """`text` with every secret in it replaced."""
+    lowered = text.lower()
+    if not any(trigger in lowered for trigger in _TRIGGERS):
+        return text
     return _SECRETS.sub(_replacement, text)
 
 
