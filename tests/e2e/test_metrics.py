@@ -3,19 +3,26 @@ are the workload's, added up over the processes; the positions and lags are the 
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
 
+from metaledger.api.bootstrap import build_profiles
 from metaledger.api.settings import Settings
+from metaledger.domain.actor import Actor
+from tests.support import processes
 from tests.support.ports import free_port
 from tests.support.serve import ServeProcess
 from tests.support.telemetry import MAX_ATTEMPTS, VARIABLES, Workload, run_workload, scrape, value
+from tests.support.users import create_user
 
 HTTP_PROCESSES = 2
+ACTOR = Actor(kind="client", id="metrics-client", grant="client-credentials")
 CATCH_UP_SECONDS = 30
 
 
@@ -81,13 +88,40 @@ def test_unknown_methods_and_paths_share_one_series(serve: ServeProcess, metrics
     assert series == [frozenset({("method", "OTHER"), ("route", "unmatched"), ("status", "404")})]
 
 
-def _caught_up(port: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """The samples once the search projector has every event."""
+@pytest.mark.parametrize("database_url", [None], ids=["sqlite"])
+def test_a_projector_of_its_own_serves_its_position_and_batches_when_given_a_port(
+    settings: Settings, metrics_port: int, tmp_path: Path
+) -> None:
+    profiles = build_profiles(settings)
+    for index in range(2):
+        create_user(profiles, ACTOR, {"email": f"p{index}@example.com"})
+    profiles.close()
+    project = processes.start(
+        settings.replace(metrics_port=metrics_port), "project", log=tmp_path / "project.log"
+    )
+    try:
+        samples = _caught_up(metrics_port, lambda: project.poll() is None)
+    finally:
+        project.terminate()
+        project.wait()
+    follower = {"follower": "search-projector"}
+    assert value(samples, "metaledger_follower_position", **follower) == 2
+    assert value(samples, "metaledger_follower_events_total", **follower) == 2
+
+
+def _caught_up(
+    port: int, running: Callable[[], bool] = lambda: True
+) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """The samples once the search projector has every event (the metrics server may still be
+    starting)."""
     deadline = time.monotonic() + CATCH_UP_SECONDS
     while True:
-        samples = dict(scrape(port))
-        if value(samples, "metaledger_follower_lag_events", follower="search-projector") == 0:
-            return samples
+        assert running(), "the process serving the metrics stopped"
+        with contextlib.suppress(httpx.TransportError):
+            samples = dict(scrape(port))
+            lag = ("metaledger_follower_lag_events", frozenset({("follower", "search-projector")}))
+            if samples.get(lag) == 0 and value(samples, "metaledger_event_log_position") > 0:
+                return samples
         assert time.monotonic() < deadline, "the search projector did not catch up"
         time.sleep(0.1)
 
