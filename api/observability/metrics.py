@@ -10,13 +10,12 @@ status codes), so the number of series stays bounded whatever clients send.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 from prometheus_client import (
@@ -35,8 +34,8 @@ from metaledger.api.settings import Settings
 log = logging.getLogger("metaledger.metrics")
 
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
-# Where `serve` listens for scrapes unless METALEDGER_METRICS_PORT says otherwise (the port
-# Prometheus' exporters registry gives OpenTelemetry-style exporters; not the API's).
+# Where `serve` listens for scrapes unless METALEDGER_METRICS_PORT says otherwise (the default
+# port of OpenTelemetry's Prometheus exporter, which scrape configurations often already know).
 DEFAULT_SERVE_PORT = 9464
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED_ROUTE = "unmatched"
@@ -48,8 +47,8 @@ class Metrics:
     """Every metric a metaledger process records."""
 
     def __init__(self, registry: CollectorRegistry | None) -> None:
-        counter = functools.partial(Counter, registry=registry)
-        histogram = functools.partial(Histogram, registry=registry)
+        counter = partial(Counter, registry=registry)
+        histogram = partial(Histogram, registry=registry)
         request = ("method", "route", "status")
         self.http_requests = counter(
             "metaledger_http_requests", "HTTP requests by method, route template, status.", request
