@@ -48,8 +48,11 @@ class AccessLogMiddleware:
             requests, durations = self._series_of(method, template, str(status))
             requests.inc()
             durations.observe(seconds)
-            if log.isEnabledFor(logging.INFO):
-                _log_line(scope, template, status, seconds)
+            # A server-side failure (a 503 while not ready, a search out of time) still shows
+            # at a level that leaves the other lines out.
+            level = logging.WARNING if status >= 500 else logging.INFO
+            if log.isEnabledFor(level):
+                _log_line(scope, template, status, seconds, level)
 
     def _series_of(self, method: str, route: str, status: str) -> Series:
         key = (method, route, status)
@@ -62,13 +65,13 @@ class AccessLogMiddleware:
         return series
 
 
-def _log_line(scope: Scope, route: str, status: int, seconds: float) -> None:
+def _log_line(scope: Scope, route: str, status: int, seconds: float, level: int) -> None:
     state = scope.get("state", {})
     request_id = state.get("request_id", "-")
     actor = state.get("actor")
     duration = round(seconds * 1000, 2)
     log.log(
-        logging.ERROR if status >= 500 else logging.INFO,
+        level,
         "%s %s %d %.1f ms request %s%s",
         scope["method"],
         scope["path"],

@@ -4,6 +4,8 @@ Auth0's error body, naming the part that is not ready, and each part's state."""
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 import pytest
 
@@ -63,6 +65,22 @@ def test_a_read_model_past_the_threshold_is_named_in_a_503(server: RunningServer
     assert body["checks"]["search"] == {"status": "lagging", "position": 0, "lag": 2}
     assert body["checks"]["store"] == {"status": "ready", "position": 2}
     assert response.headers["Retry-After"] == "5"
+
+
+@pytest.mark.parametrize("database_url", [None], ids=["sqlite"])
+def test_a_503_is_logged_at_warning_where_the_other_lines_are_left_out(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="metaledger.access")
+    _users(server.container, 2)
+    httpx.get(f"{server.base_url}/healthz")
+    httpx.get(f"{server.base_url}/readyz")
+    (line,) = [r for r in caplog.records if r.name == "metaledger.access"]
+    assert (line.levelname, line.__dict__["route"], line.__dict__["status"]) == (
+        "WARNING",
+        "/readyz",
+        503,
+    )
 
 
 @pytest.mark.parametrize("database_url", [None], ids=["sqlite"])
