@@ -16,8 +16,10 @@ from metaledger.api.bootstrap import build_profiles
 from metaledger.api.settings import Settings
 from metaledger.domain.actor import Actor
 from tests.support import processes
+from tests.support.kafka_broker import KafkaBroker
 from tests.support.ports import free_port
 from tests.support.serve import ServeProcess
+from tests.support.stream import publishing
 from tests.support.telemetry import MAX_ATTEMPTS, VARIABLES, Workload, run_workload, scrape, value
 from tests.support.users import create_user
 
@@ -72,6 +74,22 @@ def test_every_event_written_is_counted_and_followed_by_the_search_projector(
 
 
 @pytest.mark.parametrize("database_url", [None], ids=["sqlite"])
+def test_with_publishing_on_the_relays_position_and_batches_follow_the_log(
+    settings: Settings, kafka_broker: KafkaBroker, tmp_path: Path, metrics_port: int
+) -> None:
+    variables = {**VARIABLES, "METALEDGER_METRICS_PORT": str(metrics_port)}
+    published = publishing(settings, kafka_broker)
+    with ServeProcess(published, free_port(), 1, tmp_path / "serve.log", variables) as serve:
+        run_workload(serve, Workload(health_checks=0))
+        samples = _caught_up(metrics_port, follower="relay")
+    end = value(samples, "metaledger_event_log_position")
+    relay = {"follower": "relay"}
+    assert value(samples, "metaledger_follower_position", **relay) == end
+    assert value(samples, "metaledger_follower_events_total", **relay) == end
+    assert value(samples, "metaledger_follower_failures_total", **relay) == 0
+
+
+@pytest.mark.parametrize("database_url", [None], ids=["sqlite"])
 def test_unknown_methods_and_paths_share_one_series(serve: ServeProcess, metrics_port: int) -> None:
     with serve:
         statuses = {
@@ -110,19 +128,19 @@ def test_a_projector_of_its_own_serves_its_position_and_batches_when_given_a_por
 
 
 def _caught_up(
-    port: int, running: Callable[[], bool] = lambda: True
+    port: int, running: Callable[[], bool] = lambda: True, follower: str = "search-projector"
 ) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """The samples once the search projector has every event (the metrics server may still be
+    """The samples once the follower has every event (the metrics server may still be
     starting)."""
     deadline = time.monotonic() + CATCH_UP_SECONDS
     while True:
         assert running(), "the process serving the metrics stopped"
         with contextlib.suppress(httpx.TransportError):
             samples = dict(scrape(port))
-            lag = ("metaledger_follower_lag_events", frozenset({("follower", "search-projector")}))
+            lag = ("metaledger_follower_lag_events", frozenset({("follower", follower)}))
             if samples.get(lag) == 0 and value(samples, "metaledger_event_log_position") > 0:
                 return samples
-        assert time.monotonic() < deadline, "the search projector did not catch up"
+        assert time.monotonic() < deadline, f"{follower} did not catch up"
         time.sleep(0.1)
 
 
