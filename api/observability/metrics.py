@@ -34,6 +34,8 @@ from metaledger.api.settings import Settings
 log = logging.getLogger("metaledger.metrics")
 
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+# `serve`'s metrics directories, in the temporary directory: the prefix, then the process id.
+DIRECTORY_PREFIX = "metaledger-metrics-"
 # Where `serve` listens for scrapes unless METALEDGER_METRICS_PORT says otherwise (the default
 # port of OpenTelemetry's Prometheus exporter, which scrape configurations often already know).
 DEFAULT_SERVE_PORT = 9464
@@ -125,7 +127,8 @@ def exposition_registry() -> CollectorRegistry:
 def multiprocess_directory() -> Iterator[Path]:
     """A fresh directory for the metrics of this process and the HTTP processes it spawns
     (they inherit the variable), removed at the end. Must come before `process_metrics`."""
-    directory = Path(tempfile.mkdtemp(prefix="metaledger-metrics-"))
+    _remove_left_behind()
+    directory = Path(tempfile.mkdtemp(prefix=f"{DIRECTORY_PREFIX}{os.getpid()}-"))
     os.environ[MULTIPROCESS_VARIABLE] = str(directory)
     # prometheus-client picks how values are kept when it is imported, which happened before
     # the directory existed; the choice is made again from the variable now set.
@@ -134,7 +137,27 @@ def multiprocess_directory() -> Iterator[Path]:
         yield directory
     finally:
         os.environ.pop(MULTIPROCESS_VARIABLE, None)
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _remove_left_behind() -> None:
+    """Removes the directories of runs that ended without removing theirs (killed): their
+    process is gone."""
+    for directory in Path(tempfile.gettempdir()).glob(f"{DIRECTORY_PREFIX}*-*"):
+        pid = directory.name.removeprefix(DIRECTORY_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def process_ended(pid: int | None) -> None:
