@@ -15,7 +15,9 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any
 
 import orjson
@@ -133,7 +135,31 @@ def configure(level: str = "INFO", log_format: str = "auto") -> None:
         JsonFormatter() if resolve_format(log_format) == "json" else TextFormatter(TEXT_FORMAT)
     )
     logging.basicConfig(level=numeric, handlers=[handler], force=True)
+    # Warnings and uncaught exceptions become log lines too, rather than raw text that a log
+    # collector reading JSON lines would choke on.
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
     # At DEBUG everything speaks; otherwise the libraries only warn.
     libraries = numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING)
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(libraries)
+
+
+def _log_uncaught(
+    kind: type[BaseException], error: BaseException, traceback: TracebackType | None
+) -> None:
+    logging.getLogger("metaledger").critical(
+        "uncaught %r", error, exc_info=(kind, error, traceback)
+    )
+
+
+def _log_uncaught_in_thread(uncaught: threading.ExceptHookArgs) -> None:
+    if uncaught.exc_value is None:  # SystemExit(None) and the like: nothing to say
+        return
+    logging.getLogger("metaledger").error(
+        "uncaught %r in thread %s",
+        uncaught.exc_value,
+        uncaught.thread.name if uncaught.thread is not None else "?",
+        exc_info=(uncaught.exc_type, uncaught.exc_value, uncaught.exc_traceback),
+    )

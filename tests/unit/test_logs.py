@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+import warnings
 from collections.abc import Iterator
 
 import orjson
@@ -17,8 +19,11 @@ from metaledger.api import logs
 def restored_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    hooks = sys.excepthook, threading.excepthook
     yield
     root.handlers[:], root.level = handlers, level
+    sys.excepthook, threading.excepthook = hooks
+    logging.captureWarnings(False)
     for name in logs.QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.NOTSET)
 
@@ -105,3 +110,25 @@ def test_a_secret_in_an_extra_field_or_a_traceback_is_redacted_in_json() -> None
     assert "hunter2" not in line
     assert "s3cret" not in line
     assert orjson.loads(line)["body"] == '{"client_secret": [redacted]}'
+
+
+def test_warnings_and_uncaught_exceptions_become_json_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    logs.configure("INFO", "json")
+    warnings.warn("an old API", DeprecationWarning, stacklevel=1)
+
+    def fail() -> None:
+        raise RuntimeError("password=hunter2")
+
+    thread = threading.Thread(target=fail, name="worker")
+    thread.start()
+    thread.join()
+    lines = [orjson.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [(line["logger"], line["level"]) for line in lines] == [
+        ("py.warnings", "WARNING"),
+        ("metaledger", "ERROR"),
+    ]
+    assert "an old API" in lines[0]["message"]
+    assert lines[1]["message"].endswith("in thread worker")
+    assert "hunter2" not in lines[1]["exception"]
