@@ -14,7 +14,7 @@ RUN_STAMP := $(VENV)/.installed-run-$(HASH)
 TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install install-run run test lint typecheck pytest postgres bench fuzz kafka kafka-jars node-sdk chromium clean
+.PHONY: install install-run run test lint typecheck pytest postgres bench fuzz kafka kafka-jars node-sdk chromium promtool compose-schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,15 @@ node-sdk:
 		|| { $(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm; }
 	cd tests/e2e/node_sdk && npm ci --silent --no-audit --no-fund
 
+# Prometheus' promtool, which checks the compose stack's Prometheus configuration and dashboard
+# queries (Debian's `prometheus` package ships it), and the Compose Specification's JSON schema.
+promtool:
+	@command -v promtool >/dev/null 2>&1 \
+		|| { $(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus; }
+
+compose-schema: node-sdk
+	cd tests/integration/monitoring && npm ci --silent --no-audit --no-fund
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -76,7 +85,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy .
 
-pytest: install postgres kafka-jars node-sdk chromium
+pytest: install postgres kafka-jars node-sdk chromium promtool compose-schema
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -94,6 +103,7 @@ ifdef FULL
 	$(BIN)/python -m tests.benchmarks.bench_rules
 	$(BIN)/python -m tests.benchmarks.bench_console
 	$(BIN)/python -m tests.benchmarks.bench_jobs
+	$(BIN)/python -m tests.benchmarks.bench_observability
 else
 	$(BIN)/python -m tests.benchmarks.bench_users_http --users 1000 --requests 2000
 	$(BIN)/python -m tests.benchmarks.bench_search --users 20000 --log-users 2000 --seconds 5
@@ -103,6 +113,7 @@ else
 	$(BIN)/python -m tests.benchmarks.bench_rules --logins 200 --runs 2000 --hostile-deadline 5
 	$(BIN)/python -m tests.benchmarks.bench_console --backend sqlite --users 200 --reads 50
 	$(BIN)/python -m tests.benchmarks.bench_jobs --users 20000 --http-users 500
+	$(BIN)/python -m tests.benchmarks.bench_observability --requests 5000 --rounds 3
 endif
 
 # `make fuzz`: the schemathesis run of the suite (tests/fuzz) at FUZZ_CASES cases per store; it

@@ -31,6 +31,8 @@ from metaledger.api.jobs import JobFiles, JobRunner
 from metaledger.api.sandbox.egress import Egress
 from metaledger.api.sandbox.pipeline import TenantPipeline
 from metaledger.api.sandbox.pool import WorkerPool
+from metaledger.api.observability.observers import process_telemetry
+from metaledger.api.observability.positions import RELAY, SEARCH, LogPositions, Position
 from metaledger.api.settings import Settings
 from metaledger.consumers.entitlements import EntitlementsHandler
 from metaledger.consumers.runner import ConsumerConfig, ConsumerRunner, Handler
@@ -72,6 +74,8 @@ class Container:
     search: SearchStore
     code: TenantCode
     pipeline: TenantPipeline
+    # The log's end and its followers' positions, for /readyz and the metrics.
+    positions: LogPositions
     # Started and stopped with the HTTP app, in order (stopped in reverse).
     background: list[BackgroundService] = field(default_factory=list)
     jobs: Jobs | None = None
@@ -95,7 +99,7 @@ class SearchProjection:
     store: SearchStore
 
     def service(self) -> ProjectorService:
-        return ProjectorService(Projector(self.profiles, self.store))
+        return ProjectorService(Projector(self.profiles, self.store), process_telemetry())
 
     def close(self) -> None:
         self.store.close()
@@ -117,7 +121,7 @@ def running(services: Sequence[BackgroundService]) -> Iterator[None]:
 def build_profiles(settings: Settings, create_tables: bool = True) -> UserProfiles:
     """The event store and the commands on it; without `create_tables`, for helper processes
     that open a store another process made."""
-    return stores.user_profiles(
+    profiles = stores.user_profiles(
         settings.store,
         aggregate_cache_size=settings.aggregate_cache_size,
         create_tables=create_tables,
@@ -127,6 +131,8 @@ def build_profiles(settings: Settings, create_tables: bool = True) -> UserProfil
         ),
         passwords=passwords(settings),
     )
+    profiles.commit_observer = process_telemetry()
+    return profiles
 
 
 def open_profiles(settings: Settings) -> UserProfiles:
@@ -165,9 +171,11 @@ def build_http(settings: Settings) -> Container:
     pool = WorkerPool(settings.sandbox_workers, settings.sandbox_memory_mib * 1024 * 1024)
     jobs = build_jobs(settings, profiles)
     background: list[BackgroundService] = [pool]
+    relays: list[RelayService] = []
     if settings.embedded_workers:
         background.append(SearchProjection(profiles, search).service())
-        background.extend(_embedded_relay(settings, profiles))
+        relays = _embedded_relay(settings, profiles)
+        background.extend(relays)
     background.append(jobs.runner)
     return Container(
         settings=settings,
@@ -208,6 +216,7 @@ def build_http(settings: Settings) -> Container:
                 settings.ip_throttle_window_seconds,
                 stores.login_failures(profiles, BucketStatements),
             ),
+            on_outcome=process_telemetry().login,
         ),
         search=search,
         code=code,
@@ -218,6 +227,10 @@ def build_http(settings: Settings) -> Container:
             Egress(settings.sandbox_egress_hosts, settings.sandbox_egress_timeout_seconds),
             seconds=settings.sandbox_deadline_seconds,
             issuer=settings.issuer,
+        ),
+        positions=LogPositions(
+            profiles.recorder.max_notification_id,
+            {SEARCH: search.position, **_relay_position(settings, relays)},
         ),
         background=background,
         jobs=jobs,
@@ -249,7 +262,9 @@ def build_relay(
     config = relay_config(settings, producer_process=producer_process)
     if config is None:
         return None
-    return RelayService(relay_of(config, profiles, stores.relay_position(settings.store)))
+    return RelayService(
+        relay_of(config, profiles, stores.relay_position(settings.store)), process_telemetry()
+    )
 
 
 def build_consumer(settings: Settings, name: str) -> ConsumerRunner | None:
@@ -265,6 +280,7 @@ def build_consumer(settings: Settings, name: str) -> ConsumerRunner | None:
         ),
         make_handler(),
         stores.consumer_database(settings.store, filename),
+        observer=process_telemetry(),
     )
 
 
@@ -283,3 +299,12 @@ def _embedded_relay(settings: Settings, profiles: UserProfiles) -> list[RelaySer
         settings.kafka_bootstrap_servers,
     )
     return [relay]
+
+
+def _relay_position(settings: Settings, relays: list[RelayService]) -> dict[str, Position]:
+    """The relay's position when publishing is on: the embedded relay's, else read from the
+    store that the relay's own process keeps."""
+    if not settings.kafka_bootstrap_servers:
+        return {}
+    position = relays[0].relay.position if relays else stores.relay_position(settings.store)
+    return {RELAY: position.current}

@@ -19,7 +19,7 @@ from metaledger.domain.storage import StoreLocation, store_location
 
 PREFIX = "METALEDGER_"
 SIGNING_KEY = f"{PREFIX}SIGNING_KEY"
-LOG_FORMATS = ("text", "json")
+LOG_FORMATS = ("auto", "text", "json")
 
 # A count or duration below 1 would stop the service from serving anything.
 Positive = Annotated[int, Field(ge=1)]
@@ -103,10 +103,9 @@ class Settings(BaseSettings):
     # A stop (SIGTERM, SIGINT) ends `serve` within this many seconds whatever the store's state;
     # requests in progress get half of it to finish.
     shutdown_timeout_seconds: Positive = 10
-    # Logging: a level (DEBUG, INFO, WARNING, ERROR) and a format, `text` or `json` (one object
-    # a line, for log collectors).
+    # Logging: a level (DEBUG, INFO, WARNING, ERROR) and a format, `text`, `json` (one object
+    # a line, for log collectors) or `auto` (text on a terminal, JSON otherwise).
     log_level: str = "INFO"
-    log_format: str = "text"
     # Tenant code (Rules and Actions): worker processes, each context's memory cap, the
     # deadline of a whole login pipeline, and the hosts its outgoing HTTP may reach.
     sandbox_workers: Positive = 2
@@ -121,6 +120,14 @@ class Settings(BaseSettings):
     jobs_concurrency: Positive = 1
     jobs_stale_seconds: Positive = 30
     export_expiry_seconds: Positive = 3600
+    log_format: str = "auto"
+    # /metrics on a port of its own (Prometheus' text format): the host it binds and the port;
+    # unset, `serve` uses 9464 and the other commands serve no metrics; 0 turns them off.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: Annotated[int | None, Field(ge=0, le=65535)] = None
+    # /readyz says not ready when the search read model or the relay is more than this many
+    # events behind the event log.
+    ready_max_lag_events: Positive = 1000
 
     @field_validator("issuer")
     @classmethod

@@ -51,6 +51,17 @@ class Handler(Protocol):
         """Applies the event; raising rolls the transaction back (and the event is retried)."""
 
 
+class ConsumerObserver(Protocol):
+    """Told of each event's effect and of how far behind the topic the consumer is (metrics,
+    logs)."""
+
+    def handled(self, consumer: str, event: ChangeEvent, seconds: float) -> None: ...
+
+    def dead_lettered(self, consumer: str, error: Exception) -> None: ...
+
+    def lag(self, consumer: str, messages: int) -> None: ...
+
+
 @dataclass(frozen=True)
 class ConsumerConfig:
     bootstrap_servers: str
@@ -74,11 +85,13 @@ class ConsumerRunner:
         handler: Handler,
         database: Database,
         on_handled: Callable[[ChangeEvent], None] | None = None,
+        observer: ConsumerObserver | None = None,
     ) -> None:
         self.config = config
         self.handler = handler
         self.database = database
         self.on_handled = on_handled
+        self.observer = observer
         self.dead_letter_topic = config.dead_letter_topic(handler.name)
         self._stopping = threading.Event()
         self._consumer: KafkaConsumer | None = None
@@ -125,6 +138,8 @@ class ConsumerRunner:
                             record.key, record.value, record.headers, partition, record.offset
                         )
                         offsets[partition] = OffsetAndMetadata(record.offset + 1, "", -1)
+                if self.observer is not None:
+                    self.observer.lag(self.handler.name, _lag(consumer))
                 if offsets:
                     try:
                         consumer.commit(offsets)
@@ -159,6 +174,7 @@ class ConsumerRunner:
         if not self.handler.wants(event):
             return
         for attempt in range(1, self.config.max_attempts + 1):
+            started = time.perf_counter()
             try:
                 with self.database.transaction() as tx:
                     if claim(tx, self.handler.name, event.id):
@@ -177,6 +193,8 @@ class ConsumerRunner:
                     return
                 time.sleep(self.config.retry_pause * attempt)
             else:
+                if self.observer is not None:
+                    self.observer.handled(self.handler.name, event, time.perf_counter() - started)
                 if self.on_handled is not None:
                     self.on_handled(event)
                 return
@@ -191,6 +209,8 @@ class ConsumerRunner:
         error: Exception,
     ) -> None:
         """Parks the message, with why and where it came from; returns once it is stored."""
+        if self.observer is not None:
+            self.observer.dead_lettered(self.handler.name, error)
         log.error(
             "%s: message %s/%d at offset %d goes to %s: %r",
             self.handler.name,
@@ -218,3 +238,14 @@ class ConsumerRunner:
             self.dead_letter_topic, key=key, value=value, headers=[*headers, *origin]
         )
         future.get(timeout=DEAD_LETTER_TIMEOUT)
+
+
+def _lag(consumer: KafkaConsumer) -> int:
+    """Messages on the consumer's partitions past its position (partitions whose end it has
+    not fetched yet count nothing)."""
+    behind = 0
+    for partition in consumer.assignment():
+        end = consumer.highwater(partition)
+        if end is not None:
+            behind += max(end - consumer.position(partition), 0)
+    return behind

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from uuid import UUID
@@ -24,6 +25,7 @@ from eventsourcing.persistence import (
 
 from metaledger.domain.group_commit import GroupCommit
 from metaledger.domain.ports import (
+    CommitObserver,
     EmailIndex,
     EventRows,
     TablesBesideEvents,
@@ -63,6 +65,8 @@ class ProfilesApplication(Application[UUID]):
             raise TypeError(f"{type(recorder).__name__} keeps no tables beside the events")
         self._beside: TablesBesideEvents = recorder
         self._group_commit = GroupCommit(self._record_batch)
+        # Set by the composition root to measure the writes (metrics); none by default.
+        self.commit_observer: CommitObserver | None = None
 
     @property
     def email_index(self) -> EmailIndex:
@@ -121,6 +125,7 @@ class ProfilesApplication(Application[UUID]):
     ) -> list[list[Recording[UUID]] | BaseException]:
         """Commits the batch together; a save of a user that an earlier save of the batch also
         writes cannot succeed with it, so it is committed alone afterwards."""
+        started = time.perf_counter()
         outcomes: dict[int, list[Recording[UUID]] | BaseException] = {}
         written: set[UUID] = set()
         together: list[tuple[int, ProcessingEvent[UUID]]] = []
@@ -132,6 +137,9 @@ class ProfilesApplication(Application[UUID]):
         self._record_halving(together, outcomes)
         for index, pending in after:
             self._record_halving([(index, pending)], outcomes)
+        if self.commit_observer is not None:
+            events = sum(len(o) for o in outcomes.values() if not isinstance(o, BaseException))
+            self.commit_observer.committed(len(batch), events, time.perf_counter() - started)
         return [outcomes[index] for index in range(len(batch))]
 
     def _record_halving(

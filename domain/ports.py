@@ -24,6 +24,13 @@ class EmailClaim:
     claimed: bool  # False releases the claim
 
 
+class CommitObserver(Protocol):
+    """Told of each group commit (one transaction): the saves and events it wrote, and the
+    seconds it took. Called in the writer's thread; it must be quick and must not raise."""
+
+    def committed(self, saves: int, events: int, seconds: float) -> None: ...
+
+
 class EmailTakenError(Exception):
     """The append would give a second user an email that is already claimed."""
 

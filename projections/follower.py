@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from eventsourcing.persistence import ApplicationRecorder
 
@@ -25,6 +26,14 @@ MAX_PAUSE = 5.0
 # A batch takes milliseconds; `serve`'s two followers stop one after the other well inside its
 # stop's deadline (METALEDGER_SHUTDOWN_TIMEOUT_SECONDS).
 STOP_TIMEOUT = 2.0
+
+
+class FollowerObserver(Protocol):
+    """Told of each batch that read events and of each failed one (metrics, logs)."""
+
+    def batch(self, follower: str, events: int, seconds: float) -> None: ...
+
+    def failed(self, follower: str, error: Exception) -> None: ...
 
 
 def catch_up(step: Callable[[], int], batch_size: int) -> int:
@@ -49,6 +58,7 @@ class Follower:
         poll_interval: float = 0.02,
         max_pause: float = MAX_PAUSE,
         on_failure: Callable[[int], None] | None = None,
+        observer: FollowerObserver | None = None,
     ) -> None:
         self.name = name
         self.step = step
@@ -57,6 +67,7 @@ class Follower:
         self.poll_interval = poll_interval
         self.max_pause = max_pause
         self.on_failure = on_failure
+        self.observer = observer
         self.log = logging.getLogger(f"metaledger.{name}")
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -94,7 +105,10 @@ class Follower:
                 try:
                     if wakeup is None:
                         wakeup = self._wakeup = wakeup_for(self.recorder, self.poll_interval)
+                    started = time.perf_counter()
                     count = self.step()
+                    if count and self.observer is not None:
+                        self.observer.batch(self.name, count, time.perf_counter() - started)
                     if failures:
                         self.log.warning(
                             "%s recovered after %d failed attempts in %.0f s",
@@ -107,6 +121,8 @@ class Follower:
                         wakeup.wait()
                 except Exception as error:
                     failures += 1
+                    if self.observer is not None:
+                        self.observer.failed(self.name, error)
                     # One line when the outage starts and one when it ends; the retries in
                     # between, with their tracebacks, only at DEBUG.
                     if failures == 1:

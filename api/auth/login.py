@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from metaledger.api.auth.login_throttle import Block, LoginThrottle, ip_key, login_key
@@ -18,17 +19,25 @@ REHASH_ACTOR = Actor(kind="system", id="password-rehash")
 class LoginRefused(Exception):
     """A login that does not get tokens."""
 
+    outcome = "refused"  # the login's outcome, as metrics count them
+
 
 class WrongCredentials(LoginRefused):
     """Unknown user, no password set, or a wrong password: the caller cannot tell which."""
+
+    outcome = "wrong_credentials"
 
 
 class UserBlocked(LoginRefused):
     """The password is right but an administrator blocked the user."""
 
+    outcome = "blocked_user"
+
 
 class TooManyAttempts(LoginRefused):
     """Too many failed logins of this user from this IP."""
+
+    outcome = "too_many_attempts"
 
     def __init__(self, block: Block) -> None:
         super().__init__("too many failed logins")
@@ -38,6 +47,8 @@ class TooManyAttempts(LoginRefused):
 class SuspiciousIp(TooManyAttempts):
     """Too many failed logins from this IP, whatever the username."""
 
+    outcome = "suspicious_ip"
+
 
 @dataclass(frozen=True)
 class PasswordLogin:
@@ -45,6 +56,8 @@ class PasswordLogin:
     passwords: Passwords
     throttle: LoginThrottle  # one user from one IP
     ip_throttle: LoginThrottle  # one IP, across usernames
+    # Told each login's outcome ("success" or a refusal's `outcome`), for metrics.
+    on_outcome: Callable[[str], None] | None = None
 
     def __post_init__(self) -> None:
         # Made before the first login, so that not even that one costs an unknown user more
@@ -52,6 +65,17 @@ class PasswordLogin:
         _ = self.passwords.dummy_hash
 
     def authenticate(self, connection: str, username: str, password: str, ip: str) -> User:
+        try:
+            user = self._authenticate(connection, username, password, ip)
+        except LoginRefused as refused:
+            if self.on_outcome is not None:
+                self.on_outcome(refused.outcome)
+            raise
+        if self.on_outcome is not None:
+            self.on_outcome("success")
+        return user
+
+    def _authenticate(self, connection: str, username: str, password: str, ip: str) -> User:
         address, key = ip_key(ip), login_key(connection, username, ip)
         address_block = self.ip_throttle.block(address)
         if address_block is not None:

@@ -30,6 +30,7 @@ from uvicorn.config import STARTUP_FAILURE
 
 from metaledger.api.bootstrap import BackgroundService, running
 from metaledger.api.http.connections import ServerConfig, ServerLimits
+from metaledger.api.observability.metrics import process_ended
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ def serve_in_processes(
                 for index, process in enumerate(processes):
                     if process.is_alive():
                         continue
+                    process_ended(process.pid)
                     if process.exitcode == STARTUP_FAILURE:  # would fail again on every restart
                         log.error("HTTP process %d failed to start; stopping", process.pid)
                         status = STARTUP_FAILURE

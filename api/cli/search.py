@@ -21,6 +21,8 @@ from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeRemaini
 from rich.progress import Progress as RichProgress
 
 from metaledger.api.bootstrap import build_profiles, build_projector
+from metaledger.api.observability import metrics
+from metaledger.api.observability.positions import SEARCH, one_follower
 from metaledger.api.settings import Settings
 from metaledger.projections.search.projector import (
     EVENTS_PER_PASS,
@@ -41,6 +43,8 @@ def project(settings: Settings, _: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    end = projection.profiles.recorder.max_notification_id
+    metrics.serve_metrics(settings, [one_follower(end, SEARCH, projection.store.position)])
     position = projection.store.position() or 0
     print(f"metaledger: projecting from position {position}", file=sys.stderr)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
-import sys
+import logging
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,29 +17,47 @@ from metaledger.api.cli.processes import run_server, serve_in_processes
 from metaledger.api.http.app import create_app
 from metaledger.api.http.connections import ServerLimits
 from metaledger.api.http.console.administrator import console_source
+from metaledger.api.observability import metrics
+from metaledger.api.observability.positions import PositionsCollector
 from metaledger.api.settings import Settings
 
+log = logging.getLogger("metaledger.serve")
 
-def serve(settings: Settings, _: argparse.Namespace) -> int:
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    # Every process of this run, the HTTP processes it spawns too, keeps its metrics there.
+    with metrics.multiprocess_directory():
+        return _serve(settings, args)
+
+
+def _serve(settings: Settings, _: argparse.Namespace) -> int:
     container = build_http(settings)
+    metrics.serve_metrics(
+        settings, [PositionsCollector(container.positions)], metrics.DEFAULT_SERVE_PORT
+    )
     collect_cycles_rarely()
     processes = f", {settings.http_workers} HTTP processes" if settings.http_workers > 1 else ""
-    print(
-        f"metaledger: serving on http://{settings.host}:{settings.port} "
-        f"(event store: {settings.store.describe()}{processes})\n"
-        "metaledger: "
-        + admin_client_source(
+    # Log lines, so that a log collector reads them as it reads the rest.
+    log.info(
+        "serving on http://%s:%d (event store: %s%s)",
+        settings.host,
+        settings.port,
+        settings.store.describe(),
+        processes,
+    )
+    log.info(
+        admin_client_source(
             settings.data_dir, settings.admin_client_id, settings.admin_client_secret
         )
-        + "\nmetaledger: "
-        + console_source(
+    )
+    log.info(
+        console_source(
             settings.data_dir,
             settings.console,
             settings.console_admin_username,
             settings.console_admin_password,
             f"http://{settings.host}:{settings.port}",
-        ),
-        file=sys.stderr,
+        )
     )
     # Logging is set up already (`metaledger.api.logs`): uvicorn keeps to it, and each request
     # is logged by the app's access log, with its request id.

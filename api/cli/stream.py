@@ -16,6 +16,8 @@ import orjson
 
 from metaledger.api.bootstrap import CONSUMERS, build_consumer, build_profiles, build_relay
 from metaledger.api.cli.terminal import add_color_argument, console
+from metaledger.api.observability import metrics
+from metaledger.api.observability.positions import RELAY, one_follower
 from metaledger.api.settings import Settings
 from metaledger.consumers.messages import ChangeEvent
 from metaledger.consumers.tail import Tail, TailFilter, describe
@@ -57,6 +59,8 @@ def relay(settings: Settings, args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    end = profiles.recorder.max_notification_id
+    metrics.serve_metrics(settings, [one_follower(end, RELAY, service.relay.position.current)])
     lag = service.relay.lag()
     print(
         f"metaledger: relaying to {settings.kafka_topic} on {settings.kafka_bootstrap_servers} "
@@ -80,6 +84,7 @@ def consume(settings: Settings, args: argparse.Namespace) -> int:
         print(NO_BROKER, file=sys.stderr)
         return 2
     runner.install_signal_handlers()
+    metrics.serve_metrics(settings)
     print(
         f"metaledger: consumer {args.name} reading {settings.kafka_topic} "
         f"(group {runner.config.group(args.name)}, dead letters to {runner.dead_letter_topic})",

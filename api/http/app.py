@@ -28,6 +28,7 @@ from metaledger.api.http.routes import (
     users,
     wellknown,
 )
+from metaledger.api.observability.metrics import process_metrics
 
 DESCRIPTION = """
 metaledger keeps Auth0-style `user_metadata` and `app_metadata` as immutable events and speaks
@@ -57,7 +58,8 @@ def create_app(container: Container) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyDeadlineMiddleware, seconds=container.settings.body_timeout_seconds)
     app.add_middleware(CorrelationIdMiddleware)
-    app.add_middleware(AccessLogMiddleware)  # outermost: it reads the request id set inside
+    # Outermost: it reads the request id set inside, and times the whole request.
+    app.add_middleware(AccessLogMiddleware, metrics=process_metrics())
     routers = [
         module.router
         for module in (

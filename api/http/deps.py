@@ -50,9 +50,11 @@ async def get_principal(request: Request, container: ContainerDep) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("Bad HTTP authentication header format")
     try:
-        return container.tokens.verify(token.strip(), container.settings.management_audience)
+        principal = container.tokens.verify(token.strip(), container.settings.management_audience)
     except InvalidTokenError as error:
         raise _unauthorized(error.message) from None
+    request.state.actor = actor_id(principal)  # for the access log
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
@@ -89,11 +91,16 @@ def request_id(request: Request) -> str:
 def actor_for(principal: Principal, request: Request) -> Actor:
     return Actor(
         kind="client" if principal.is_client else "user",
-        id=principal.client_id if principal.is_client and principal.client_id else principal.sub,
+        id=actor_id(principal),
         grant=principal.grant,
         request_id=request_id(request),
         ip=request.client.host if request.client else None,
     )
+
+
+def actor_id(principal: Principal) -> str:
+    """Who acts: the client of a machine-to-machine token, else the user."""
+    return principal.client_id if principal.is_client and principal.client_id else principal.sub
 
 
 def body_of(model: type[Model]) -> Callable[[Request, Container], Awaitable[Model]]:

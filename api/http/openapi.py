@@ -64,7 +64,7 @@ SUCCESSES: dict[tuple[str, str], tuple[str, Any]] = {
     ("GET", "/api/v2/actions/triggers/{triggerId}/bindings"): ("200", dict[str, Any]),
     ("PATCH", "/api/v2/actions/triggers/{triggerId}/bindings"): ("200", dict[str, Any]),
     ("GET", "/healthz"): ("200", shapes.Health),
-    ("GET", "/readyz"): ("200", shapes.Health),
+    ("GET", "/readyz"): ("200", shapes.Readiness),
     ("POST", "/api/v2/jobs/users-imports"): ("201", job_models.Job),
     ("POST", "/api/v2/jobs/users-exports"): ("201", job_models.Job),
     ("GET", "/api/v2/jobs/{id}"): ("200", job_models.Job),

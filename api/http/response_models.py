@@ -148,3 +148,17 @@ class Discovery(BaseModel):
 class Health(BaseModel):
     status: str
     position: int | None = None
+
+
+class PartState(BaseModel):
+    """One part of the service in `/readyz`: ready, lagging or unavailable."""
+
+    status: str
+    position: int | None = None
+    lag: int | None = None  # events of the log it has not applied or published yet
+
+
+class Readiness(Health):
+    """`/readyz`: each part's state (store, search, and relay when publishing is on)."""
+
+    checks: dict[str, PartState]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from metaledger.domain.profiles import UserProfiles
 from metaledger.projections.cloudevents import Origin
-from metaledger.projections.follower import Follower
+from metaledger.projections.follower import Follower, FollowerObserver
 from metaledger.projections.relay.position import RelayPosition
 from metaledger.projections.relay.publisher import ProducerProcess, Publisher
 from metaledger.projections.relay.relay import LIVE_BATCH_SIZE, Lag, Relay
@@ -50,7 +50,7 @@ def build_relay(config: RelayConfig, profiles: UserProfiles, position: RelayPosi
 class RelayWorker:
     """One step of the relay, with the topic made sure of and the lag reported."""
 
-    def __init__(self, relay: Relay) -> None:
+    def __init__(self, relay: Relay, observer: FollowerObserver | None = None) -> None:
         self.relay = relay
         self._topic_ready = False
         self._reported_at = 0.0
@@ -108,7 +108,7 @@ class RelayWorker:
 class RelayService:
     """Started and stopped with the API (embedded), or run in the foreground by `relay`."""
 
-    def __init__(self, relay: Relay) -> None:
+    def __init__(self, relay: Relay, observer: FollowerObserver | None = None) -> None:
         self.relay = relay
         self.worker = RelayWorker(relay)
         self.follower = Follower(
@@ -117,6 +117,7 @@ class RelayService:
             relay.batch_size,
             relay.profiles.recorder,
             on_failure=self.worker.report_failure,
+            observer=observer,
         )
 
     def start(self) -> None:

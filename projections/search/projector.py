@@ -28,7 +28,7 @@ from eventsourcing.persistence import Notification
 from metaledger.domain.application import batch_decoder
 from metaledger.domain.erasure import is_erased
 from metaledger.domain.user import User
-from metaledger.projections.follower import Follower, catch_up
+from metaledger.projections.follower import Follower, FollowerObserver, catch_up
 from metaledger.projections.search.documents import Indexed, RemovedUser, metadata_entries, user_row
 from metaledger.projections.search.store import Batch, SearchStore, SkippedEvent
 
@@ -309,10 +309,11 @@ class ProjectorService(Follower):
     """The projector beside the API (embedded mode, in a thread) or as the whole of
     `metaledger project`: catches up, then follows new events as they are recorded."""
 
-    def __init__(self, projector: Projector) -> None:
+    def __init__(self, projector: Projector, observer: FollowerObserver | None = None) -> None:
         super().__init__(
             "search-projector",
             projector.project_batch,
             projector.batch_size,
             projector.application.recorder,
+            observer=observer,
         )

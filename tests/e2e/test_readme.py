@@ -20,6 +20,8 @@ from tests.support.serve import ServeProcess
 EXAMPLES = readme.examples((ROOT / "README.md").read_text())
 # Where `make run` serves, as the README's commands say; the test's server has a port of its own.
 README_ADDRESS = "127.0.0.1:8000"
+# Where `make run` serves its metrics; the test's server has a metrics port of its own too.
+README_METRICS_ADDRESS = "127.0.0.1:9464"
 RUN_SECONDS = 120
 MAX_LEFT_OUT = 5
 
@@ -40,12 +42,14 @@ def test_every_readme_command_prints_what_the_readme_shows(tmp_path: Path) -> No
     port = free_port()
     data = tmp_path / "var"
     address = f"127.0.0.1:{port}"
+    metrics_port = free_port()
+    addresses = {README_ADDRESS: address, README_METRICS_ADDRESS: f"127.0.0.1:{metrics_port}"}
     examples = [
         replace(
             example,
-            commands=example.commands.replace(README_ADDRESS, address),
+            commands=_with(addresses, example.commands),
             output=example.output
-            and replace(example.output, text=example.output.text.replace(README_ADDRESS, address)),
+            and replace(example.output, text=_with(addresses, example.output.text)),
         )
         for example in marked(None)
     ]
@@ -54,7 +58,10 @@ def test_every_readme_command_prints_what_the_readme_shows(tmp_path: Path) -> No
         port,
         1,
         tmp_path / "serve.log",
-        readme.server_environment(server.commands),
+        {
+            **readme.server_environment(server.commands),
+            "METALEDGER_METRICS_PORT": str(metrics_port),
+        },
     ):
         printed = run_in_one_shell(examples, data, tmp_path / "outputs")
     differences = []
@@ -66,6 +73,13 @@ def test_every_readme_command_prints_what_the_readme_shows(tmp_path: Path) -> No
         if difference is not None:
             differences.append(f"README line {example.line}: {difference}")
     assert not differences, "\n".join(differences)
+
+
+def _with(addresses: dict[str, str], text: str) -> str:
+    """`text` with the README's addresses replaced by the test server's."""
+    for readme_address, address in addresses.items():
+        text = text.replace(readme_address, address)
+    return text
 
 
 def run_in_one_shell(examples: list[readme.Example], data: Path, outputs: Path) -> list[str]:

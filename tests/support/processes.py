@@ -31,6 +31,8 @@ def environment(settings: Settings) -> dict[str, str]:
         env["METALEDGER_DATABASE_URL"] = settings.database_url
     if settings.kafka_bootstrap_servers:
         env["METALEDGER_KAFKA_BOOTSTRAP_SERVERS"] = settings.kafka_bootstrap_servers
+    if settings.metrics_port is not None:
+        env["METALEDGER_METRICS_PORT"] = str(settings.metrics_port)
     return env
 
 

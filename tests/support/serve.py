@@ -102,6 +102,8 @@ class ServeProcess:
             "METALEDGER_HTTP_WORKERS": str(self.http_workers),
             "METALEDGER_ADMIN_CLIENT_ID": CLIENT_ID,
             "METALEDGER_ADMIN_CLIENT_SECRET": CLIENT_SECRET,
+            # No metrics unless a test asks for them: tests run side by side, one port each.
+            "METALEDGER_METRICS_PORT": "0",
             **self.variables,
         }
         with open(self.log, "ab") as output:

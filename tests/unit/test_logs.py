@@ -1,8 +1,12 @@
-"""Logging set-up: level and format from the settings, JSON lines, quiet libraries."""
+"""Logging set-up: level and format from the settings, JSON lines, secrets redacted, quiet
+libraries."""
 
 from __future__ import annotations
 
 import logging
+import sys
+import threading
+import warnings
 from collections.abc import Iterator
 
 import orjson
@@ -15,8 +19,11 @@ from metaledger.api import logs
 def restored_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    hooks = sys.excepthook, threading.excepthook
     yield
     root.handlers[:], root.level = handlers, level
+    sys.excepthook, threading.excepthook = hooks
+    logging.captureWarnings(False)
     for name in logs.QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.NOTSET)
 
@@ -51,3 +58,77 @@ def test_a_bad_level_or_format_is_refused_naming_its_variable(
 ) -> None:
     with pytest.raises(ValueError, match=named):
         logs.configure(level, log_format)
+
+
+class _Terminal:
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def _formatter() -> logging.Formatter | None:
+    return logging.getLogger().handlers[0].formatter
+
+
+def test_auto_writes_json_when_no_terminal_is_attached() -> None:
+    logs.configure("INFO", "auto")  # pytest captures stderr: not a terminal
+    assert isinstance(_formatter(), logs.JsonFormatter)
+
+
+def test_auto_writes_text_for_people_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stderr", _Terminal())
+    logs.configure("INFO", "auto")
+    assert isinstance(_formatter(), logs.TextFormatter)
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("password=hunter2 next", "password=[redacted] next"),
+        ('{"password": "correct horse", "a": 1}', '{"password": [redacted], "a": 1}'),
+        ("{'client_secret': 'abc def'}", "{'client_secret': [redacted]}"),
+        ("Authorization: Bearer abc.def", "Authorization: [redacted]"),
+        ("token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln end", "token [redacted] end"),
+        ("hash $argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA x", "hash [redacted] x"),
+        ("key -----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----", "key [redacted]"),
+        ("GET /api/v2/users/auth0|abc 200 1.2 ms", "GET /api/v2/users/auth0|abc 200 1.2 ms"),
+    ],
+)
+def test_secrets_are_redacted_and_the_rest_is_kept(text: str, redacted: str) -> None:
+    assert logs.redact(text) == redacted
+
+
+def test_a_secret_in_an_extra_field_or_a_traceback_is_redacted_in_json() -> None:
+    try:
+        raise ValueError("password=hunter2")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, "", 0, "failed", (), sys.exc_info())
+    record.body = '{"client_secret": "s3cret"}'
+    line = logs.JsonFormatter().format(record)
+    assert "hunter2" not in line
+    assert "s3cret" not in line
+    assert orjson.loads(line)["body"] == '{"client_secret": [redacted]}'
+
+
+def test_warnings_and_uncaught_exceptions_become_json_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    logs.configure("INFO", "json")
+    warnings.warn("an old API", DeprecationWarning, stacklevel=1)
+
+    def fail() -> None:
+        raise RuntimeError("password=hunter2")
+
+    thread = threading.Thread(target=fail, name="worker")
+    thread.start()
+    thread.join()
+    lines = [orjson.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [(line["logger"], line["level"]) for line in lines] == [
+        ("py.warnings", "WARNING"),
+        ("metaledger", "ERROR"),
+    ]
+    assert "an old API" in lines[0]["message"]
+    assert lines[1]["message"].endswith("in thread worker")
+    assert "hunter2" not in lines[1]["exception"]

@@ -49,6 +49,8 @@ def test_variables_are_read_with_their_types() -> None:
         ("METALEDGER_EMBEDDED_WORKERS", "maybe", "METALEDGER_EMBEDDED_WORKERS: Input should be"),
         ("METALEDGER_LOG_FORMAT", "xml", "METALEDGER_LOG_FORMAT: Value error, must be one of"),
         ("METALEDGER_APPLICATIONS", "[not json", "METALEDGER_APPLICATIONS: Value error"),
+        ("METALEDGER_METRICS_PORT", "70000", "METALEDGER_METRICS_PORT: Input should be less"),
+        ("METALEDGER_READY_MAX_LAG_EVENTS", "0", "METALEDGER_READY_MAX_LAG_EVENTS: Input should"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable_and_the_value(
@@ -59,6 +61,13 @@ def test_a_bad_value_is_refused_naming_its_variable_and_the_value(
     described = describe_error(refused.value)
     assert described.startswith(said)
     assert repr(value) in described
+
+
+def test_logs_pick_their_format_by_the_terminal_and_metrics_their_port_by_the_command() -> None:
+    settings = Settings.from_env({})
+    assert settings.log_format == "auto"
+    assert (settings.metrics_host, settings.metrics_port) == ("127.0.0.1", None)
+    assert Settings.from_env({"METALEDGER_METRICS_PORT": "0"}).metrics_port == 0
 
 
 def test_a_replaced_setting_is_validated_again_and_moves_the_store() -> None:

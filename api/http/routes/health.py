@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from fastapi import APIRouter
 from starlette.responses import Response
 
 from metaledger.api.http.deps import ContainerDep
-from metaledger.api.http.errors import error_response
 from metaledger.api.http.responses import json_response
+from metaledger.api.observability.readiness import readiness
 
 router = APIRouter(tags=["health"])
 
@@ -19,10 +21,26 @@ async def healthz() -> Response:
     return json_response({"status": "ok"})
 
 
-@router.get("/readyz", summary="The event store answers")
+@router.get(
+    "/readyz",
+    summary="The event store answers, and search and the relay keep up with it",
+    description="503 names the parts that are not ready; `checks` has each part's state.",
+)
 def readyz(container: ContainerDep) -> Response:
-    try:
-        position = container.profiles.recorder.max_notification_id()
-    except Exception:  # any failure to reach the store means not ready
-        return error_response(503, "The event store is not reachable.", "not_ready")
-    return json_response({"status": "ready", "position": position or 0})
+    state = readiness(container.positions, container.settings.ready_max_lag_events)
+    if state.ready:
+        return json_response(
+            {"status": "ready", "position": state.position, "checks": state.checks}
+        )
+    # Auth0's error body, and each part's state beside it.
+    return json_response(
+        {
+            "statusCode": 503,
+            "error": HTTPStatus(503).phrase,
+            "message": f"Not ready: {'; '.join(state.problems)}.",
+            "errorCode": "not_ready",
+            "checks": state.checks,
+        },
+        503,
+        {"Retry-After": "5"},
+    )
