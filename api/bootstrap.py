@@ -28,11 +28,11 @@ from metaledger.api.code_store import TenantCode
 from metaledger.api.directory import Directory
 from metaledger.api.job_store import SqlJobStore
 from metaledger.api.jobs import JobFiles, JobRunner
+from metaledger.api.observability.observers import process_telemetry
+from metaledger.api.observability.positions import RELAY, SEARCH, LogPositions, Position
 from metaledger.api.sandbox.egress import Egress
 from metaledger.api.sandbox.pipeline import TenantPipeline
 from metaledger.api.sandbox.pool import WorkerPool
-from metaledger.api.observability.observers import process_telemetry
-from metaledger.api.observability.positions import RELAY, SEARCH, LogPositions, Position
 from metaledger.api.settings import Settings
 from metaledger.consumers.entitlements import EntitlementsHandler
 from metaledger.consumers.runner import ConsumerConfig, ConsumerRunner, Handler
