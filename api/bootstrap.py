@@ -159,6 +159,7 @@ def build_jobs(settings: Settings, profiles: UserProfiles) -> Jobs:
         workers=settings.jobs_concurrency,
         stale_seconds=settings.jobs_stale_seconds,
         expiry_seconds=settings.export_expiry_seconds,
+        observer=process_telemetry(),
     )
     return Jobs(Directory(settings.connections), store, files, runner)
 

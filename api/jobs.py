@@ -5,6 +5,7 @@ resuming jobs whose process stopped mid-way."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from metaledger.domain.exports import ExportField, users_in_log, write_export
 from metaledger.domain.imports import UserImporter
@@ -78,6 +79,14 @@ def run_export(
     return written
 
 
+class JobObserver(Protocol):
+    """Told how far each job got (at every checkpoint) and how it ended."""
+
+    def job_progress(self, job_type: str, lines: int) -> None: ...
+
+    def job_ended(self, job_type: str, status: str) -> None: ...
+
+
 class JobInterrupted(Exception):
     """The process stops: the job ends at its last checkpoint, to be resumed."""
 
@@ -95,8 +104,10 @@ class JobRunner:
         workers: int,
         stale_seconds: float,
         expiry_seconds: float,
+        observer: JobObserver,
     ) -> None:
         self.profiles = profiles
+        self.observer = observer
         self.store = store
         self.files = files
         self.workers = workers
@@ -144,17 +155,18 @@ class JobRunner:
 
     def _run(self, job: Job) -> None:
         log.info("running %s %s from line %d", job.type, job.id, job.next_line)
+        checkpoint = functools.partial(self._checkpoint, job.type)
         beating = threading.Event()
         heart = threading.Thread(target=self._beat, args=(job.id, beating), daemon=True)
         heart.start()
         try:
             if job.type == IMPORT:
                 path = self.files.upload(job.id)
-                run_import(self.profiles, self.store, job, path, self._unless_stopping)
+                run_import(self.profiles, self.store, job, path, checkpoint)
                 path.unlink(missing_ok=True)
             elif job.type == EXPORT:
                 path = self.files.export(job.id, job.params.get("format", "json"))
-                run_export(self.profiles, self.store, job, path, self._unless_stopping)
+                run_export(self.profiles, self.store, job, path, checkpoint)
         except Exception as error:
             if self._stopping.is_set():
                 # The process is stopping (and its store closing): the job resumes from its
@@ -163,12 +175,17 @@ class JobRunner:
                 return
             log.exception("%s %s failed", job.type, job.id)
             self.store.finish(job.id, FAILED, None, f"The job failed: {error}", time.time())
+            self.observer.job_ended(job.type, FAILED)
+        else:
+            self.observer.job_ended(job.type, COMPLETED)
         finally:
             beating.set()
             heart.join()
 
-    def _unless_stopping(self, _: int) -> None:
-        """Called at each checkpoint: a stopping process leaves the job there."""
+    def _checkpoint(self, job_type: str, lines: int) -> None:
+        """Called at each checkpoint: reports the progress; a stopping process leaves the job
+        there."""
+        self.observer.job_progress(job_type, lines)
         if self._stopping.is_set():
             raise JobInterrupted
 

@@ -95,6 +95,16 @@ class Metrics:
             "Change events a consumer handled, by outcome (handled, dead_lettered).",
             ("consumer", "outcome"),
         )
+        self.job_lines = Gauge(
+            "metaledger_job_lines",
+            "Lines (users) the latest checkpoint of a running job of this type reached.",
+            ("type",),
+            registry=registry,
+            multiprocess_mode="mostrecent",
+        )
+        self.jobs_ended = counter(
+            "metaledger_jobs", "Bulk jobs ended, by type and status.", ("type", "status")
+        )
         # Consumers run in processes of their own (`metaledger consume`), never in `serve`'s.
         self.consumer_lag = Gauge(
             "metaledger_consumer_lag_messages",

@@ -13,7 +13,8 @@ log = logging.getLogger("metaledger.background")
 
 
 class Telemetry:
-    """Implements the domain's CommitObserver, FollowerObserver and ConsumerObserver."""
+    """Implements the domain's CommitObserver, FollowerObserver, ConsumerObserver and the
+    jobs' JobObserver."""
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
@@ -59,6 +60,12 @@ class Telemetry:
                 "duration_ms": duration,
             },
         )
+
+    def job_progress(self, job_type: str, lines: int) -> None:
+        self.metrics.job_lines.labels(job_type).set(lines)
+
+    def job_ended(self, job_type: str, status: str) -> None:
+        self.metrics.jobs_ended.labels(job_type, status).inc()
 
     def dead_lettered(self, consumer: str, error: Exception) -> None:
         self.metrics.consumer_events.labels(consumer, "dead_lettered").inc()

@@ -16,6 +16,7 @@ from metaledger.api.bootstrap import build_profiles
 from metaledger.api.settings import Settings
 from metaledger.domain.actor import Actor
 from tests.support import processes
+from tests.support.jobs import connection_id_of, finished, import_users, json_file
 from tests.support.kafka_broker import KafkaBroker
 from tests.support.ports import free_port
 from tests.support.serve import ServeProcess
@@ -55,6 +56,21 @@ def test_two_http_processes_add_up_to_the_workload(serve: ServeProcess, metrics_
     assert value(samples, "metaledger_logins_total", outcome="success") == workload.logins
     assert value(samples, "metaledger_logins_total", outcome="wrong_credentials") == MAX_ATTEMPTS
     assert value(samples, "metaledger_logins_total", outcome="too_many_attempts") == 1
+
+
+@pytest.mark.parametrize("database_url", [None], ids=["sqlite"])
+def test_an_import_job_reports_its_lines_and_how_it_ended(
+    serve: ServeProcess, metrics_port: int
+) -> None:
+    users = [{"email": f"job-{index}@example.com"} for index in range(3)]
+    with serve:
+        admin = {"Authorization": f"Bearer {serve.token()}"}
+        with httpx.Client(base_url=serve.base_url, headers=admin) as http:
+            job = import_users(http, json_file(users), connection_id_of(http))
+            assert finished(http, job["id"])["status"] == "completed"
+        samples = scrape(metrics_port)
+    assert value(samples, "metaledger_jobs_total", type="users_import", status="completed") == 1
+    assert value(samples, "metaledger_job_lines", type="users_import") == len(users)
 
 
 @pytest.mark.parametrize("database_url", [None], ids=["sqlite"])
