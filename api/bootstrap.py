@@ -28,6 +28,9 @@ from metaledger.api.code_store import TenantCode
 from metaledger.api.sandbox.egress import Egress
 from metaledger.api.sandbox.pipeline import TenantPipeline
 from metaledger.api.sandbox.pool import WorkerPool
+from metaledger.api.directory import Directory
+from metaledger.api.job_store import SqlJobStore
+from metaledger.api.jobs import JobFiles, JobRunner
 from metaledger.api.settings import Settings
 from metaledger.consumers.entitlements import EntitlementsHandler
 from metaledger.consumers.runner import ConsumerConfig, ConsumerRunner, Handler
@@ -71,6 +74,17 @@ class Container:
     pipeline: TenantPipeline
     # Started and stopped with the HTTP app, in order (stopped in reverse).
     background: list[BackgroundService] = field(default_factory=list)
+    jobs: Jobs | None = None
+
+
+@dataclass(frozen=True)
+class Jobs:
+    """What the jobs routes need: the connections, the job store, files and the runner."""
+
+    directory: Directory
+    store: SqlJobStore
+    files: JobFiles
+    runner: JobRunner
 
 
 @dataclass
@@ -128,16 +142,33 @@ def passwords(settings: Settings) -> Passwords:
     )
 
 
+def build_jobs(settings: Settings, profiles: UserProfiles) -> Jobs:
+    """The job store beside the event store, and the runner of its queue."""
+    store = stores.job_store(profiles)
+    files = JobFiles(settings.data_dir / "jobs")
+    runner = JobRunner(
+        profiles,
+        store,
+        files,
+        workers=settings.jobs_concurrency,
+        stale_seconds=settings.jobs_stale_seconds,
+        expiry_seconds=settings.export_expiry_seconds,
+    )
+    return Jobs(Directory(settings.connections), store, files, runner)
+
+
 def build_http(settings: Settings) -> Container:
     signing_key = SigningKey.load_or_create(settings.data_dir, settings.signing_key_pem)
     profiles = build_profiles(settings)
     search = stores.search_store(settings.store)
     code = stores.tenant_code(profiles)
     pool = WorkerPool(settings.sandbox_workers, settings.sandbox_memory_mib * 1024 * 1024)
+    jobs = build_jobs(settings, profiles)
     background: list[BackgroundService] = [pool]
     if settings.embedded_workers:
         background.append(SearchProjection(profiles, search).service())
         background.extend(_embedded_relay(settings, profiles))
+    background.append(jobs.runner)
     return Container(
         settings=settings,
         profiles=profiles,
@@ -189,6 +220,7 @@ def build_http(settings: Settings) -> Container:
             issuer=settings.issuer,
         ),
         background=background,
+        jobs=jobs,
     )
 
 

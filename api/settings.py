@@ -108,6 +108,13 @@ class Settings(BaseSettings):
     sandbox_deadline_seconds: Annotated[float, Field(gt=0)] = 20.0
     sandbox_egress_hosts: Annotated[frozenset[str], NoDecode] = frozenset()
     sandbox_egress_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
+    # Bulk jobs: the largest import file (Auth0's 500 KB by default; a self-hosted store may
+    # take far more), jobs run at once per process, how long a job's owner may go silent
+    # before another process resumes it, and how long an export file stays downloadable.
+    import_max_file_bytes: Positive = 500 * 1024
+    jobs_concurrency: Positive = 1
+    jobs_stale_seconds: Positive = 30
+    export_expiry_seconds: Positive = 3600
 
     @field_validator("issuer")
     @classmethod

@@ -20,6 +20,7 @@ from metaledger.api.auth.failure_store import (
     StreakStatements,
 )
 from metaledger.api.code_store import TenantCode
+from metaledger.api.job_store import SqlJobStore
 from metaledger.consumers.database import Database
 from metaledger.domain.metadata import MetadataLimits
 from metaledger.domain.ports import PasswordHasher
@@ -126,6 +127,12 @@ def tenant_code(profiles: UserProfiles) -> TenantCode:
     if not isinstance(recorder, SqlTables):
         raise TypeError(f"{type(recorder).__name__} runs no statements on tables of its own")
     return TenantCode(recorder)
+def job_store(profiles: UserProfiles) -> SqlJobStore:
+    """Bulk jobs and their per-line errors, in tables of the event store's database."""
+    recorder = profiles.recorder
+    if not isinstance(recorder, SqlTables):
+        raise TypeError(f"{type(recorder).__name__} runs no statements on tables of its own")
+    return SqlJobStore(recorder)
 
 
 def _tracking_recorder(name: str, env: dict[str, str], kind: type[Recorder]) -> Recorder:

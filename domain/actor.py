@@ -1,6 +1,6 @@
 """Who made a change: recorded on every event."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 
@@ -19,7 +19,9 @@ class Actor:
     ip: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # `asdict` deep-copies every value; these are all immutable, and a bulk import
+        # records one actor per user.
+        return {field.name: getattr(self, field.name) for field in fields(self)}
 
 
 SYSTEM = Actor(kind="system", id="metaledger")

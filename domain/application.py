@@ -37,6 +37,19 @@ from metaledger.domain.user import User
 log = logging.getLogger("metaledger.domain")
 
 
+class UncachedSave(ProcessingEvent[UUID]):
+    """A save whose users stay out of the aggregate cache: a bulk import's thousands of new
+    users would only push out the users being worked on."""
+
+
+class Batch(ProcessingEvent[UUID]):
+    """The saves committed together, and which of their users stay out of the cache."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.uncached: set[UUID] = set()
+
+
 class ProfilesApplication(Application[UUID]):
     """Stores users' events; concurrent saves share one transaction (group commit)."""
 
@@ -84,14 +97,23 @@ class ProfilesApplication(Application[UUID]):
     def construct_event_store(self) -> EventStore[UUID]:
         return SealingEventStore(self.mapper, self.recorder)
 
-    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+    def save(self, *objs: Any, cached: bool = True, **kwargs: Any) -> list[Recording[UUID]]:
         """Stores the objects' new events; concurrent saves share one transaction.
 
         Keyword arguments are lists (like `email_claims`) that the recorder writes in the same
-        transaction; a batch concatenates them.
+        transaction; a batch concatenates them. Without `cached`, the users are not put in
+        the aggregate cache (and leave it, if they were there).
         """
-        pending: ProcessingEvent[UUID] = ProcessingEvent()
-        pending.collect_events(*objs, **kwargs)
+        pending: ProcessingEvent[UUID] = ProcessingEvent() if cached else UncachedSave()
+        for obj in objs:
+            if isinstance(obj, User):
+                # What the library's collect_events does, without its runtime-Protocol checks,
+                # which cost more than the rest of a bulk import's save.
+                pending.events.extend(obj.collect_events())
+                pending.aggregates[obj.id] = obj
+            else:
+                pending.collect_events(obj)
+        pending.saved_kwargs.update(kwargs)
         return self._group_commit.submit(pending)
 
     def _record_batch(
@@ -141,9 +163,11 @@ class ProfilesApplication(Application[UUID]):
         self._after_commit(together, recordings)
 
     @staticmethod
-    def _together(batch: list[ProcessingEvent[UUID]]) -> ProcessingEvent[UUID]:
-        together: ProcessingEvent[UUID] = ProcessingEvent()
+    def _together(batch: list[ProcessingEvent[UUID]]) -> Batch:
+        together = Batch()
         for pending in batch:
+            if isinstance(pending, UncachedSave):
+                together.uncached.update(pending.aggregates)
             together.events.extend(pending.events)
             together.aggregates.update(pending.aggregates)
             for name, values in pending.saved_kwargs.items():
@@ -170,8 +194,13 @@ class ProfilesApplication(Application[UUID]):
         cache = self.repository.cache
         if cache is None:
             return
+        uncached = saved.uncached if isinstance(saved, Batch) else set()
         for aggregate_id, aggregate in saved.aggregates.items():
-            if isinstance(aggregate, User) and not aggregate.deleted:
+            if (
+                isinstance(aggregate, User)
+                and not aggregate.deleted
+                and aggregate_id not in uncached
+            ):
                 cache.put(aggregate_id, copy.deepcopy(aggregate))
             else:
                 with contextlib.suppress(KeyError):

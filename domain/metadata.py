@@ -193,6 +193,11 @@ def check_limits(bucket: str, metadata: Metadata, limits: MetadataLimits) -> Non
     """Checks a whole bucket (the result of a patch) against the configured limits."""
     if depth(metadata) > limits.max_depth:
         raise _too_deep(bucket, limits.max_depth)
+    check_size(bucket, metadata, limits)
+
+
+def check_size(bucket: str, metadata: Metadata, limits: MetadataLimits) -> None:
+    """The size limit alone, for a bucket whose depth `validate_patch` has checked."""
     size = len(orjson.dumps(metadata))
     if size > limits.max_bytes:
         raise InvalidRequest(

@@ -91,18 +91,35 @@ class UserProfiles(ProfilesApplication):
     # Commands
 
     def create_user(self, new: NewUser, actor: Actor) -> Written:
+        user, claims = self.new_user(new, actor)
+        try:
+            recordings = self.save(user, email_claims=claims)
+        except (IntegrityError, EmailTakenError):
+            raise UserAlreadyExists("The user already exists.") from None
+        return Written(user, _last_position(recordings))
+
+    def new_user(
+        self, new: NewUser, actor: Actor, password_hash: str | None = None, *, owned: bool = False
+    ) -> tuple[User, list[EmailClaim]]:
+        """The checked, not yet saved user of `new` and the email claims its save makes (bulk
+        imports save many of them at once, with hashes made elsewhere). `owned`: nothing but
+        the new user will hold `new`'s values, so they need no copy."""
         if new.connection not in self.connections:
             raise UnknownConnection("Connection does not exist.")
         for bucket, value in ((USER_METADATA, new.user_metadata), (APP_METADATA, new.app_metadata)):
+            # A new bucket is the patch itself: validate_patch has bounded its depth.
             metadata.validate_patch(bucket, value, self.limits)
-            metadata.check_limits(bucket, value, self.limits)
+            metadata.check_size(bucket, value, self.limits)
         _check_profile(new.profile)
         user_id = self._new_user_id(new.user_id)
-        # Copied only once checked: the checks bound the nesting that the copy recurses into.
-        new = copy.deepcopy(new)
+        if not owned:
+            # Copied only once checked: the checks bound the nesting the copy recurses into.
+            new = copy.deepcopy(new)
         profile = self._with_profile_defaults(new.profile)
-        if new.password is not None:
-            profile["password_hash"] = self._hash(new.password)
+        if password_hash is None and new.password is not None:
+            password_hash = self._hash(new.password)
+        if password_hash is not None:
+            profile["password_hash"] = password_hash
         user = User(
             user_id=user_id,
             connection=new.connection,
@@ -111,12 +128,7 @@ class UserProfiles(ProfilesApplication):
             app_metadata=new.app_metadata,
             actor=actor.as_dict(),
         )
-        claims = self._email_claims(user, previous_email=None)
-        try:
-            recordings = self.save(user, email_claims=claims)
-        except (IntegrityError, EmailTakenError):
-            raise UserAlreadyExists("The user already exists.") from None
-        return Written(user, _last_position(recordings))
+        return user, self._email_claims(user, previous_email=None)
 
     def update_user(self, user_id: str, update: UserUpdate, actor: Actor) -> Written:
         if update.connection is not None and update.connection not in self.connections:

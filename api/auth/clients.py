@@ -34,6 +34,7 @@ MANAGEMENT_SCOPES = (
     "create:actions",
     "update:actions",
     "delete:actions",
+    "read:connections",
 )
 
 

@@ -6,8 +6,13 @@ from dataclasses import dataclass
 
 from metaledger.api.auth.login_throttle import Block, LoginThrottle, ip_key, login_key
 from metaledger.api.auth.passwords import Passwords
-from metaledger.domain.profiles import UserProfiles
+from metaledger.domain import password_hashes
+from metaledger.domain.actor import Actor
+from metaledger.domain.profiles import UserProfiles, UserUpdate
 from metaledger.domain.user import User
+
+# Who replaces an imported password hash with argon2id at the first login that proves it.
+REHASH_ACTOR = Actor(kind="system", id="password-rehash")
 
 
 class LoginRefused(Exception):
@@ -70,6 +75,11 @@ class PasswordLogin:
         self.throttle.succeeded(key)
         if user.profile.get("blocked") is True:
             raise UserBlocked
+        if isinstance(password_hash, str) and password_hashes.is_imported(password_hash):
+            # An imported hash is only as strong as the system it came from.
+            user = self.profiles.update_user(
+                user.user_id, UserUpdate(password=password), REHASH_ACTOR
+            ).user
         return user
 
     def _find(self, connection: str, username: str) -> User | None:

@@ -1,4 +1,4 @@
-"""Password hashing with argon2id."""
+"""Password hashing with argon2id; hashes imported from other systems are verified too."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from functools import cached_property
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from metaledger.domain import password_hashes
 
 
 class Passwords:
@@ -25,6 +27,9 @@ class Passwords:
         return self._hasher.hash(password)
 
     def verify(self, password_hash: str, password: str) -> bool:
+        imported = password_hashes.verify(password_hash, password)
+        if imported is not None:
+            return imported
         try:
             return self._hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from metaledger.api import logs
-from metaledger.api.cli import history, rules, search, stream
+from metaledger.api.cli import history, jobs, rules, search, stream
 from metaledger.api.cli.serve import serve
 from metaledger.api.settings import Settings, describe_error
 
@@ -37,6 +37,14 @@ COMMANDS: dict[str, Command] = {
     "consume": Command("run a change-stream consumer", stream.consume, stream.consume_arguments),
     "tail": Command("print the change stream", stream.tail, stream.tail_arguments),
     "rules": Command("report what each rule needs to become an Action", rules.run, rules.arguments),
+    "import": Command(
+        "import users from an Auth0 import or export file",
+        jobs.run_import_command,
+        jobs.import_arguments,
+    ),
+    "export": Command(
+        "export users to gzipped JSON lines or CSV", jobs.run_export_command, jobs.export_arguments
+    ),
 }
 
 

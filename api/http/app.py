@@ -15,8 +15,10 @@ from metaledger.api.http.middleware import BodyDeadlineMiddleware, CorrelationId
 from metaledger.api.http.openapi import install_openapi
 from metaledger.api.http.routes import (
     actions,
+    connections,
     health,
     history,
+    jobs,
     oauth,
     rules,
     search,
@@ -57,7 +59,18 @@ def create_app(container: Container) -> FastAPI:
     app.add_middleware(AccessLogMiddleware)  # outermost: it reads the request id set inside
     routers = [
         module.router
-        for module in (users, search, history, oauth, signup, userinfo, wellknown, health)
+        for module in (
+            users,
+            search,
+            history,
+            oauth,
+            signup,
+            userinfo,
+            wellknown,
+            health,
+            jobs,
+            connections,
+        )
     ]
     routers += [rules.router, actions.router]
     for router in routers:

@@ -17,6 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, TypeAdapter
 
+from metaledger.api.http import job_models
 from metaledger.api.http import response_models as shapes
 from metaledger.api.http.deps import get_principal
 from metaledger.api.http.routes import rules
@@ -25,6 +26,8 @@ BEARER = "bearer"
 ERROR_REF = "#/components/schemas/Auth0Error"
 OAUTH_ERROR_REF = "#/components/schemas/OAuthError"
 
+# A success whose body is a gzipped file rather than JSON.
+GZIP_FILE = "application/gzip"
 # Each operation's success: its status and what its body is (a model, or a union of shapes the
 # parameters choose between).
 SUCCESSES: dict[tuple[str, str], tuple[str, Any]] = {
@@ -62,6 +65,16 @@ SUCCESSES: dict[tuple[str, str], tuple[str, Any]] = {
     ("PATCH", "/api/v2/actions/triggers/{triggerId}/bindings"): ("200", dict[str, Any]),
     ("GET", "/healthz"): ("200", shapes.Health),
     ("GET", "/readyz"): ("200", shapes.Health),
+    ("POST", "/api/v2/jobs/users-imports"): ("201", job_models.Job),
+    ("POST", "/api/v2/jobs/users-exports"): ("201", job_models.Job),
+    ("GET", "/api/v2/jobs/{id}"): ("200", job_models.Job),
+    ("GET", "/api/v2/jobs/{id}/errors"): ("200", list[job_models.FailedImport]),
+    ("GET", "/api/v2/jobs/{id}/download"): ("200", GZIP_FILE),
+    ("GET", "/api/v2/connections"): (
+        "200",
+        list[job_models.Connection] | job_models.ConnectionPage,
+    ),
+    ("GET", "/api/v2/connections/{id}"): ("200", job_models.Connection),
 }
 # Operations that check their token themselves: the scopes they accept.
 DECLARED_SCOPES: dict[tuple[str, str], set[str]] = {
@@ -136,7 +149,9 @@ def describe(
     key = (method, route.path_format)
     status, shape = SUCCESSES[key]
     responses: dict[str, Any] = {status: {"description": "Success"}}
-    if shape is not None:
+    if shape == GZIP_FILE:
+        responses[status]["content"] = {GZIP_FILE: {"schema": {"type": "string"}}}
+    elif shape is not None:
         responses[status]["content"] = {"application/json": {"schema": _schema(shape, schemas)}}
     declared = DECLARED_SCOPES.get(key)
     scopes = declared if declared is not None else _scopes(route.dependant)

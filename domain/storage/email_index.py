@@ -42,12 +42,15 @@ class EmailIndexStatements:
 
 
 def write_claims(
-    execute: Callable[[str, Sequence[Any]], object],
+    executemany: Callable[[str, Sequence[Sequence[Any]]], object],
     statements: EmailIndexStatements,
     claims: Iterable[EmailClaim],
 ) -> None:
-    """Applies releases before claims, so a user can move between two emails in one append."""
-    ordered = sorted(claims, key=lambda claim: claim.claimed)
-    for claim in ordered:
-        params = (claim.connection, claim.email, claim.user_id)
-        execute(statements.claim if claim.claimed else statements.release, params)
+    """Applies releases before claims, so a user can move between two emails in one append;
+    each kind in one statement, however many users the append holds (a bulk import)."""
+    rows: dict[bool, list[tuple[str, str, str]]] = {False: [], True: []}
+    for claim in claims:
+        rows[claim.claimed].append((claim.connection, claim.email, claim.user_id))
+    for claimed, statement in ((False, statements.release), (True, statements.claim)):
+        if rows[claimed]:
+            executemany(statement, rows[claimed])

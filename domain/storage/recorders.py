@@ -51,7 +51,6 @@ from metaledger.domain.storage.user_keys import (
 )
 from metaledger.domain.storage.writer_lock import exclusive
 
-Execute = Callable[[str, Sequence[Any]], object]
 ExecuteMany = Callable[[str, Sequence[Sequence[Any]]], object]
 
 
@@ -107,14 +106,13 @@ class SideTables:
 
     def _write_beside(
         self,
-        execute: Execute,
         executemany: ExecuteMany,
         stored_events: Sequence[StoredEvent],
         kwargs: dict[str, Any],
     ) -> None:
         sealed = [s for s in stored_events if isinstance(s, SealedStoredEvent)]
         write_keys(
-            execute,
+            executemany,
             self.user_keys,
             [s.new_key for s in sealed if s.new_key is not None],
             [as_uuid(s.originator_id) for s in sealed if s.destroys_key],
@@ -126,7 +124,7 @@ class SideTables:
             self.event_times,
             [(as_uuid(s.originator_id), s.originator_version, s.recorded_at) for s in sealed],
         )
-        write_claims(execute, self.email_index, kwargs.get("email_claims", ()))
+        write_claims(executemany, self.email_index, kwargs.get("email_claims", ()))
 
     def rows(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
         """The rows of one query, as mappings by column name."""
@@ -190,7 +188,7 @@ class SQLiteProfilesRecorder(
         if _destroys_a_key(stored_events):
             # Freed cells are zeroed rather than left in the file (a build default on Debian).
             c.execute("PRAGMA secure_delete = ON")
-        self._write_beside(c.execute, c.executemany, stored_events, kwargs)
+        self._write_beside(c.executemany, stored_events, kwargs)
         return ids
 
     def _writing(self) -> AbstractContextManager[None]:
@@ -332,7 +330,7 @@ class PostgresProfilesRecorder(SideTables, EmailConflicts, PostgresAppend, Table
     ) -> None:
         # Called in the events' transaction before the events table's lock is taken, which
         # serialises every writer until commit: the lock is held for the events alone.
-        self._write_beside(curs.execute, curs.executemany, stored_events, kwargs)
+        self._write_beside(curs.executemany, stored_events, kwargs)
 
     def write(self, statement: str, params: Sequence[Any] = ()) -> None:
         with self.datastore.get_connection() as connection, connection.cursor() as curs:

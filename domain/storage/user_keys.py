@@ -45,16 +45,19 @@ class UserKeyStatements:
 
 
 def write_keys(
-    execute: Callable[[str, Sequence[Any]], object],
+    executemany: Callable[[str, Sequence[Sequence[Any]]], object],
     statements: UserKeyStatements,
     new_keys: Iterable[NewKey],
     destroyed: Iterable[UUID],
 ) -> None:
+    """Each kind of write in one statement, however many users the append holds."""
     id_param = statements.dialect.id_param
-    for new in new_keys:
-        execute(statements.insert, (id_param(new.aggregate_id), new.user_id, new.key))
-    for aggregate_id in destroyed:
-        execute(statements.destroy, (id_param(aggregate_id),))
+    inserted = [(id_param(new.aggregate_id), new.user_id, new.key) for new in new_keys]
+    if inserted:
+        executemany(statements.insert, inserted)
+    gone = [(id_param(aggregate_id),) for aggregate_id in destroyed]
+    if gone:
+        executemany(statements.destroy, gone)
 
 
 def key_records(rows: Iterable[Any]) -> dict[UUID, KeyRecord]:
