@@ -25,12 +25,12 @@ from metaledger.api.auth.password_policy import PasswordPolicy
 from metaledger.api.auth.passwords import Passwords
 from metaledger.api.auth.tokens import TokenService
 from metaledger.api.code_store import TenantCode
-from metaledger.api.sandbox.egress import Egress
-from metaledger.api.sandbox.pipeline import TenantPipeline
-from metaledger.api.sandbox.pool import WorkerPool
 from metaledger.api.directory import Directory
 from metaledger.api.job_store import SqlJobStore
 from metaledger.api.jobs import JobFiles, JobRunner
+from metaledger.api.sandbox.egress import Egress
+from metaledger.api.sandbox.pipeline import TenantPipeline
+from metaledger.api.sandbox.pool import WorkerPool
 from metaledger.api.settings import Settings
 from metaledger.consumers.entitlements import EntitlementsHandler
 from metaledger.consumers.runner import ConsumerConfig, ConsumerRunner, Handler

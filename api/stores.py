@@ -127,6 +127,8 @@ def tenant_code(profiles: UserProfiles) -> TenantCode:
     if not isinstance(recorder, SqlTables):
         raise TypeError(f"{type(recorder).__name__} runs no statements on tables of its own")
     return TenantCode(recorder)
+
+
 def job_store(profiles: UserProfiles) -> SqlJobStore:
     """Bulk jobs and their per-line errors, in tables of the event store's database."""
     recorder = profiles.recorder
