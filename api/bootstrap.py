@@ -25,6 +25,8 @@ from metaledger.api.auth.password_policy import PasswordPolicy
 from metaledger.api.auth.passwords import Passwords
 from metaledger.api.auth.tokens import TokenService
 from metaledger.api.code_store import TenantCode
+from metaledger.api.connection_store import ConnectionRegistry
+from metaledger.api.custom_databases import CustomDatabases
 from metaledger.api.directory import Directory
 from metaledger.api.job_store import SqlJobStore
 from metaledger.api.jobs import JobFiles, JobRunner
@@ -72,6 +74,8 @@ class Container:
     search: SearchStore
     code: TenantCode
     pipeline: TenantPipeline
+    connections: ConnectionRegistry
+    databases: CustomDatabases
     # Started and stopped with the HTTP app, in order (stopped in reverse).
     background: list[BackgroundService] = field(default_factory=list)
     jobs: Jobs | None = None
@@ -164,6 +168,19 @@ def build_http(settings: Settings) -> Container:
     code = stores.tenant_code(profiles)
     pool = WorkerPool(settings.sandbox_workers, settings.sandbox_memory_mib * 1024 * 1024)
     jobs = build_jobs(settings, profiles)
+    connections = ConnectionRegistry(jobs.directory, code)
+    # Users may belong to the connections created through the API too.
+    profiles.connections = connections
+    egress = Egress(settings.sandbox_egress_hosts, settings.sandbox_egress_timeout_seconds)
+    databases = CustomDatabases(
+        connections,
+        pool,
+        profiles,
+        egress,
+        seconds=settings.sandbox_deadline_seconds,
+        query_seconds=settings.custom_db_query_timeout_seconds,
+        issuer=settings.issuer,
+    )
     background: list[BackgroundService] = [pool]
     if settings.embedded_workers:
         background.append(SearchProjection(profiles, search).service())
@@ -208,6 +225,7 @@ def build_http(settings: Settings) -> Container:
                 settings.ip_throttle_window_seconds,
                 stores.login_failures(profiles, BucketStatements),
             ),
+            databases,
         ),
         search=search,
         code=code,
@@ -215,10 +233,12 @@ def build_http(settings: Settings) -> Container:
             code,
             pool,
             profiles,
-            Egress(settings.sandbox_egress_hosts, settings.sandbox_egress_timeout_seconds),
+            egress,
             seconds=settings.sandbox_deadline_seconds,
             issuer=settings.issuer,
         ),
+        connections=connections,
+        databases=databases,
         background=background,
         jobs=jobs,
     )
