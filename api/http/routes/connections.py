@@ -206,7 +206,7 @@ def update_connection(
     return json_response(container.connections.by_id(id))
 
 
-@router.delete("/connections/{id}", status_code=202, summary="Delete a connection")
+@router.delete("/connections/{id}", status_code=204, summary="Delete a connection")
 def delete_connection(
     id: str,
     container: ContainerDep,
@@ -216,7 +216,7 @@ def delete_connection(
         container.connections.delete(id)
     except ConfiguredConnection:
         raise _configured() from None
-    return Response(status_code=202)
+    return Response(status_code=204)
 
 
 def _configured() -> ApiError:
