@@ -349,3 +349,79 @@ def test_other_logins_go_on_while_a_hostile_script_runs(
     thread.join()
     assert [response.status_code for response in honest] == [200] * 5
     assert hostile[0].status_code == 403
+
+
+CREATE = """function create(user, callback) {
+  const bcrypt = require('bcrypt');
+  const { Client } = require('pg');
+  const client = new Client(configuration.DSN);
+  client.connect();
+  bcrypt.hash(user.password, 4).then(function (hash) {
+    // What the script receives carries app_metadata under both of its names.
+    const plan = JSON.stringify([user.metadata, user.app_metadata]);
+    return client.query(
+      'INSERT INTO users (email, nickname, password, plan, theme) VALUES ($1, $2, $3, $4, $5)',
+      [user.email, user.email, hash, plan, user.user_metadata.theme || 'light']);
+  }).then(function () {
+    client.end();
+    callback(null);
+  }, callback);
+}"""
+
+
+def test_without_import_mode_a_signup_runs_the_create_script_into_the_legacy_store(
+    http: httpx.Client, server: RunningServer, legacy_dsn: str
+) -> None:
+    create_connection(http, legacy_dsn, import_mode=False, create=CREATE)
+    signed_up = httpx.post(
+        f"{server.base_url}/dbconnections/signup",
+        json={
+            "client_id": WEB_APP,
+            "connection": LEGACY,
+            "email": "fresh@example.com",
+            "password": "Brand-new-pass-1",
+            "user_metadata": {"theme": "solar"},
+        },
+    )
+    assert signed_up.status_code == 200, signed_up.text
+    with psycopg.connect(legacy_dsn) as connection:
+        row = connection.execute(
+            "SELECT password, plan, theme FROM users WHERE email = 'fresh@example.com'"
+        ).fetchone()
+    assert row is not None
+    password_hash, plan, theme = row
+    assert bcrypt.checkpw(b"Brand-new-pass-1", password_hash.encode())
+    assert (plan, theme) == ("[{},{}]", "solar")
+    # The legacy store now logs the user in through the same login script.
+    assert login(server.base_url, "fresh@example.com", "Brand-new-pass-1").status_code == 200
+
+
+def test_a_synchronous_bcrypt_call_fails_the_login_with_a_clear_message(
+    http: httpx.Client, server: RunningServer, legacy_dsn: str
+) -> None:
+    script = (
+        "function login(email, password, callback) {\n"
+        "  require('bcrypt').compareSync(password, 'x');\n"
+        "}"
+    )
+    create_connection(http, legacy_dsn, login=script)
+    response = login(server.base_url, legacy_email(1))
+    assert response.status_code == 403
+    assert "use bcrypt.compare" in response.json()["error_description"]
+
+
+def test_a_script_cannot_reach_a_database_its_configuration_does_not_name(
+    http: httpx.Client, server: RunningServer, legacy_dsn: str, postgres_server: PostgresServer
+) -> None:
+    script = (
+        "function login(email, password, callback) {\n"
+        "  const { Client } = require('pg');\n"
+        f"  new Client('{postgres_server.url()}').query('SELECT 1', [], callback);\n"
+        "}"
+    )
+    create_connection(http, legacy_dsn, login=script)
+    response = login(server.base_url, legacy_email(1))
+    assert response.status_code == 403
+    assert (
+        "not one of the connection's configuration values" in (response.json()["error_description"])
+    )
