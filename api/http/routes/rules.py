@@ -63,8 +63,19 @@ class Rule(BaseModel):
     stage: str
 
 
+class SelectedRule(BaseModel):
+    """A rule as a read answers it: `fields` may leave any attribute out."""
+
+    id: str | None = None
+    name: str | None = None
+    script: str | None = None
+    order: float | None = None
+    enabled: bool | None = None
+    stage: str | None = None
+
+
 class RulePage(BaseModel):
-    rules: list[Rule]
+    rules: list[SelectedRule]
     start: int
     limit: int
     total: int
