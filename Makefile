@@ -86,6 +86,7 @@ ifdef FULL
 	$(BIN)/python -m tests.benchmarks.bench_auth --postgres
 	$(BIN)/python -m tests.benchmarks.bench_rules
 	$(BIN)/python -m tests.benchmarks.bench_jobs
+	$(BIN)/python -m tests.benchmarks.bench_custom_db --users 1000
 else
 	$(BIN)/python -m tests.benchmarks.bench_users_http --users 1000 --requests 2000
 	$(BIN)/python -m tests.benchmarks.bench_search --users 20000 --log-users 2000 --seconds 5
@@ -94,6 +95,7 @@ else
 	$(BIN)/python -m tests.benchmarks.bench_auth --users 10 --logins 20 --requests 500
 	$(BIN)/python -m tests.benchmarks.bench_rules --logins 200 --runs 2000 --hostile-deadline 5
 	$(BIN)/python -m tests.benchmarks.bench_jobs --users 20000 --http-users 500
+	$(BIN)/python -m tests.benchmarks.bench_custom_db --users 200
 endif
 
 # `make fuzz`: the schemathesis run of the suite (tests/fuzz) at FUZZ_CASES cases per store; it
