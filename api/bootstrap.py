@@ -31,6 +31,7 @@ from metaledger.api.directory import Directory
 from metaledger.api.job_store import SqlJobStore
 from metaledger.api.jobs import JobFiles, JobRunner
 from metaledger.api.sandbox.egress import Egress
+from metaledger.api.sandbox.legacy_store import LegacyPools
 from metaledger.api.sandbox.pipeline import TenantPipeline
 from metaledger.api.sandbox.pool import WorkerPool
 from metaledger.api.settings import Settings
@@ -172,16 +173,17 @@ def build_http(settings: Settings) -> Container:
     # Users may belong to the connections created through the API too.
     profiles.connections = connections
     egress = Egress(settings.sandbox_egress_hosts, settings.sandbox_egress_timeout_seconds)
+    legacy = LegacyPools(settings.custom_db_query_timeout_seconds)
     databases = CustomDatabases(
         connections,
         pool,
         profiles,
         egress,
         seconds=settings.sandbox_deadline_seconds,
-        query_seconds=settings.custom_db_query_timeout_seconds,
+        legacy=legacy,
         issuer=settings.issuer,
     )
-    background: list[BackgroundService] = [pool]
+    background: list[BackgroundService] = [pool, legacy]
     if settings.embedded_workers:
         background.append(SearchProjection(profiles, search).service())
         background.extend(_embedded_relay(settings, profiles))

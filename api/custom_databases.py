@@ -26,7 +26,12 @@ from metaledger.api.connection_store import (
     is_custom,
 )
 from metaledger.api.sandbox.egress import Egress, EgressRefused
-from metaledger.api.sandbox.legacy_store import LegacySessions, LegacyStoreRefused, bcrypt_effect
+from metaledger.api.sandbox.legacy_store import (
+    LegacyPools,
+    LegacySessions,
+    LegacyStoreRefused,
+    bcrypt_effect,
+)
 from metaledger.api.sandbox.pipeline import (
     MAX_EFFECTS,
     OUT_OF_TIME,
@@ -89,7 +94,7 @@ class CustomDatabases:
         egress: Egress,
         *,
         seconds: float,
-        query_seconds: float,
+        legacy: LegacyPools,
         issuer: str,
     ) -> None:
         self.connections = connections
@@ -97,7 +102,7 @@ class CustomDatabases:
         self.profiles = profiles
         self.egress = egress
         self.seconds = seconds
-        self.query_seconds = query_seconds
+        self.legacy = legacy
         self.issuer = issuer
 
     def custom(self, name: str) -> dict[str, Any] | None:
@@ -146,7 +151,7 @@ class CustomDatabases:
         if not scripts.get(script):
             raise ScriptFailed(f"the connection has no {script} script")
         configuration = connection["options"].get(CONFIGURATION) or {}
-        sessions = LegacySessions(frozenset(configuration.values()), self.query_seconds)
+        sessions = LegacySessions(self.legacy, frozenset(configuration.values()))
         carried_out = 0
 
         def execute(effects: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,17 +1,19 @@
 """The effects only custom-database scripts make: `pg` queries, run with psycopg on a DSN of the
 connection's configuration under a statement timeout, and `bcrypt`, run by the bcrypt library.
 
-Each script run opens a database connection at its first query and closes it when the run
-ends, so a script's queries share one session (and its temporary state) as with node's `pg`.
+A script run takes a session from its DSN's pool at its first query and gives it back when the
+run ends, so one run's queries share one session, as with node's `pg` client.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import bcrypt
 import orjson
 import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 # node's bcrypt reads at most 72 bytes of a password; Python's refuses longer ones.
 BCRYPT_MAX_BYTES = 72
@@ -20,19 +22,72 @@ BCRYPT_MAX_ROUNDS = 14
 BCRYPT_MIN_ROUNDS = 4
 # Rows a query may bring back into the sandbox.
 MAX_ROWS = 1000
+# Sessions kept open per legacy database (no more queries run at once than sandbox workers).
+POOL_SIZE = 4
 
 
 class LegacyStoreRefused(Exception):
     """A query or hash the script asked for that failed; the script's promise rejects."""
 
 
-class LegacySessions:
-    """The database sessions of one script run, by DSN; only DSNs of the connection's
-    configuration are reached, so a script cannot point the service at another database."""
+class LegacyPools:
+    """A small pool of database sessions per legacy DSN, shared by every script run: a login
+    does not pay for a new PostgreSQL connection. Each session runs in autocommit under the
+    statement timeout, and is reset before another run gets it."""
 
-    def __init__(self, allowed_dsns: frozenset[str], timeout_seconds: float) -> None:
+    def __init__(self, timeout_seconds: float, size: int = POOL_SIZE) -> None:
+        self.timeout_seconds = timeout_seconds
+        self.size = size
+        self._pools: dict[str, ConnectionPool[psycopg.Connection[Any]]] = {}
+        self._lock = threading.Lock()
+
+    def pool(self, dsn: str) -> ConnectionPool[psycopg.Connection[Any]]:
+        with self._lock:
+            pool = self._pools.get(dsn)
+            if pool is None:
+                timeout_ms = max(int(self.timeout_seconds * 1000), 1)
+
+                def configure(session: psycopg.Connection[Any]) -> None:
+                    session.execute(f"SET statement_timeout = {timeout_ms}")
+
+                def reset(session: psycopg.Connection[Any]) -> None:
+                    # What a script changed in its session stays with it.
+                    session.execute("DISCARD ALL")
+                    configure(session)
+
+                pool = ConnectionPool(
+                    dsn,
+                    min_size=0,
+                    max_size=self.size,
+                    # RawCursor: the `$1` placeholders of node's pg, sent as they are.
+                    kwargs={"autocommit": True, "cursor_factory": psycopg.RawCursor},
+                    configure=configure,
+                    reset=reset,
+                    timeout=self.timeout_seconds,
+                    name="legacy",
+                    open=True,
+                )
+                self._pools[dsn] = pool
+            return pool
+
+    def start(self) -> None:
+        """Nothing to do: a pool opens at its DSN's first query."""
+
+    def stop(self) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
+
+
+class LegacySessions:
+    """The database sessions of one script run, by DSN, returned to their pools when it ends;
+    only DSNs of the connection's configuration are reached, so a script cannot point the
+    service at another database."""
+
+    def __init__(self, pools: LegacyPools, allowed_dsns: frozenset[str]) -> None:
+        self.pools = pools
         self.allowed_dsns = allowed_dsns
-        self.timeout_ms = max(int(timeout_seconds * 1000), 1)
         self._sessions: dict[str, psycopg.Connection[Any]] = {}
 
     def query(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -47,7 +102,7 @@ class LegacySessions:
                 rows = cursor.fetchmany(MAX_ROWS) if cursor.description else []
                 count = cursor.rowcount
                 command = (cursor.statusmessage or "").split(" ", 1)[0]
-        except psycopg.Error as error:
+        except (psycopg.Error, PoolTimeout) as error:
             first_line = str(error).split("\n", 1)[0]
             raise LegacyStoreRefused(f"{type(error).__name__}: {first_line}") from None
         # JSON for the sandbox: dates as ISO text, decimals and the rest as text.
@@ -68,21 +123,14 @@ class LegacySessions:
             )
         session = self._sessions.get(dsn)
         if session is None:
-            # RawCursor: the `$1` placeholders of node's pg, sent to the server as they are.
-            session = psycopg.connect(
-                dsn,
-                autocommit=True,
-                connect_timeout=max(self.timeout_ms // 1000, 1),
-                cursor_factory=psycopg.RawCursor,
-            )
-            session.execute(f"SET statement_timeout = {self.timeout_ms}")
+            session = self.pools.pool(dsn).getconn()
             self._sessions[dsn] = session
         return session
 
     def close(self) -> None:
-        sessions, self._sessions = list(self._sessions.values()), {}
-        for session in sessions:
-            session.close()
+        sessions, self._sessions = dict(self._sessions), {}
+        for dsn, session in sessions.items():
+            self.pools.pool(dsn).putconn(session)
 
 
 def bcrypt_effect(payload: dict[str, Any]) -> Any:
