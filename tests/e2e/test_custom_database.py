@@ -425,3 +425,22 @@ def test_a_script_cannot_reach_a_database_its_configuration_does_not_name(
     assert (
         "not one of the connection's configuration values" in (response.json()["error_description"])
     )
+
+
+def test_two_first_logins_at_once_migrate_one_user(
+    http: httpx.Client, server: RunningServer, legacy_dsn: str
+) -> None:
+    create_connection(http, legacy_dsn)
+    answers: list[int] = []
+    threads = [
+        threading.Thread(
+            target=lambda: answers.append(login(server.base_url, legacy_email(8)).status_code)
+        )
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [200, 200]
+    assert user_of(http, legacy_email(8))["app_metadata"] == {"plan": "free"}
