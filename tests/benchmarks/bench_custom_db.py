@@ -132,7 +132,7 @@ def bench(users: int, cost: int) -> None:
             always = logins(
                 base_url,
                 token,
-                "no import mode: script each time",
+                "no import mode, first: local copy made",
                 "legacy-always",
                 "legacy",
                 users,
@@ -140,7 +140,7 @@ def bench(users: int, cost: int) -> None:
             again = logins(
                 base_url,
                 token,
-                "no import mode, unchanged profile",
+                "no import mode, later: nothing written",
                 "legacy-always",
                 "legacy",
                 users,
