@@ -107,6 +107,8 @@ class CustomDatabases:
 
     def custom(self, name: str) -> dict[str, Any] | None:
         """The stored connection `name` when it is a custom database."""
+        if self.connections.configured.by_name(name) is not None:
+            return None  # configured connections hold their users here: no lookup per login
         document = self.connections.stored_by_name(name)
         return document if is_custom(document) else None
 
