@@ -104,6 +104,7 @@ ifdef FULL
 	$(BIN)/python -m tests.benchmarks.bench_console
 	$(BIN)/python -m tests.benchmarks.bench_jobs
 	$(BIN)/python -m tests.benchmarks.bench_observability
+	$(BIN)/python -m tests.benchmarks.bench_custom_db --users 1000
 else
 	$(BIN)/python -m tests.benchmarks.bench_users_http --users 1000 --requests 2000
 	$(BIN)/python -m tests.benchmarks.bench_search --users 20000 --log-users 2000 --seconds 5
@@ -114,6 +115,7 @@ else
 	$(BIN)/python -m tests.benchmarks.bench_console --backend sqlite --users 200 --reads 50
 	$(BIN)/python -m tests.benchmarks.bench_jobs --users 20000 --http-users 500
 	$(BIN)/python -m tests.benchmarks.bench_observability --requests 5000 --rounds 3
+	$(BIN)/python -m tests.benchmarks.bench_custom_db --users 200
 endif
 
 # `make fuzz`: the schemathesis run of the suite (tests/fuzz) at FUZZ_CASES cases per store; it

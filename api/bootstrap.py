@@ -25,12 +25,15 @@ from metaledger.api.auth.password_policy import PasswordPolicy
 from metaledger.api.auth.passwords import Passwords
 from metaledger.api.auth.tokens import TokenService
 from metaledger.api.code_store import TenantCode
+from metaledger.api.connection_store import ConnectionRegistry
+from metaledger.api.custom_databases import CustomDatabases
 from metaledger.api.directory import Directory
 from metaledger.api.job_store import SqlJobStore
 from metaledger.api.jobs import JobFiles, JobRunner
 from metaledger.api.observability.observers import process_telemetry
 from metaledger.api.observability.positions import RELAY, SEARCH, LogPositions, Position
 from metaledger.api.sandbox.egress import Egress
+from metaledger.api.sandbox.legacy_store import LegacyPools
 from metaledger.api.sandbox.pipeline import TenantPipeline
 from metaledger.api.sandbox.pool import WorkerPool
 from metaledger.api.settings import Settings
@@ -76,6 +79,8 @@ class Container:
     pipeline: TenantPipeline
     # The log's end and its followers' positions, for /readyz and the metrics.
     positions: LogPositions
+    connections: ConnectionRegistry
+    databases: CustomDatabases
     # Started and stopped with the HTTP app, in order (stopped in reverse).
     background: list[BackgroundService] = field(default_factory=list)
     jobs: Jobs | None = None
@@ -171,7 +176,21 @@ def build_http(settings: Settings) -> Container:
     code = stores.tenant_code(profiles)
     pool = WorkerPool(settings.sandbox_workers, settings.sandbox_memory_mib * 1024 * 1024)
     jobs = build_jobs(settings, profiles)
-    background: list[BackgroundService] = [pool]
+    connections = ConnectionRegistry(jobs.directory, code)
+    # Users may belong to the connections created through the API too.
+    profiles.connections = connections
+    egress = Egress(settings.sandbox_egress_hosts, settings.sandbox_egress_timeout_seconds)
+    legacy = LegacyPools(settings.custom_db_query_timeout_seconds)
+    databases = CustomDatabases(
+        connections,
+        pool,
+        profiles,
+        egress,
+        seconds=settings.sandbox_deadline_seconds,
+        legacy=legacy,
+        issuer=settings.issuer,
+    )
+    background: list[BackgroundService] = [pool, legacy]
     relays: list[RelayService] = []
     if settings.embedded_workers:
         background.append(SearchProjection(profiles, search).service())
@@ -217,6 +236,7 @@ def build_http(settings: Settings) -> Container:
                 settings.ip_throttle_window_seconds,
                 stores.login_failures(profiles, BucketStatements),
             ),
+            databases=databases,
             on_outcome=process_telemetry().login,
         ),
         search=search,
@@ -225,7 +245,7 @@ def build_http(settings: Settings) -> Container:
             code,
             pool,
             profiles,
-            Egress(settings.sandbox_egress_hosts, settings.sandbox_egress_timeout_seconds),
+            egress,
             seconds=settings.sandbox_deadline_seconds,
             issuer=settings.issuer,
         ),
@@ -233,6 +253,8 @@ def build_http(settings: Settings) -> Container:
             profiles.recorder.max_notification_id,
             {SEARCH: search.position, **_relay_position(settings, relays)},
         ),
+        connections=connections,
+        databases=databases,
         background=background,
         jobs=jobs,
     )

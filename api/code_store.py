@@ -1,4 +1,5 @@
-"""The tenant's code and its settings: rules, rules configuration, actions and trigger bindings.
+"""The tenant's code and its settings: rules, rules configuration, actions, trigger bindings and
+the database connections created through the API.
 
 One table in the event store's database (so every process serving logins reads the same code),
 holding JSON documents by kind and id, with a name unique per kind and a position to order by.
@@ -18,6 +19,7 @@ RULE = "rule"
 RULES_CONFIG = "rules_config"
 ACTION = "action"
 BINDINGS = "bindings"
+CONNECTION = "connection"
 
 
 class NameTaken(Exception):
@@ -49,6 +51,7 @@ class TenantCode:
             "position = excluded.position, document = excluded.document"
         )
         self._select_one = f"SELECT document FROM {table} WHERE kind = {p} AND id = {p}"
+        self._select_by_name = f"SELECT document FROM {table} WHERE kind = {p} AND name = {p}"
         self._select_all = (
             f"SELECT document FROM {table} WHERE kind = {p} ORDER BY position, name, id"
         )
@@ -65,6 +68,11 @@ class TenantCode:
     def get(self, kind: str, id_: str) -> Any:
         """The document, or None."""
         rows = self._tables.rows(self._select_one, (kind, id_))
+        return orjson.loads(rows[0]["document"]) if rows else None
+
+    def by_name(self, kind: str, name: str) -> Any:
+        """The document of `kind` named `name`, or None."""
+        rows = self._tables.rows(self._select_by_name, (kind, name))
         return orjson.loads(rows[0]["document"]) if rows else None
 
     def all(self, kind: str) -> list[Any]:

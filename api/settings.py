@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     sandbox_deadline_seconds: Annotated[float, Field(gt=0)] = 20.0
     sandbox_egress_hosts: Annotated[frozenset[str], NoDecode] = frozenset()
     sandbox_egress_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
+    # A custom-database script's queries to its legacy PostgreSQL (statement timeout).
+    custom_db_query_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
     # Bulk jobs: the largest import file (Auth0's 500 KB by default; a self-hosted store may
     # take far more), jobs run at once per process, how long a job's owner may go silent
     # before another process resumes it, and how long an export file stays downloadable.

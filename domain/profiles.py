@@ -9,7 +9,7 @@ import random
 import re
 import secrets
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 from uuid import UUID
@@ -79,7 +79,7 @@ class UserProfiles(ProfilesApplication):
         self,
         env: Mapping[str, str] | None = None,
         *,
-        connections: frozenset[str] = frozenset({DEFAULT_CONNECTION}),
+        connections: Container[str] = frozenset({DEFAULT_CONNECTION}),
         limits: MetadataLimits | None = None,
         passwords: PasswordHasher | None = None,
     ) -> None:

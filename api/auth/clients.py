@@ -35,6 +35,9 @@ MANAGEMENT_SCOPES = (
     "update:actions",
     "delete:actions",
     "read:connections",
+    "create:connections",
+    "update:connections",
+    "delete:connections",
 )
 
 
@@ -49,6 +52,8 @@ class Client:
     grants: frozenset[str]
     scopes: tuple[str, ...]
     connections: frozenset[str] = frozenset()
+    # Also every connection created through the API (the admin client), not only those listed.
+    all_connections: bool = False
 
     @property
     def is_public(self) -> bool:
@@ -89,6 +94,7 @@ def admin_client(
         grants=GRANT_TYPES,
         scopes=MANAGEMENT_SCOPES,
         connections=connections,
+        all_connections=True,
     )
 
 

@@ -1,12 +1,16 @@
-"""Password logins: find the user of a connection by email, check the password, throttle."""
+"""Password logins: find the user of a connection by email, check the password (or ask a custom
+database's `login` script), throttle."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from metaledger.api.auth.login_throttle import Block, LoginThrottle, ip_key, login_key
 from metaledger.api.auth.passwords import Passwords
+from metaledger.api.connection_store import IMPORT_MODE
+from metaledger.api.custom_databases import CustomDatabases, WrongPassword
 from metaledger.domain import password_hashes
 from metaledger.domain.actor import Actor
 from metaledger.domain.profiles import UserProfiles, UserUpdate
@@ -56,6 +60,7 @@ class PasswordLogin:
     passwords: Passwords
     throttle: LoginThrottle  # one user from one IP
     ip_throttle: LoginThrottle  # one IP, across usernames
+    databases: CustomDatabases | None = None  # connections whose users a legacy store holds
     # Told each login's outcome ("success" or a refusal's `outcome`), for metrics.
     on_outcome: Callable[[str], None] | None = None
 
@@ -85,11 +90,17 @@ class PasswordLogin:
             raise TooManyAttempts(block)
         user = self._find(connection, username)
         password_hash = user.profile.get("password_hash") if user is not None else None
-        # Verified whether or not there is a user (against a dummy hash if need be), so an
-        # unknown user costs the same one argon2 verification as a wrong password.
-        verified = self.passwords.verify_login(
-            password_hash if isinstance(password_hash, str) else None, password
-        )
+        custom = self.databases.custom(connection) if self.databases is not None else None
+        if custom is not None and (user is None or custom["options"].get(IMPORT_MODE) is not True):
+            # The legacy store decides: always, or until the user is migrated (import mode).
+            user, password_hash = self._legacy_login(custom, username, password), None
+            verified = user is not None
+        else:
+            # Verified whether or not there is a user (against a dummy hash if need be), so an
+            # unknown user costs the same one argon2 verification as a wrong password.
+            verified = self.passwords.verify_login(
+                password_hash if isinstance(password_hash, str) else None, password
+            )
         if user is None or not verified:
             self.throttle.failed(key)
             self.ip_throttle.failed(address)
@@ -105,6 +116,17 @@ class PasswordLogin:
                 user.user_id, UserUpdate(password=password), REHASH_ACTOR
             ).user
         return user
+
+    def _legacy_login(
+        self, connection: dict[str, Any], username: str, password: str
+    ) -> User | None:
+        """The user the connection's `login` script accepts, or None; ScriptFailed and
+        ScriptRefused go up."""
+        assert self.databases is not None  # only custom connections come here
+        try:
+            return self.databases.login(connection, username.strip(), password)
+        except WrongPassword:
+            return None
 
     def _find(self, connection: str, username: str) -> User | None:
         """Database users log in with their email (stored lowercased), unique per connection."""

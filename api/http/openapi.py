@@ -75,6 +75,9 @@ SUCCESSES: dict[tuple[str, str], tuple[str, Any]] = {
         list[job_models.Connection] | job_models.ConnectionPage,
     ),
     ("GET", "/api/v2/connections/{id}"): ("200", job_models.Connection),
+    ("POST", "/api/v2/connections"): ("201", job_models.Connection),
+    ("PATCH", "/api/v2/connections/{id}"): ("200", job_models.Connection),
+    ("DELETE", "/api/v2/connections/{id}"): ("204", None),
 }
 # Operations that check their token themselves: the scopes they accept.
 DECLARED_SCOPES: dict[tuple[str, str], set[str]] = {

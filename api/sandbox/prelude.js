@@ -17,6 +17,23 @@
     }
   }
 
+  // The errors a custom-database script answers with, as on Auth0.
+  class WrongUsernameOrPasswordError extends Error {
+    constructor(email, message) {
+      super(message || 'Wrong email or password.');
+      this.name = 'WrongUsernameOrPasswordError';
+      this.email = email;
+    }
+  }
+
+  class ValidationError extends Error {
+    constructor(code, message) {
+      super(message || code);
+      this.name = 'ValidationError';
+      this.code = code;
+    }
+  }
+
   var state = null; // the run in progress
   var outbox = [];
   var waiting = new Map(); // effect id -> {resolve, reject}
@@ -175,7 +192,97 @@
       hex.slice(20)].join('-');
   }
 
+  // A settled promise handed to a node-style callback when one is given, else returned.
+  function settle(promise, callback) {
+    if (typeof callback !== 'function') return promise;
+    promise.then(function (value) { callback(null, value); }, function (error) { callback(error); });
+    return undefined;
+  }
+
+  // `pg`, as custom-database scripts use it: each query is an effect the host runs with psycopg
+  // on a DSN of the connection's configuration.
+  function dsnOf(config) {
+    if (typeof config === 'string') return config;
+    if (config && typeof config.connectionString === 'string') return config.connectionString;
+    throw new Error('pg: pass the connection string, e.g. new Client(configuration.DSN)');
+  }
+
+  class PgClient {
+    constructor(config) {
+      this.dsn = dsnOf(config);
+    }
+    connect(callback) {
+      var done = Promise.resolve();
+      if (typeof callback === 'function') {
+        done.then(function () { callback(null); });
+        return undefined;
+      }
+      return done;
+    }
+    query(text, params, callback) {
+      if (typeof params === 'function') {
+        callback = params;
+        params = [];
+      }
+      if (text && typeof text === 'object') {
+        params = text.values || params;
+        text = text.text;
+      }
+      var run = effect('sql', {dsn: this.dsn, text: String(text), params: plain(params || [])});
+      return settle(run, callback);
+    }
+    end(callback) {
+      return settle(Promise.resolve(), callback);
+    }
+    release() {}
+  }
+
+  class PgPool extends PgClient {
+    connect(callback) {
+      var client = this;
+      var connected = Promise.resolve(client);
+      if (typeof callback === 'function') {
+        connected.then(function () { callback(null, client, function () {}); });
+        return undefined;
+      }
+      return connected;
+    }
+  }
+
+  var pg = {
+    Client: PgClient,
+    Pool: PgPool,
+    // The old `pg.connect(conString, function (err, client, done) {...})` of Auth0's templates.
+    connect: function (config, callback) {
+      return new PgPool(config).connect(callback);
+    },
+  };
+
+  // `bcrypt`: the host's bcrypt library does the work, so only the asynchronous forms exist.
+  function syncRefused(name, instead) {
+    return function () {
+      throw new Error('bcrypt.' + name + ' is not available in this sandbox: use bcrypt.' +
+        instead + ' (a callback or a promise)');
+    };
+  }
+
+  var bcrypt = {
+    compare: function (password, hash, callback) {
+      return settle(effect('bcrypt', {op: 'compare', password: String(password),
+        hash: String(hash)}), callback);
+    },
+    hash: function (password, rounds, callback) {
+      return settle(effect('bcrypt', {op: 'hash', password: String(password),
+        rounds: typeof rounds === 'number' ? rounds : 10}), callback);
+    },
+    compareSync: syncRefused('compareSync', 'compare'),
+    hashSync: syncRefused('hashSync', 'hash'),
+  };
+
   var builtins = {
+    pg: pg,
+    bcrypt: bcrypt,
+    bcryptjs: bcrypt,
     request: request,
     axios: axios,
     'node-fetch': fetch,
@@ -310,6 +417,42 @@
     };
   }
 
+  // --- Custom-database scripts ----------------------------------------------------------
+
+  var scripts = new Map(); // login, get_user, create, verify, change_password, delete
+
+  function scriptFailure(error) {
+    var name = error && error.name;
+    var message = error && error.message !== undefined ? String(error.message) : String(error);
+    if (name === 'WrongUsernameOrPasswordError') return {kind: 'wrong', message: message};
+    if (name === 'ValidationError') {
+      return {kind: 'validation', code: String(error.code), message: message};
+    }
+    return {kind: 'error', message: message, source: state.source};
+  }
+
+  async function databaseScript(input) {
+    var fn = scripts.get(input.script);
+    state.source = {kind: 'script', id: input.script, name: input.script};
+    try {
+      var value = await new Promise(function (resolve, reject) {
+        var called = false;
+        function callback(error, result) {
+          if (called) return;
+          called = true;
+          if (error) reject(error);
+          else resolve(result);
+        }
+        var returned = fn.apply(null, input.args.concat([callback]));
+        // An async script that throws rejects its promise instead.
+        if (returned && typeof returned.then === 'function') returned.then(null, callback);
+      });
+      return {outcome: {kind: 'ok'}, value: plain(value)};
+    } catch (error) {
+      return {outcome: scriptFailure(error)};
+    }
+  }
+
   var ml = {
     module: function (name, factory) {
       modules.set(name, factory);
@@ -324,6 +467,17 @@
         fn = function () { throw new SyntaxError('rule "' + name + '" does not compile: ' + message); };
       }
       rules.push({id: id, name: name, fn: fn});
+    },
+    script: function (name, compile) {
+      var fn;
+      try {
+        fn = compile();
+        if (typeof fn !== 'function') throw new TypeError('the script is not a function');
+      } catch (error) {
+        var message = String(error && error.message || error);
+        fn = function () { throw new SyntaxError('script "' + name + '" does not compile: ' + message); };
+      }
+      scripts.set(name, fn);
     },
     action: function (id, name, secrets, load) {
       var exports;
@@ -347,7 +501,7 @@
       logs = [];
       randomBytes = bytes;
       var run = state;
-      pipeline(input).then(function (result) {
+      (input.script ? databaseScript(input) : pipeline(input)).then(function (result) {
         run.result = result;
       }, function (error) {
         run.result = {outcome: failure(error)};
@@ -372,6 +526,8 @@
 
   Object.defineProperty(root, '__ml', {value: Object.freeze(ml)});
   root.UnauthorizedError = UnauthorizedError;
+  root.WrongUsernameOrPasswordError = WrongUsernameOrPasswordError;
+  root.ValidationError = ValidationError;
   root.auth0 = auth0;
   root.global = {};
   root.require = require;

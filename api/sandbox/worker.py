@@ -65,7 +65,7 @@ def _script(text: str) -> str:
 
 class Configuration:
     """One context holding the prelude, the modules the code requires, the configuration
-    object and the compiled rules and actions."""
+    object and the compiled rules and actions, or a custom-database connection's scripts."""
 
     def __init__(self, setup: dict[str, Any], memory_bytes: int, deadline: float) -> None:
         self.context = quickjs.Context()
@@ -75,6 +75,7 @@ class Configuration:
         code = " ".join(
             [rule["script"] for rule in setup["rules"]]
             + [action["code"] for action in setup["actions"]]
+            + list(setup.get("scripts", {}).values())
         )
         for name in sorted(set(REQUIRED.findall(code)) & set(MODULES)):
             self._eval(
@@ -91,6 +92,12 @@ class Configuration:
             head = f"__ml.rule({_json(rule['id'])}, {_json(rule['name'])}, "
             self._compile(
                 head, f"function () {{ return (\n{_script(rule['script'])}\n); }})", deadline
+            )
+        for name, script in setup.get("scripts", {}).items():
+            self._compile(
+                f"__ml.script({_json(name)}, ",
+                f"function () {{ return (\n{_script(script)}\n); }})",
+                deadline,
             )
         for action in setup["actions"]:
             head = (

@@ -21,6 +21,7 @@ from metaledger.api.auth.login import (
 from metaledger.api.auth.tokens import CLIENT_CREDENTIALS_GRANT
 from metaledger.api.auth.user_tokens import PASSWORD_GRANT, user_scopes, user_token_response
 from metaledger.api.bootstrap import Container
+from metaledger.api.custom_databases import ScriptFailed, ScriptRefused
 from metaledger.api.http.body import decode, read_limited
 from metaledger.api.http.deps import ContainerDep, request_id
 from metaledger.api.http.errors import OAuthError
@@ -140,7 +141,7 @@ def password_login(
         if grant_type == PASSWORD_REALM
         else container.settings.default_directory
     )
-    if connection not in client.connections:
+    if not connection_enabled(container, client, connection):
         raise OAuthError(
             403,
             "unauthorized_client",
@@ -164,6 +165,13 @@ def password_login(
         raise OAuthError(403, "invalid_grant", "Wrong email or password.") from None
     except UserBlocked:
         raise OAuthError(401, "unauthorized", "user is blocked") from None
+    except (ScriptFailed, ScriptRefused) as failed:
+        # The connection's login script failed: Auth0 answers the script's message.
+        raise OAuthError(403, "access_denied", failed.message) from None
+    except SandboxBusy:
+        raise OAuthError(
+            503, "temporarily_unavailable", "Every sandbox worker is busy; try again."
+        ) from None
     actor = Actor(
         kind="user",
         id=user.user_id,
@@ -196,6 +204,16 @@ def password_login(
             added,
         )
     )
+
+
+def connection_enabled(container: Container, client: Client, connection: str) -> bool:
+    """Whether the application may log users in (or sign them up) on `connection`: one it
+    lists, or a stored connection that lists it (or any, for the admin client)."""
+    if connection in client.connections:
+        return True
+    if client.all_connections:
+        return container.connections.stored_by_name(connection) is not None
+    return container.connections.enables(connection, client.client_id)
 
 
 def run_login_code(container: Container, user: User, login: Login) -> Claims:

@@ -15,10 +15,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from metaledger.api.bootstrap import Container
+from metaledger.api.connection_store import IMPORT_MODE
+from metaledger.api.custom_databases import ScriptFailed, ScriptRefused, WrongPassword
 from metaledger.api.http.body import decode, read_limited, validate
 from metaledger.api.http.deps import ContainerDep, raw_body_of, request_id
 from metaledger.api.http.errors import ApiError
 from metaledger.api.http.responses import json_response
+from metaledger.api.http.routes.oauth import connection_enabled
 from metaledger.api.http.schemas import (
     DisplayName,
     Email,
@@ -130,9 +133,9 @@ def sign_up(container: Container, request: Request, body: SignupRequest) -> Resp
     client = container.clients.get(body.client_id)
     if client is None:
         raise SignupRefused(401, "unauthorized", "Unknown client.", name="UnauthorizedError")
-    if body.connection not in container.settings.connections:
+    if body.connection not in container.connections:
         raise invalid_signup("Connection does not exist.")
-    if body.connection not in client.connections:
+    if not connection_enabled(container, client, body.connection):
         raise SignupRefused(
             403,
             "unauthorized",
@@ -171,6 +174,7 @@ def sign_up(container: Container, request: Request, body: SignupRequest) -> Resp
     added = run_registration_code(
         container, {**profile, USER_METADATA: dict(user_metadata), APP_METADATA: {}}, login
     )
+    legacy_signup(container, body, {**profile, USER_METADATA: dict(user_metadata)})
     try:
         written = container.profiles.create_user(
             NewUser(
@@ -200,6 +204,30 @@ def sign_up(container: Container, request: Request, body: SignupRequest) -> Resp
     if user.user_metadata:
         reply[USER_METADATA] = user.user_metadata
     return json_response(reply)
+
+
+def legacy_signup(container: Container, body: SignupRequest, user: dict[str, Any]) -> None:
+    """On a custom database: an email its legacy store has (`get_user`) is refused as an
+    existing user; without import mode the `create` script stores the new user there."""
+    connection = container.databases.custom(body.connection)
+    if connection is None:
+        return
+    try:
+        if container.databases.get_user(connection, body.email) is not None:
+            raise invalid_signup("Invalid sign up")
+        if connection["options"].get(IMPORT_MODE) is not True:
+            container.databases.create(connection, {**user, "password": body.password})
+    except ScriptRefused as refused:
+        raise SignupRefused(400, refused.code, refused.message, name="ValidationError") from None
+    except (ScriptFailed, WrongPassword) as failed:
+        message = failed.message if isinstance(failed, ScriptFailed) else "Invalid sign up"
+        raise SignupRefused(
+            400, "extensibility_error", message, name="ExtensibilityError"
+        ) from None
+    except SandboxBusy:
+        raise SignupRefused(
+            503, "temporarily_unavailable", "Every sandbox worker is busy; try again."
+        ) from None
 
 
 def run_registration_code(
