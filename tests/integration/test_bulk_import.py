@@ -318,3 +318,14 @@ def test_a_line_applied_before_a_crash_is_not_applied_again(
     assert container.jobs.store.error_count(job.id) == 0
     [user_id] = container.profiles.email_index.user_ids_by_email("once@example.com")
     assert container.profiles.get_user(user_id).version == 1
+
+
+def test_users_import_into_a_connection_created_through_the_api(http: httpx.Client) -> None:
+    created = http.post(
+        "/api/v2/connections", json={"name": "partners", "strategy": "auth0", "options": {}}
+    )
+    assert created.status_code == 201, created.text
+    job = import_users(http, json_file([{"email": "pat@example.com"}]), created.json()["id"])
+    assert finished(http, job["id"])["summary"]["inserted"] == 1
+    found = http.get("/api/v2/users-by-email", params={"email": "pat@example.com"}).json()
+    assert [user["identities"][0]["connection"] for user in found] == ["partners"]

@@ -15,6 +15,7 @@ from starlette.responses import FileResponse, Response
 
 from metaledger.api.auth.tokens import Principal
 from metaledger.api.bootstrap import Jobs
+from metaledger.api.connection_store import ConnectionRegistry
 from metaledger.api.directory import Connection, connection_id
 from metaledger.api.http.deps import ContainerDep, any_scope, body_of, raw_body_of
 from metaledger.api.http.errors import ApiError, invalid_body
@@ -64,13 +65,14 @@ def payload_error(message: str) -> ApiError:
     return invalid_body(f"Payload validation error: '{message}'.")
 
 
-def connection_named_by(jobs: Jobs, id_: object) -> Connection:
+def connection_named_by(connections: ConnectionRegistry, id_: object) -> Connection:
+    """The connection `id_` names, configured or created through the API."""
     if not isinstance(id_, str) or not id_:
         raise payload_error("Missing required property: connection_id")
-    connection = jobs.directory.by_id(id_)
-    if connection is None:
+    found = connections.by_id(id_)
+    if found is None:
         raise ApiError(400, "The connection does not exist.", "inexistent_connection")
-    return connection
+    return Connection(id_, str(found["name"]))
 
 
 def form_flag(value: object, name: str) -> bool:
@@ -162,7 +164,7 @@ async def create_import(
         users = form.get("users")
         if not isinstance(users, UploadFile):
             raise payload_error("Missing required property: users")
-        connection = connection_named_by(jobs, form.get("connection_id"))
+        connection = connection_named_by(container.connections, form.get("connection_id"))
         upsert = form_flag(form.get("upsert"), "upsert")
         form_flag(form.get("send_completion_email"), "send_completion_email")
         external_id = form.get("external_id")
@@ -211,7 +213,7 @@ def create_export(
 ) -> Response:
     connection = None
     if body.connection_id is not None:
-        connection = connection_named_by(jobs, body.connection_id)
+        connection = connection_named_by(container.connections, body.connection_id)
     as_of = None
     if body.as_of is not None:
         as_of = parse_instant(body.as_of, "as_of").isoformat()
