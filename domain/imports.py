@@ -37,7 +37,7 @@ from metaledger.domain.profiles import NewUser, UserProfiles, UserUpdate
 from metaledger.domain.user import PROFILE_ATTRIBUTES, User, user_aggregate_id
 
 GZIP_MAGIC = b"\x1f\x8b"
-CHUNK = 1000
+CHUNK = 4000
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 # Root attributes an upsert replaces (Auth0's upsertable fields, beside the two buckets).
 UPSERTABLE = (
