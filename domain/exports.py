@@ -23,6 +23,7 @@ from uuid import UUID
 import orjson
 from eventsourcing.utils import resolve_topic
 
+from metaledger.domain.jobs import bulk_collection_pace
 from metaledger.domain.ports import as_uuid
 from metaledger.domain.profiles import UserProfiles
 from metaledger.domain.upcasting import upcast
@@ -119,6 +120,7 @@ def write_export(
     """Writes the users to a file at `path`, gzipped unless told; returns how many."""
     written = 0
     with contextlib.ExitStack() as files:
+        files.enter_context(bulk_collection_pace())  # the fold runs as the users are read
         if gzipped:
             # Level 1: several times faster than the default, and JSON compresses well anyway.
             out: gzip.GzipFile | BinaryIO = files.enter_context(

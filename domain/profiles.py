@@ -29,7 +29,7 @@ from metaledger.domain.errors import (
 )
 from metaledger.domain.metadata import APP_METADATA, USER_METADATA, Metadata, MetadataLimits
 from metaledger.domain.ports import EmailClaim, EmailTakenError, PasswordHasher
-from metaledger.domain.user import User, user_aggregate_id
+from metaledger.domain.user import User, created_user, user_aggregate_id
 
 DEFAULT_CONNECTION = "Username-Password-Authentication"
 # A PATCH that keeps losing the optimistic-concurrency race is retried this often.
@@ -120,7 +120,7 @@ class UserProfiles(ProfilesApplication):
             password_hash = self._hash(new.password)
         if password_hash is not None:
             profile["password_hash"] = password_hash
-        user = User(
+        user = created_user(
             user_id=user_id,
             connection=new.connection,
             profile=profile,

@@ -158,6 +158,11 @@ class SideTables:
         return self.rows(self._events_after, (position, limit))
 
 
+def _id_text(originator_id: UUID | str) -> str:
+    """An originator id as the library's SQLite recorder writes it."""
+    return originator_id.hex if isinstance(originator_id, UUID) else originator_id
+
+
 def _destroys_a_key(stored_events: Sequence[StoredEvent]) -> bool:
     return any(isinstance(s, SealedStoredEvent) and s.destroys_key for s in stored_events)
 
@@ -168,6 +173,8 @@ class SQLiteProfilesRecorder(
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         self._beside = self._tables(SQLITE, "", None, events_table_name)
         super().__init__(datastore, events_table_name)
+        self._max_rowid = f"SELECT MAX(rowid) FROM {events_table_name}"
+        self._rowids_after = f"SELECT rowid FROM {events_table_name} WHERE rowid > ? ORDER BY rowid"
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *self._beside]
@@ -184,12 +191,28 @@ class SQLiteProfilesRecorder(
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        ids = super()._insert_events(c, stored_events, **kwargs)
+        ids = self._insert_rows(c, stored_events)
         if _destroys_a_key(stored_events):
             # Freed cells are zeroed rather than left in the file (a build default on Debian).
             c.execute("PRAGMA secure_delete = ON")
         self._write_beside(c.executemany, stored_events, kwargs)
         return ids
+
+    def _insert_rows(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """The events in one statement (the library inserts them a row at a time to read each
+        row id); their row ids are the ones after the table's largest, read back in order,
+        since the writer lock keeps any other append out of this transaction."""
+        c.execute(self._max_rowid)
+        (last,) = c.fetchone()
+        c.executemany(
+            self.insert_events_statement,
+            [
+                (_id_text(s.originator_id), s.originator_version, s.topic, s.state)
+                for s in stored_events
+            ],
+        )
+        c.execute(self._rowids_after, (last or 0,))
+        return [row[0] for row in c.fetchall()]
 
     def _writing(self) -> AbstractContextManager[None]:
         pool = self.datastore.pool

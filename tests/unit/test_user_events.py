@@ -9,7 +9,7 @@ from eventsourcing.utils import get_topic
 
 from metaledger.domain.actor import Actor
 from metaledger.domain.errors import UserNotFound
-from metaledger.domain.user import REDACTED, User
+from metaledger.domain.user import REDACTED, User, created_user
 
 ACTOR = Actor(kind="client", id="client-1", grant="client-credentials", request_id="req-1")
 
@@ -122,3 +122,27 @@ def test_stored_topics_keep_the_module_path_events_were_first_stored_under() -> 
         "domain.user:User.UserDeleted",
         "domain.user:User.UserLoggedIn",
     ]
+
+
+def test_created_user_is_what_the_decorated_constructor_makes() -> None:
+    fields: dict[str, Any] = {
+        "user_id": "auth0|0123456789abcdef01234567",
+        "connection": "Username-Password-Authentication",
+        "profile": {"email": "jane@example.com"},
+        "user_metadata": {"hobby": "surfing"},
+        "app_metadata": {"plan": "pro"},
+        "actor": ACTOR.as_dict(),
+    }
+    made, built = User(**fields), created_user(**fields)
+    (made_event,) = made.collect_events()
+    (built_event,) = built.collect_events()
+    assert type(built_event) is type(made_event)
+    # Field order too: the stored event's JSON is written in it.
+    assert list(vars(built_event).items()) == [
+        (name, vars(built_event)["timestamp"] if name == "timestamp" else value)
+        for name, value in vars(made_event).items()
+    ]
+    assert vars(built) | {"_created_on": None, "_modified_on": None} == vars(made) | {
+        "_created_on": None,
+        "_modified_on": None,
+    }
