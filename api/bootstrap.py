@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
 from metaledger.api import stores
@@ -29,6 +30,8 @@ from metaledger.consumers.entitlements import EntitlementsHandler
 from metaledger.consumers.runner import ConsumerConfig, ConsumerRunner, Handler
 from metaledger.domain.metadata import MetadataLimits
 from metaledger.domain.profiles import UserProfiles
+from metaledger.projections.audit.projector import AuditProjector, AuditProjectorService
+from metaledger.projections.audit.store import AuditStore
 from metaledger.projections.relay.service import RelayConfig, RelayService
 from metaledger.projections.relay.service import build_relay as relay_of
 from metaledger.projections.relay.topics import TopicSpec
@@ -63,6 +66,7 @@ class Container:
     password_policy: PasswordPolicy
     login: PasswordLogin
     search: SearchStore
+    audit: AuditStore
     # Started and stopped with the HTTP app, in order (stopped in reverse).
     background: list[BackgroundService] = field(default_factory=list)
 
@@ -76,6 +80,25 @@ class SearchProjection:
 
     def service(self) -> ProjectorService:
         return ProjectorService(Projector(self.profiles, self.store))
+
+    def close(self) -> None:
+        self.store.close()
+        self.profiles.close()
+
+
+@dataclass
+class AuditProjection:
+    """The audit projector's parts: the log it follows and the read model it writes."""
+
+    profiles: UserProfiles
+    store: AuditStore
+    retention: timedelta
+
+    def projector(self) -> AuditProjector:
+        return AuditProjector(self.profiles, self.store, retention=self.retention)
+
+    def service(self) -> AuditProjectorService:
+        return AuditProjectorService(self.projector())
 
     def close(self) -> None:
         self.store.close()
@@ -126,9 +149,11 @@ def build_http(settings: Settings) -> Container:
     signing_key = SigningKey.load_or_create(settings.data_dir, settings.signing_key_pem)
     profiles = build_profiles(settings)
     search = stores.search_store(settings.store)
+    audit = stores.audit_store(settings.store)
     background: list[BackgroundService] = []
     if settings.embedded_workers:
         background.append(SearchProjection(profiles, search).service())
+        background.append(AuditProjection(profiles, audit, log_retention(settings)).service())
         background.extend(_embedded_relay(settings, profiles))
     return Container(
         settings=settings,
@@ -171,12 +196,23 @@ def build_http(settings: Settings) -> Container:
             ),
         ),
         search=search,
+        audit=audit,
         background=background,
     )
 
 
 def build_projector(settings: Settings) -> SearchProjection:
     return SearchProjection(build_profiles(settings), stores.search_store(settings.store))
+
+
+def build_audit_projector(settings: Settings) -> AuditProjection:
+    return AuditProjection(
+        build_profiles(settings), stores.audit_store(settings.store), log_retention(settings)
+    )
+
+
+def log_retention(settings: Settings) -> timedelta:
+    return timedelta(days=settings.log_retention_days)
 
 
 def relay_config(settings: Settings, *, producer_process: bool = False) -> RelayConfig | None:

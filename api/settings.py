@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     kafka_replication_factor: Positive = 1
     # DELETE /api/v2/users/{id} without `erase=`: also destroy the user's personal data?
     erase_on_delete: bool = False
+    # Log records the API writes directly (failed logins, failed API calls: they carry IPs)
+    # are kept this many days; the event history, and the records made from it, stay.
+    log_retention_days: Positive = 30
     # `serve` also runs the background workers (search projector, relay) in its own process;
     # false when they run as processes of their own (`metaledger project`, `metaledger relay`).
     embedded_workers: bool = True
