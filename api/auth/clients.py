@@ -23,6 +23,8 @@ MANAGEMENT_SCOPES = (
     "update:users",
     "update:users_app_metadata",
     "delete:users",
+    "read:logs",
+    "read:logs_users",
 )
 
 

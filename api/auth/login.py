@@ -15,11 +15,20 @@ class LoginRefused(Exception):
 
 
 class WrongCredentials(LoginRefused):
-    """Unknown user, no password set, or a wrong password: the caller cannot tell which."""
+    """Unknown user, no password set, or a wrong password: the caller cannot tell which (the
+    log can: `user_id` is set for a user who exists)."""
+
+    def __init__(self, user_id: str | None = None) -> None:
+        super().__init__("wrong email or password")
+        self.user_id = user_id
 
 
 class UserBlocked(LoginRefused):
     """The password is right but an administrator blocked the user."""
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__("user is blocked")
+        self.user_id = user_id
 
 
 class TooManyAttempts(LoginRefused):
@@ -64,12 +73,12 @@ class PasswordLogin:
         if user is None or not verified:
             self.throttle.failed(key)
             self.ip_throttle.failed(address)
-            raise WrongCredentials
+            raise WrongCredentials(user.user_id if user is not None else None)
         # This pair's streak only: the address's count stays, or one account the attacker
         # owns would reset a spray across the others.
         self.throttle.succeeded(key)
         if user.profile.get("blocked") is True:
-            raise UserBlocked
+            raise UserBlocked(user.user_id)
         return user
 
     def _find(self, connection: str, username: str) -> User | None:

@@ -14,6 +14,7 @@ from metaledger.api.http.errors import install_error_handlers
 from metaledger.api.http.middleware import BodyDeadlineMiddleware, CorrelationIdMiddleware
 from metaledger.api.http.openapi import install_openapi
 from metaledger.api.http.routes import (
+    audit,
     health,
     history,
     oauth,
@@ -23,6 +24,7 @@ from metaledger.api.http.routes import (
     users,
     wellknown,
 )
+from metaledger.api.http.routes import logs as log_records
 
 DESCRIPTION = """
 metaledger keeps Auth0-style `user_metadata` and `app_metadata` as immutable events and speaks
@@ -57,6 +59,7 @@ def create_app(container: Container) -> FastAPI:
         module.router
         for module in (users, search, history, oauth, signup, userinfo, wellknown, health)
     ]
+    routers += [log_records.router, audit.router]
     for router in routers:
         app.include_router(router)
     install_openapi(app, routers)

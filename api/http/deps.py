@@ -50,9 +50,11 @@ async def get_principal(request: Request, container: ContainerDep) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("Bad HTTP authentication header format")
     try:
-        return container.tokens.verify(token.strip(), container.settings.management_audience)
+        principal = container.tokens.verify(token.strip(), container.settings.management_audience)
     except InvalidTokenError as error:
         raise _unauthorized(error.message) from None
+    request.state.principal = principal  # the log names the caller of a refused call
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -276,11 +276,16 @@ class Statements:
         one parameter: the user's aggregate id."""
         m = self.dialect.placeholder
         changes, values = self.table(CHANGES_TABLE), self.table(VALUES_TABLE)
+        logs, users = self.table(LOGS_TABLE), self.table(USERS_TABLE)
+        # Records written directly name the user by id, or by the email typed at a login.
+        direct = f"UPDATE {logs} SET user_name = NULL WHERE position IS NULL AND "
         return [
             f"DELETE FROM {values} WHERE (position, seq) IN "
             f"(SELECT position, seq FROM {changes} WHERE aggregate_id = {m})",
             f"DELETE FROM {changes} WHERE aggregate_id = {m}",
-            f"UPDATE {self.table(USERS_TABLE)} SET user_name = NULL WHERE aggregate_id = {m}",
+            f"{direct}user_id = (SELECT user_id FROM {users} WHERE aggregate_id = {m})",
+            f"{direct}lower(user_name) = (SELECT user_name FROM {users} WHERE aggregate_id = {m})",
+            f"UPDATE {users} SET user_name = NULL WHERE aggregate_id = {m}",
         ]
 
     def changes_page(self, query: ChangeQuery) -> tuple[str, tuple[Any, ...]]:

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from metaledger.api.bootstrap import Container
+from metaledger.api.http.audit_log import Failure, record
 from metaledger.api.http.body import decode, read_limited, validate
 from metaledger.api.http.deps import ContainerDep, raw_body_of, request_id
 from metaledger.api.http.errors import ApiError
@@ -32,6 +33,7 @@ from metaledger.domain.actor import Actor
 from metaledger.domain.errors import DomainError, UserAlreadyExists
 from metaledger.domain.metadata import USER_METADATA
 from metaledger.domain.profiles import NewUser
+from metaledger.projections.audit.records import FAILED_SIGNUP
 
 router = APIRouter(tags=["authentication"])
 
@@ -187,16 +189,25 @@ def sign_up(container: Container, request: Request, body: SignupRequest) -> Resp
     openapi_extra=raw_body_of(SignupRequest),
 )
 async def signup(request: Request, container: ContainerDep) -> Response:
+    body: SignupRequest | None = None
     try:
         raw = await read_limited(request, SIGNUP_BODY_LIMIT)
         body = validate(SignupRequest, decode(raw, request.headers.get("content-type", "")))
         # Hashing is slow on purpose: off the event loop.
         response: Response = await run_in_threadpool(sign_up, container, request, body)
     except SignupRefused as refused:
-        return refused.response()
+        refusal = refused
     except ApiError as error:
         code = "invalid_signup" if error.status == 400 else error.error_code or "invalid_signup"
-        return SignupRefused(error.status, code, error.message).response()
+        refusal = SignupRefused(error.status, code, error.message)
     except DomainError as error:
-        return invalid_signup(error.message).response()
-    return response
+        refusal = invalid_signup(error.message)
+    else:
+        return response  # the sign-up's `ss` record comes from its event
+    failure = Failure(
+        FAILED_SIGNUP,
+        user_name=body.email if body else None,
+        connection=body.connection if body else None,
+    )
+    await record(request, failure, refusal.body["message"], body.client_id if body else None)
+    return refusal.response()

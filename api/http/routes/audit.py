@@ -1,0 +1,174 @@
+"""metaledger extension: `GET /api/v2/audit/changes`, every user's changes by key, value, actor,
+client and time, newest first; JSON pages with checkpoints, or CSV for an auditor."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response, StreamingResponse
+
+from metaledger.api.auth.tokens import Principal
+from metaledger.api.http.deps import ContainerDep, any_scope
+from metaledger.api.http.errors import ApiError
+from metaledger.api.http.query_params import invalid_query, parse_instant
+from metaledger.api.http.responses import NEXT_HEADER, POSITION_HEADER, json_response
+from metaledger.projections.audit.records import ChangeRow, micros
+from metaledger.projections.audit.store import AuditStore, ChangePage, ChangeQuery, Cursor
+from metaledger.projections.search.errors import QueryTimeout
+
+router = APIRouter(prefix="/api/v2", tags=["audit"])
+
+DEFAULT_TAKE = 100
+MAX_TAKE = 1000
+CSV_PAGE = 1000
+CSV_COLUMNS = (
+    "date",
+    "user_id",
+    "key",
+    "old",
+    "new",
+    "event",
+    "version",
+    "actor_kind",
+    "actor_id",
+    "client_id",
+    "request_id",
+    "ip",
+    "position",
+)
+# A spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TIMEOUT_MESSAGE = "The query exceeded the timeout. Please narrow it (key, time range)."
+
+DESCRIPTION = """
+Every user's changes, one per key an event changed, newest first (metaledger extension). Each
+has the `user_id`, the `key` (`app_metadata.roles`, `user_metadata.hobby`, `email`), the `old`
+and `new` values, the `event` and its `version` and `position`, the `date`, the `actor` (kind
+and id), the `client_id`, the `request_id` and the `ip`.
+
+Filters: `key` (a key, or a prefix such as `app_metadata`), `to` (the new value, or a value an
+array gained: `to=admin` finds who granted the role) and `from` (the old value, or a value an
+array lost), `actor_kind`, `actor_id`, `client_id`, `user_id`, and `since` (inclusive) to
+`until` (exclusive). Page with `take` and `before` = the `next` of the previous page (also in
+the X-Metaledger-Next header). With `Accept: text/csv`, every matching change in one CSV file
+(values as JSON). An erased user's changes are gone; their log records stay.
+"""
+
+ReadLogs = Annotated[Principal, Depends(any_scope("read:logs"))]
+Text = Annotated[str | None, Query(min_length=1, max_length=1024)]
+
+
+@router.get(
+    "/audit/changes", summary="Changes across users (metaledger extension)", description=DESCRIPTION
+)
+async def audit_changes(
+    request: Request,
+    container: ContainerDep,
+    _: ReadLogs,
+    key: Text = None,
+    to: Text = None,
+    from_: Annotated[str | None, Query(alias="from", min_length=1, max_length=1024)] = None,
+    actor_kind: Text = None,
+    actor_id: Text = None,
+    client_id: Text = None,
+    user_id: Text = None,
+    since: Annotated[str | None, Query(description="ISO-8601 date-time, inclusive.")] = None,
+    until: Annotated[str | None, Query(description="ISO-8601 date-time, exclusive.")] = None,
+    before: Annotated[
+        str | None, Query(max_length=64, description="Checkpoint: the previous page's `next`.")
+    ] = None,
+    take: Annotated[int | None, Query(ge=1, le=MAX_TAKE)] = None,
+) -> Response:
+    query = ChangeQuery(
+        key=key,
+        to=to,
+        from_=from_,
+        actor_kind=actor_kind,
+        actor_id=actor_id,
+        client_id=client_id,
+        user_id=user_id,
+        since=micros(parse_instant(since, "since")) if since else None,
+        until=micros(parse_instant(until, "until")) if until else None,
+        after=_cursor(before) if before else None,
+        take=take or DEFAULT_TAKE,
+    )
+    store = container.audit
+    position = str(await run_in_threadpool(store.position) or 0)
+    headers = {POSITION_HEADER: position}
+    if "text/csv" in request.headers.get("accept", ""):
+        first = await run_in_threadpool(_page, store, replace(query, take=CSV_PAGE))
+        return StreamingResponse(
+            _csv(store, query, first),
+            media_type="text/csv; charset=utf-8",
+            headers={**headers, "Content-Disposition": 'attachment; filename="changes.csv"'},
+        )
+    page = await run_in_threadpool(_page, store, query)
+    body: dict[str, Any] = {"changes": [change.as_dict() for change in page.changes]}
+    if page.next is not None:
+        body["next"] = page.next
+        headers[NEXT_HEADER] = page.next
+    return json_response(body, headers=headers)
+
+
+def _cursor(text: str) -> Cursor:
+    try:
+        return Cursor.parse(text)
+    except ValueError:
+        raise invalid_query(
+            f"Query validation error: '{text}' is not the `next` of a page on property before."
+        ) from None
+
+
+def _page(store: AuditStore, query: ChangeQuery) -> ChangePage:
+    try:
+        return store.changes(query)
+    except QueryTimeout:
+        raise ApiError(503, TIMEOUT_MESSAGE, "temporarily_unavailable") from None
+
+
+def _csv(store: AuditStore, query: ChangeQuery, first: ChangePage) -> Iterator[str]:
+    """The header, then every page from the first one on (pages read as the file is sent)."""
+    yield _line(CSV_COLUMNS)
+    page = first
+    while True:
+        for change in page.changes:
+            yield _line(_cells(change))
+        if page.next is None:
+            return
+        page = store.changes(replace(query, take=CSV_PAGE, after=Cursor.parse(page.next)))
+
+
+def _cells(change: ChangeRow) -> list[Any]:
+    row = change.as_dict()
+    values = {
+        **row,
+        "old": _json(change.old),
+        "new": _json(change.new),
+        "actor_kind": change.actor_kind,
+        "actor_id": change.actor_id,
+    }
+    return [values[column] for column in CSV_COLUMNS]
+
+
+def _json(value: Any) -> str:
+    return "" if value is None else orjson.dumps(value).decode()
+
+
+def _line(cells: Any) -> str:
+    out = io.StringIO()
+    csv.writer(out).writerow([_inert(cell) for cell in cells])
+    return out.getvalue()
+
+
+def _inert(cell: Any) -> Any:
+    """A cell a spreadsheet shows as text, not runs as a formula."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return "" if cell is None else cell
