@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 
-from metaledger.api.bootstrap import build_profiles, build_projector
+from metaledger.api.bootstrap import build_audit_projector, build_profiles, build_projector
+from metaledger.api.cli import audit
 from metaledger.api.settings import Settings
 from metaledger.projections.search.projector import (
     EVENTS_PER_PASS,
@@ -30,27 +31,41 @@ from metaledger.projections.search.projector import (
 from metaledger.projections.search.projector import rebuild as rebuild_read_model
 
 DEFAULT_PROCESSES = os.cpu_count() or 1
+READ_MODELS = ("search", "audit", "all")
 
 
 def project(settings: Settings, _: argparse.Namespace) -> int:
     projection = build_projector(settings)
     service = projection.service()
+    # The audit projector follows the log beside it, in a thread of its own.
+    audit_projection = build_audit_projector(settings)
+    audit_service = audit_projection.service()
 
     def stop(_signal: int, _frame: FrameType | None) -> None:
+        audit_service.stop()
         service.stop()
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     position = projection.store.position() or 0
     print(f"metaledger: projecting from position {position}", file=sys.stderr)
+    audit_service.start()
     try:
         service.run()
     finally:
+        audit_service.stop()
+        audit_projection.close()
         projection.close()
     return 0
 
 
 def rebuild_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--read-model",
+        choices=READ_MODELS,
+        default="all",
+        help="which read model to rebuild (default: all)",
+    )
     parser.add_argument(
         "--events-per-pass",
         type=int,
@@ -69,6 +84,10 @@ def rebuild_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    if args.read_model in ("audit", "all"):
+        audit.rebuild(settings)
+    if args.read_model == "audit":
+        return 0
     projection = build_projector(settings)
     profiles, store = projection.profiles, projection.store
     try:

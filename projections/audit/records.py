@@ -188,7 +188,8 @@ def _texts(value: Any, other: Any) -> list[str]:
     if isinstance(value, list):
         before = other if isinstance(other, list) else []
         kept = {term_text(item) for item in before}
-        return [text for item in value if (text := term_text(item)) not in kept and text]
+        texts = (term_text(item) for item in value)
+        return list(dict.fromkeys(text for text in texts if text and text not in kept))
     text = term_text(value)
     return [text] if text else []
 

@@ -3,13 +3,10 @@ client and time, newest first; JSON pages with checkpoints, or CSV for an audito
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
@@ -19,7 +16,8 @@ from metaledger.api.http.deps import ContainerDep, any_scope
 from metaledger.api.http.errors import ApiError
 from metaledger.api.http.query_params import invalid_query, parse_instant
 from metaledger.api.http.responses import NEXT_HEADER, POSITION_HEADER, json_response
-from metaledger.projections.audit.records import ChangeRow, micros
+from metaledger.projections.audit.export import CSV_COLUMNS, cells, csv_line
+from metaledger.projections.audit.records import micros
 from metaledger.projections.audit.store import AuditStore, ChangePage, ChangeQuery, Cursor
 from metaledger.projections.search.errors import QueryTimeout
 
@@ -28,23 +26,6 @@ router = APIRouter(prefix="/api/v2", tags=["audit"])
 DEFAULT_TAKE = 100
 MAX_TAKE = 1000
 CSV_PAGE = 1000
-CSV_COLUMNS = (
-    "date",
-    "user_id",
-    "key",
-    "old",
-    "new",
-    "event",
-    "version",
-    "actor_kind",
-    "actor_id",
-    "client_id",
-    "request_id",
-    "ip",
-    "position",
-)
-# A spreadsheet runs a cell that starts with one of these as a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TIMEOUT_MESSAGE = "The query exceeded the timeout. Please narrow it (key, time range)."
 
 DESCRIPTION = """
@@ -135,40 +116,11 @@ def _page(store: AuditStore, query: ChangeQuery) -> ChangePage:
 
 def _csv(store: AuditStore, query: ChangeQuery, first: ChangePage) -> Iterator[str]:
     """The header, then every page from the first one on (pages read as the file is sent)."""
-    yield _line(CSV_COLUMNS)
+    yield csv_line(CSV_COLUMNS)
     page = first
     while True:
         for change in page.changes:
-            yield _line(_cells(change))
+            yield csv_line(cells(change))
         if page.next is None:
             return
         page = store.changes(replace(query, take=CSV_PAGE, after=Cursor.parse(page.next)))
-
-
-def _cells(change: ChangeRow) -> list[Any]:
-    row = change.as_dict()
-    values = {
-        **row,
-        "old": _json(change.old),
-        "new": _json(change.new),
-        "actor_kind": change.actor_kind,
-        "actor_id": change.actor_id,
-    }
-    return [values[column] for column in CSV_COLUMNS]
-
-
-def _json(value: Any) -> str:
-    return "" if value is None else orjson.dumps(value).decode()
-
-
-def _line(cells: Any) -> str:
-    out = io.StringIO()
-    csv.writer(out).writerow([_inert(cell) for cell in cells])
-    return out.getvalue()
-
-
-def _inert(cell: Any) -> Any:
-    """A cell a spreadsheet shows as text, not runs as a formula."""
-    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
-        return "'" + cell
-    return "" if cell is None else cell
