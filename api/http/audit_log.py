@@ -1,7 +1,7 @@
 """Log records of what changes no user (failed logins, token exchanges, failed Management API
 calls), written into the audit read model as they happen. They carry addresses, so they expire
-(METALEDGER_LOG_RETENTION_DAYS); never a password, a token or a request body. A record that
-cannot be written is logged and the request answered as if it had been."""
+(METALEDGER_LOG_RETENTION_DAYS); never a password, a token, a request body or a query's
+values. A record that cannot be written is logged and the request answered as if it had been."""
 
 from __future__ import annotations
 
@@ -79,12 +79,13 @@ async def failed_api_call(request: Request, status: int, message: str, code: str
     if not request.url.path.startswith("/api/v2/"):
         return
     principal: Principal | None = getattr(request.state, "principal", None)
-    query = request.url.query
+    # The parameters' names only: their values may be personal (users-by-email?email=…).
+    parameters = sorted(set(request.query_params.keys()))
     details = {
         "request": {
             "method": request.method,
             "path": request.url.path[:MAX_TEXT],
-            **({"query": query[:MAX_TEXT]} if query else {}),
+            **({"query_parameters": parameters} if parameters else {}),
         },
         "response": {"statusCode": status, "body": {"errorCode": code, "message": message}},
     }

@@ -61,6 +61,7 @@ class SQLiteAuditStore(AuditReads, SQLiteTrackingRecorder):
         super().__init__(datastore)
         self.application_name = application_name
         self.statement_timeout = STATEMENT_TIMEOUT_SECONDS
+        self._truncate_again = False
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *self.ddl]
@@ -103,13 +104,20 @@ class SQLiteAuditStore(AuditReads, SQLiteTrackingRecorder):
     # Writes
 
     def apply(self, batch: AuditBatch) -> None:
+        if self._truncate_again:
+            # A reader that kept the WAL from being truncated after an erasure is gone by now.
+            self._truncate_wal()
         with self.datastore.transaction(commit=True) as c:
             c.execute(SECURE_DELETE)
             self._insert_tracking(c, Tracking(self.application_name, batch.position))
             self._write(c, batch)
+        self._truncate_again = bool(batch.erased)
         if batch.erased:
-            with self.datastore.get_connection(commit=True) as connection:
-                truncate_wal(connection.cursor(), "audit read model")
+            self._truncate_wal()
+
+    def _truncate_wal(self) -> None:
+        with self.datastore.get_connection(commit=True) as connection:
+            truncate_wal(connection.cursor(), "audit read model")
 
     def _write(self, c: SQLiteCursor, batch: AuditBatch) -> None:
         for sql in self.statements.erase if batch.erased else ():
