@@ -84,12 +84,16 @@ ifdef FULL
 	$(BIN)/python -m tests.benchmarks.bench_history
 	$(BIN)/python -m tests.benchmarks.bench_relay
 	$(BIN)/python -m tests.benchmarks.bench_auth --postgres
+	$(BIN)/python -m tests.benchmarks.bench_audit --backend sqlite --changes 10000000 --users 1000000 --log-users 40000 --seconds 20
+	$(BIN)/python -m tests.benchmarks.bench_audit --backend postgres --changes 10000000 --users 1000000 --log-users 40000 --seconds 20
 else
 	$(BIN)/python -m tests.benchmarks.bench_users_http --users 1000 --requests 2000
 	$(BIN)/python -m tests.benchmarks.bench_search --users 20000 --log-users 2000 --seconds 5
 	$(BIN)/python -m tests.benchmarks.bench_history --history 1000 --events 20000 --reads 200
 	$(BIN)/python -m tests.benchmarks.bench_relay --users 1000 --seconds 5
 	$(BIN)/python -m tests.benchmarks.bench_auth --users 10 --logins 20 --requests 500
+	$(BIN)/python -m tests.benchmarks.bench_audit --backend sqlite
+	$(BIN)/python -m tests.benchmarks.bench_audit --backend postgres
 endif
 
 # `make fuzz`: the schemathesis run of the suite (tests/fuzz) at FUZZ_CASES cases per store; it
