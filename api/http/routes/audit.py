@@ -12,14 +12,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from metaledger.api.auth.tokens import Principal
+from metaledger.api.bootstrap import Container
 from metaledger.api.http.deps import ContainerDep, any_scope
 from metaledger.api.http.errors import ApiError
-from metaledger.api.http.query_params import invalid_query, parse_instant
+from metaledger.api.http.query_params import MAX_INT64, invalid_query, parse_instant
 from metaledger.api.http.responses import NEXT_HEADER, POSITION_HEADER, json_response
 from metaledger.projections.audit.export import CSV_COLUMNS, cells, csv_line
 from metaledger.projections.audit.records import micros
 from metaledger.projections.audit.store import AuditStore, ChangePage, ChangeQuery, Cursor
 from metaledger.projections.search.errors import QueryTimeout
+from metaledger.projections.search.store import PositionWatch, TooManyWaiters
 
 router = APIRouter(prefix="/api/v2", tags=["audit"])
 
@@ -39,10 +41,22 @@ array gained: `to=admin` finds who granted the role) and `from` (the old value, 
 array lost), `actor_kind`, `actor_id`, `client_id`, `user_id`, and `since` (inclusive) to
 `until` (exclusive). Page with `take` and `before` = the `next` of the previous page (also in
 the X-Metaledger-Next header). With `Accept: text/csv`, every matching change in one CSV file
-(values as JSON). An erased user's changes are gone; their log records stay.
+(values as JSON). An erased user's changes are gone; their log records stay. `min_position` (a
+write's `X-Metaledger-Position`) waits until the read model has that write.
 """
 
+MAX_WAIT_SECONDS = 10.0
+MAX_WAITERS = 256
 ReadLogs = Annotated[Principal, Depends(any_scope("read:logs"))]
+MinPosition = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=MAX_INT64,
+        description="Wait (up to 10 s) until the audit read model has this position: a "
+        "write's X-Metaledger-Position.",
+    ),
+]
 Text = Annotated[str | None, Query(min_length=1, max_length=1024)]
 
 
@@ -66,7 +80,10 @@ async def audit_changes(
         str | None, Query(max_length=64, description="Checkpoint: the previous page's `next`.")
     ] = None,
     take: Annotated[int | None, Query(ge=1, le=MAX_TAKE)] = None,
+    min_position: MinPosition = None,
 ) -> Response:
+    if min_position is not None:
+        await await_position(request, container, min_position)
     query = ChangeQuery(
         key=key,
         to=to,
@@ -96,6 +113,41 @@ async def audit_changes(
         body["next"] = page.next
         headers[NEXT_HEADER] = page.next
     return json_response(body, headers=headers)
+
+
+async def await_position(request: Request, container: Container, min_position: int) -> None:
+    """Returns once the audit read model reached `min_position`, waiting in the event loop; a
+    position past the end of the log is refused at once, as is a wait over the cap."""
+    store = container.audit
+
+    def reached_or_past_end() -> bool:
+        if (store.position() or 0) >= min_position:
+            return True
+        end = container.profiles.recorder.max_notification_id() or 0
+        if min_position > end:
+            raise invalid_query(
+                f"Query validation error: min_position {min_position} is past the end of the "
+                f"event log ({end}); pass the X-Metaledger-Position of a write."
+            )
+        return False
+
+    if await run_in_threadpool(reached_or_past_end):
+        return
+    state = request.app.state
+    watch: PositionWatch | None = getattr(state, "audit_watch", None)
+    if watch is None:
+        watch = state.audit_watch = PositionWatch(store.position, MAX_WAITERS)
+    try:
+        reached = await watch.wait_for(min_position, MAX_WAIT_SECONDS)
+    except TooManyWaiters:
+        reached = False
+    if not reached:
+        raise ApiError(
+            503,
+            f"The audit read model has not reached position {min_position} yet; try again.",
+            "temporarily_unavailable",
+            headers={"Retry-After": "1"},
+        )
 
 
 def _cursor(text: str) -> Cursor:

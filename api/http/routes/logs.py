@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -15,6 +15,7 @@ from metaledger.api.http.deps import ContainerDep, any_scope
 from metaledger.api.http.errors import ApiError
 from metaledger.api.http.query_params import MAX_INT64, invalid_query
 from metaledger.api.http.responses import POSITION_HEADER, json_response
+from metaledger.api.http.routes.audit import MinPosition, await_position
 from metaledger.api.http.routes.users import checked_user_id, select_fields
 from metaledger.projections.audit.logquery import Predicate
 from metaledger.projections.audit.store import SORTABLE, AuditStore, LogPage, LogQuery
@@ -41,7 +42,8 @@ Management API calls (`fapi`) are recorded as they happen.
 `user_name`, `client_id`, `client_name`, `ip`, `user_agent`, `connection`, `description`,
 `log_id` and `details.<path>`. Page with `page`/`per_page`/`include_totals`, or export with
 checkpoints: `from` (a `log_id`) and `take` return the records after it, oldest first. Records
-of events appear once the audit projector has applied them (usually within milliseconds).
+of events appear once the audit projector has applied them (usually within milliseconds);
+`min_position` (a write's `X-Metaledger-Position`) waits for one's own write.
 """
 
 ReadLogs = Annotated[Principal, Depends(any_scope("read:logs"))]
@@ -50,6 +52,7 @@ ReadUserLogs = Annotated[Principal, Depends(any_scope("read:logs", "read:logs_us
 
 @router.get("/logs", summary="Search log records", description=DESCRIPTION)
 async def search_logs(
+    request: Request,
     container: ContainerDep,
     _: ReadLogs,
     page: Annotated[int, Query(ge=0, le=MAX_PAGE, description="Page index, from 0.")] = 0,
@@ -68,7 +71,10 @@ async def search_logs(
     search: Annotated[
         str | None, Query(description="What the SDKs send for `q`: the same syntax.")
     ] = None,
+    min_position: MinPosition = None,
 ) -> Response:
+    if min_position is not None:
+        await await_position(request, container, min_position)
     q = q if q is not None else search
     if q is not None and len(q) > MAX_QUERY_LENGTH:
         raise ApiError(
