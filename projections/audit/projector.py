@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -122,6 +123,7 @@ def fold(
         else:
             batch.skipped += 1
     known = users.users(list({event.originator_id for _, event in decoded}))
+    stored = {aggregate_id: replace(user) for aggregate_id, user in known.items()}
     for position, event in decoded:
         user = track(known, event)
         record, changes = render(position, event, user)
@@ -130,7 +132,12 @@ def fold(
         if isinstance(event, User.UserDeleted) and is_erased(event):
             user.user_name = None
             batch.erased.append(event.originator_id)
-    batch.users = known
+    # Only the users new to the read model, or whose name the batch changed, are written.
+    batch.users = {
+        aggregate_id: user
+        for aggregate_id, user in known.items()
+        if stored.get(aggregate_id) != user
+    }
     return batch
 
 

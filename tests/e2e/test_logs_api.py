@@ -169,3 +169,27 @@ def test_the_csv_export_cannot_run_as_a_spreadsheet_formula(
 
     [row] = list(csv.DictReader(io.StringIO(exported.text)))
     assert (row["new"], row["request_id"]) == ('"=HYPERLINK(1)"', "'=cmd|' /C calc'!A0")
+
+
+def test_min_position_waits_for_ones_own_write(http: httpx.Client) -> None:
+    created = http.post(
+        "/api/v2/users",
+        json={"connection": DEFAULT_CONNECTION, "email": "ada@example.com", "password": PASSWORD},
+    )
+    user_id, position = created.json()["user_id"], created.headers["x-metaledger-position"]
+
+    changes = http.get(
+        "/api/v2/audit/changes", params={"user_id": user_id, "min_position": position}
+    ).json()
+    records = http.get(
+        "/api/v2/logs", params={"q": f'user_id:"{user_id}"', "min_position": position}
+    ).json()
+
+    assert "email" in {change["key"] for change in changes["changes"]}
+    assert [record["type"] for record in records] == ["sapi"]
+
+
+def test_a_min_position_past_the_end_of_the_log_is_400_at_once(http: httpx.Client) -> None:
+    for path in ("/api/v2/audit/changes", "/api/v2/logs"):
+        refused = http.get(path, params={"min_position": 10**12})
+        assert (refused.status_code, refused.json()["errorCode"]) == (400, "invalid_query_string")
