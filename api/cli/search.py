@@ -3,7 +3,8 @@
 `project` follows the event log until stopped (SIGINT/SIGTERM), for deployments where `serve`
 runs with METALEDGER_EMBEDDED_WORKERS=false. `rebuild` replaces the read model with one
 projected from position 0, in one transaction: a projector running meanwhile waits for it, then
-goes on from the position it recorded.
+goes on from the position it recorded. The audit projector runs beside the search projector
+in `project`, and `rebuild` rebuilds its read model too (`--read-model` picks one).
 """
 
 from __future__ import annotations
