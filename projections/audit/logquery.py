@@ -10,43 +10,33 @@ without a field looks in the description, the user name and the user id.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from luqum.tree import (
-    AndOperation,
-    Boost,
-    FieldGroup,
-    Group,
-    Item,
-    Not,
-    OrOperation,
-    Phrase,
-    Plus,
-    Prohibit,
-    Range,
-    SearchField,
-    UnknownOperation,
-    Word,
-)
-from luqum.tree import From as OpenFrom
-from luqum.tree import To as OpenTo
-
 from metaledger.domain.storage import Dialect
 from metaledger.projections.audit.records import LOG_FIELDS
-from metaledger.projections.search.conditions import Sql
+from metaledger.projections.search.conditions import (
+    EVERYONE,
+    Node,
+    Row,
+    Sql,
+    Tables,
+    any_of,
+    predicate,
+)
 from metaledger.projections.search.errors import InvalidQuery
 from metaledger.projections.search.leaves import Bounds, Leaves
-from metaledger.projections.search.query import MAX_QUERY_CLAUSES, MAX_QUERY_DEPTH, parse
-from metaledger.projections.search.query import _bound as bound
+from metaledger.projections.search.query import QueryTranslator
 from metaledger.projections.search.terms import Term
 
 FIELDS = LOG_FIELDS
 BARE_TERM_FIELDS = ("description", "user_name", "user_id")
 DETAILS = "details"
+EXISTS = "_exists_"
 _DETAIL_KEY = re.compile(r"[A-Za-z0-9_\-$@]+")
 MAX_DETAIL_DEPTH = 8
+# Conditions name the columns alone: this table is never joined.
+_TABLES = Tables("audit_log_records", "", "")
 
 
 @dataclass(frozen=True)
@@ -60,16 +50,44 @@ class Predicate:
 EVERY_RECORD = Predicate("1 = 1")
 
 
-class LogQueryTranslator:
-    def __init__(self, dialect: Dialect) -> None:
-        self.dialect = dialect
-        self.leaves = Leaves(dialect)
+class LogQueryTranslator(QueryTranslator):
+    """User search's translator (parsing, bounds, boolean logic) with leaves on log fields."""
 
-    def translate(self, q: str | None) -> Predicate:
-        if q is None or not q.strip():
-            return EVERY_RECORD
-        sql = _Translation(self).node(parse(q), None, 0)
-        return Predicate(sql.text, sql.params)
+    def __init__(self, dialect: Dialect) -> None:
+        super().__init__(dialect, _TABLES)
+        self.leaves = LogLeaves(dialect)
+
+    def predicate(self, q: str | None) -> Predicate:
+        condition = predicate(self.translate(q), _TABLES)
+        return Predicate(condition.text, condition.params)
+
+
+class LogLeaves(Leaves):
+    """Each term or range of a log query as a condition on the record's own columns."""
+
+    def match(self, field: str | None, term: Term) -> Node:
+        if field is None:
+            if term.is_any:
+                return EVERYONE
+            return any_of([Row(self.text_condition(name, term)) for name in BARE_TERM_FIELDS])
+        if field == EXISTS:
+            if term.has_wildcards:
+                raise InvalidQuery(f"_exists_ needs a field name, not a pattern: '{term}'.")
+            return Row(Sql(f"{self.column(term.literal)} IS NOT NULL"))
+        column = self.column(field)
+        if term.is_any:
+            return Row(Sql(f"{column} IS NOT NULL"))
+        if field == "date" and not term.has_wildcards:
+            return Row(self.date_range(column, Bounds(term, term, True, True), field))
+        return Row(self.text_condition(column, term))
+
+    def ranged(self, field: str | None, bounds: Bounds) -> Node:
+        if field is None or field == EXISTS:
+            raise InvalidQuery("A range needs a field: use field:[low TO high].")
+        column = self.column(field)
+        if field == "date":
+            return Row(self.date_range(column, bounds, field))
+        return Row(self.text_range(column, bounds))
 
     def column(self, field: str) -> str:
         """The SQL expression of a field (a details path read out of its JSON)."""
@@ -84,108 +102,3 @@ class LogQueryTranslator:
                 return f"json_extract(details, '{path}')"
             return "(details::jsonb #>> '{" + ",".join(keys) + "}')"
         raise InvalidQuery(f"Unknown field '{field}': search {', '.join(FIELDS)} or details.<key>.")
-
-
-class _Translation:
-    def __init__(self, translator: LogQueryTranslator) -> None:
-        self.translator = translator
-        self.leaves = translator.leaves
-        self.clauses = 0
-
-    def node(self, node: Item, field: str | None, depth: int) -> Sql:
-        if depth > MAX_QUERY_DEPTH:
-            raise InvalidQuery(f"The query is nested deeper than {MAX_QUERY_DEPTH} levels.")
-        deeper = depth + 1
-        if isinstance(node, SearchField):
-            if field is not None:
-                raise InvalidQuery(f"Field '{node.name}' is nested inside field '{field}'.")
-            return self.node(node.expr, node.name, deeper)
-        if isinstance(node, Group | FieldGroup | Boost):
-            return self.node(node.expr, field, deeper)
-        if isinstance(node, AndOperation):
-            return _joined(" AND ", [self.node(child, field, deeper) for child in node.operands])
-        if isinstance(node, OrOperation):
-            return _joined(" OR ", [self.node(child, field, deeper) for child in node.operands])
-        if isinstance(node, UnknownOperation):
-            return self.clauses_of(node.operands, field, deeper)
-        if isinstance(node, Not | Prohibit):
-            inner = self.node(node.a, field, deeper)
-            return Sql(f"NOT ({inner.text})", inner.params)
-        if isinstance(node, Plus):
-            return self.node(node.a, field, deeper)
-        if isinstance(node, Word | Phrase):
-            self.count_clause()
-            return self.match(field, Term.of(node))
-        if isinstance(node, Range | OpenFrom | OpenTo):
-            self.count_clause()
-            return self.ranged(field, _bounds(node))
-        raise InvalidQuery(f"Unsupported query element: '{node}'.")
-
-    def clauses_of(self, operands: Sequence[Item], field: str | None, depth: int) -> Sql:
-        must: list[Sql] = []
-        must_not: list[Sql] = []
-        should: list[Sql] = []
-        for operand in operands:
-            if isinstance(operand, Plus):
-                must.append(self.node(operand.a, field, depth))
-            elif isinstance(operand, Not | Prohibit):
-                must_not.append(self.node(operand.a, field, depth))
-            else:
-                should.append(self.node(operand, field, depth))
-        conditions = list(must)
-        if must_not:
-            excluded = _joined(" OR ", must_not)
-            conditions.append(Sql(f"NOT ({excluded.text})", excluded.params))
-        if should and not must:
-            conditions.append(_joined(" OR ", should))
-        return _joined(" AND ", conditions)
-
-    def match(self, field: str | None, term: Term) -> Sql:
-        if field is None:
-            if term.is_any:
-                return Sql("1 = 1")
-            return _joined(
-                " OR ", [self.leaves.text_condition(name, term) for name in BARE_TERM_FIELDS]
-            )
-        if field == "_exists_":
-            if term.has_wildcards:
-                raise InvalidQuery(f"_exists_ needs a field name, not a pattern: '{term}'.")
-            return Sql(f"{self.translator.column(term.literal)} IS NOT NULL")
-        column = self.translator.column(field)
-        if term.is_any:
-            return Sql(f"{column} IS NOT NULL")
-        if field == "date" and not term.has_wildcards:
-            return self.leaves.date_range(column, Bounds(term, term, True, True), field)
-        return self.leaves.text_condition(column, term)
-
-    def ranged(self, field: str | None, bounds: Bounds) -> Sql:
-        if field is None:
-            raise InvalidQuery("A range needs a field.")
-        column = self.translator.column(field)
-        if field == "date":
-            return self.leaves.date_range(column, bounds, field)
-        return self.leaves.text_range(column, bounds)
-
-    def count_clause(self) -> None:
-        self.clauses += 1
-        if self.clauses > MAX_QUERY_CLAUSES:
-            raise InvalidQuery(f"The query has more than {MAX_QUERY_CLAUSES} terms.")
-
-
-def _bounds(node: Range | OpenFrom | OpenTo) -> Bounds:
-    if isinstance(node, Range):
-        return Bounds(bound(node.low), bound(node.high), node.include_low, node.include_high)
-    if isinstance(node, OpenFrom):
-        return Bounds(bound(node.a), None, node.include, True)
-    return Bounds(None, bound(node.a), True, node.include)
-
-
-def _joined(operator: str, parts: Sequence[Sql]) -> Sql:
-    if not parts:
-        return Sql("1 = 1")
-    if len(parts) == 1:
-        return parts[0]
-    return Sql(
-        operator.join(f"({part.text})" for part in parts),
-        tuple(param for part in parts for param in part.params),
-    )

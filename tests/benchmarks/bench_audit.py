@@ -197,7 +197,7 @@ def granted_admin(store: AuditStore, since: datetime) -> Callable[[], object]:
 
 
 def failed_from(store: AuditStore, address: str) -> Callable[[], object]:
-    where = store.translator.translate(f'type:f AND ip:"{address}"')
+    where = store.translator.predicate(f'type:f AND ip:"{address}"')
     return lambda: [record.as_auth0() for record in store.logs(LogQuery(where)).records]
 
 
@@ -269,7 +269,7 @@ def bench_baseline(profiles: UserProfiles, store: AuditStore) -> list[tuple[str,
         ),
         (
             "logins from one address",
-            lambda: store.logs(LogQuery(store.translator.translate('type:s AND ip:"10.0.7.1"'))),
+            lambda: store.logs(LogQuery(store.translator.predicate('type:s AND ip:"10.0.7.1"'))),
             lambda: scan_for_logins(profiles, "10.0.7.1"),
         ),
     ]

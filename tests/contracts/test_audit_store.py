@@ -47,7 +47,7 @@ def grant(profiles: UserProfiles, user_id: str, actor: Actor, **app_metadata: An
 
 def logs(store: AuditStore, q: str | None = None, **query: Any) -> list[LogRecord]:
     translator = store.translator
-    return store.logs(LogQuery(translator.translate(q), **query)).records
+    return store.logs(LogQuery(translator.predicate(q), **query)).records
 
 
 def direct_record(moment: datetime, ip: str) -> LogRecord:
@@ -250,7 +250,7 @@ class AuditStoreContract:
         projector.catch_up()
         translator = store.translator
 
-        page = store.logs(LogQuery(translator.translate("type:sapi"), limit=1, count_total=True))
+        page = store.logs(LogQuery(translator.predicate("type:sapi"), limit=1, count_total=True))
 
         assert (len(page.records), page.total) == (1, 3)
 

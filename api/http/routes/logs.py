@@ -144,7 +144,7 @@ def user_logs(
 
 def _translated(store: AuditStore, q: str | None) -> Predicate:
     try:
-        return store.translator.translate(q)
+        return store.translator.predicate(q)
     except InvalidQuery as error:
         raise invalid_query(error.message) from None
 
