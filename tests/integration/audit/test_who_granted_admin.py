@@ -16,6 +16,7 @@ import pytest
 from metaledger.api.bootstrap import Container
 from metaledger.api.cli.audit import run
 from metaledger.api.cli.main import parser
+from metaledger.api.cli.search import rebuild
 from metaledger.domain.actor import Actor
 from metaledger.domain.application import batch_decoder
 from metaledger.domain.profiles import DEFAULT_CONNECTION, NewUser, UserUpdate
@@ -191,3 +192,14 @@ def test_metaledger_audit_prints_a_table_of_who_when_and_what(
         "client",
     ]
     assert len([line for line in out.splitlines() if ROLES_KEY in line]) == 3
+
+
+def test_a_rebuild_by_metaledger_rebuild_finds_the_same_grants(
+    container: Container, seeded: list[str]
+) -> None:
+    live = granted_by_the_audit_store(container)
+    args = parser().parse_args(["rebuild", "--read-model", "audit"])
+
+    assert rebuild(container.settings, args) == 0
+
+    assert granted_by_the_audit_store(container) == live
