@@ -406,7 +406,10 @@ class AuditReads:
 
 def _key_condition(alias: str, key: str, m: str) -> tuple[str, list[Any]]:
     """A key exactly, or every key below it (`app_metadata` covers `app_metadata.plan`): a
-    range of the key index, as "/" follows "." in code-point order."""
+    range of the key index, as "/" follows "." in code-point order. Changes are per top-level
+    key, so a key with a dot has nothing below it: one value of the index, read in order."""
+    if "." in key:
+        return f"{alias}.key = {m}", [key]
     return (
         f"({alias}.key = {m} OR ({alias}.key > {m} AND {alias}.key < {m}))",
         [key, key + ".", key + "/"],
