@@ -20,11 +20,14 @@ from metaledger.domain.storage import POSTGRES, vacuum
 from metaledger.projections.audit.logquery import LogQueryTranslator
 from metaledger.projections.audit.records import FROM_API, AuditUser, LogRecord, log_id
 from metaledger.projections.audit.store import (
+    CHANGE_COLUMNS,
     CHANGES_TABLE,
+    LOG_COLUMNS,
     LOGS_TABLE,
     STATEMENT_TIMEOUT_SECONDS,
     TABLES,
     USERS_TABLE,
+    VALUE_COLUMNS,
     VALUES_TABLE,
     AuditBatch,
     AuditReads,
@@ -116,8 +119,7 @@ class PostgresAuditStore(AuditReads, PostgresTrackingRecorder):
             self._vacuum()
         with self.datastore.transaction(commit=True) as curs:
             self._insert_tracking(curs, Tracking(self.application_name, batch.position))
-            with curs.connection.pipeline():
-                self._write(curs, batch)
+            self._write(curs, batch)
         self._vacuum_again = bool(batch.erased)
         if batch.erased:
             self._vacuum()
@@ -137,9 +139,22 @@ class PostgresAuditStore(AuditReads, PostgresTrackingRecorder):
                 for aggregate_id, user in batch.users.items()
             ],
         )
-        _many(curs, self.statements.insert_change, [change_row(x, _same) for x in batch.changes])
-        _many(curs, self.statements.insert_value, value_rows(batch.changes))
-        _many(curs, self.statements.upsert_record, [record_row(r, _same) for r in batch.records])
+        # COPY: a batch holds several change rows and values an event, and COPY sends them in
+        # one stream, where an INSERT a row costs a round of the protocol.
+        _copy(
+            curs,
+            self.statements.table(CHANGES_TABLE),
+            CHANGE_COLUMNS,
+            [change_row(x, _same) for x in batch.changes],
+        )
+        _copy(curs, self.statements.table(VALUES_TABLE), VALUE_COLUMNS, value_rows(batch.changes))
+        if batch.erased:  # the erased users' records, rendered again, replace the old ones
+            curs.execute(
+                f"DELETE FROM {self.statements.table(LOGS_TABLE)} WHERE log_id = ANY(%s)",
+                ([r.log_id for r in batch.records],),
+            )
+        records = [record_row(r, _same) for r in batch.records]
+        _copy(curs, self.statements.table(LOGS_TABLE), LOG_COLUMNS, records)
 
     def record(self, records: Sequence[LogRecord]) -> None:
         with self.datastore.transaction(commit=True) as curs:
@@ -189,6 +204,15 @@ class _Writer:
 
     def users(self, aggregate_ids: Collection[UUID]) -> dict[UUID, AuditUser]:
         return self.store._users(self.curs, aggregate_ids)
+
+
+def _copy(
+    curs: Cursor[DictRow], table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    if rows:
+        with curs.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 def _many(curs: Cursor[DictRow], sql: str, rows: Sequence[tuple[Any, ...]]) -> None:

@@ -55,6 +55,7 @@ CHANGE_COLUMNS = (
     "request_id",
     "ip",
 )
+VALUE_COLUMNS = ("key", "side", "text", "at", "position", "seq")
 # Log fields a page may be sorted by (Auth0's `sort=date:-1`).
 SORTABLE = frozenset({"date", "type", "user_id", "client_id", "ip", "connection", "log_id"})
 
@@ -267,8 +268,7 @@ class Statements:
 
     @property
     def insert_value(self) -> str:
-        columns = ("key", "side", "text", "at", "position", "seq")
-        return self.insert(VALUES_TABLE, columns)
+        return self.insert(VALUES_TABLE, VALUE_COLUMNS)
 
     @property
     def erase(self) -> list[str]:
