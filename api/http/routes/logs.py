@@ -81,9 +81,9 @@ async def search_logs(
             414, f"The query is longer than {MAX_QUERY_LENGTH} characters.", "invalid_query_string"
         )
     store = container.audit
+    # As on Auth0, a checkpoint page ignores page, per_page, sort and include_totals (which
+    # the SDKs send by default); `q` still applies.
     checkpoint = after is not None or take is not None
-    if checkpoint and (sort is not None or include_totals):
-        raise invalid_query("Checkpoint paging (from/take) cannot be sorted or counted.")
 
     def respond() -> Response:
         where = _translated(store, q)
@@ -97,7 +97,7 @@ async def search_logs(
                 limit=per_page,
                 count_total=include_totals,
             )
-        return _respond(store, query, fields, include_fields, include_totals)
+        return _respond(store, query, fields, include_fields, include_totals and not checkpoint)
 
     return await run_in_threadpool(respond)
 
