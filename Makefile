@@ -105,6 +105,8 @@ ifdef FULL
 	$(BIN)/python -m tests.benchmarks.bench_jobs
 	$(BIN)/python -m tests.benchmarks.bench_observability
 	$(BIN)/python -m tests.benchmarks.bench_custom_db --users 1000
+	$(BIN)/python -m tests.benchmarks.bench_audit --backend sqlite --changes 10000000 --users 1000000 --log-users 40000 --seconds 20
+	$(BIN)/python -m tests.benchmarks.bench_audit --backend postgres --changes 10000000 --users 1000000 --log-users 40000 --seconds 20
 else
 	$(BIN)/python -m tests.benchmarks.bench_users_http --users 1000 --requests 2000
 	$(BIN)/python -m tests.benchmarks.bench_search --users 20000 --log-users 2000 --seconds 5
@@ -116,6 +118,8 @@ else
 	$(BIN)/python -m tests.benchmarks.bench_jobs --users 20000 --http-users 500
 	$(BIN)/python -m tests.benchmarks.bench_observability --requests 5000 --rounds 3
 	$(BIN)/python -m tests.benchmarks.bench_custom_db --users 200
+	$(BIN)/python -m tests.benchmarks.bench_audit --backend sqlite
+	$(BIN)/python -m tests.benchmarks.bench_audit --backend postgres
 endif
 
 # `make fuzz`: the schemathesis run of the suite (tests/fuzz) at FUZZ_CASES cases per store; it

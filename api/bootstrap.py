@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
 from metaledger.api import stores
@@ -31,7 +32,13 @@ from metaledger.api.directory import Directory
 from metaledger.api.job_store import SqlJobStore
 from metaledger.api.jobs import JobFiles, JobRunner
 from metaledger.api.observability.observers import process_telemetry
-from metaledger.api.observability.positions import RELAY, SEARCH, LogPositions, Position
+from metaledger.api.observability.positions import (
+    AUDIT,
+    RELAY,
+    SEARCH,
+    LogPositions,
+    Position,
+)
 from metaledger.api.sandbox.egress import Egress
 from metaledger.api.sandbox.legacy_store import LegacyPools
 from metaledger.api.sandbox.pipeline import TenantPipeline
@@ -41,6 +48,8 @@ from metaledger.consumers.entitlements import EntitlementsHandler
 from metaledger.consumers.runner import ConsumerConfig, ConsumerRunner, Handler
 from metaledger.domain.metadata import MetadataLimits
 from metaledger.domain.profiles import UserProfiles
+from metaledger.projections.audit.projector import AuditProjector, AuditProjectorService
+from metaledger.projections.audit.store import AuditStore
 from metaledger.projections.relay.service import RelayConfig, RelayService
 from metaledger.projections.relay.service import build_relay as relay_of
 from metaledger.projections.relay.topics import TopicSpec
@@ -81,6 +90,7 @@ class Container:
     positions: LogPositions
     connections: ConnectionRegistry
     databases: CustomDatabases
+    audit: AuditStore
     # Started and stopped with the HTTP app, in order (stopped in reverse).
     background: list[BackgroundService] = field(default_factory=list)
     jobs: Jobs | None = None
@@ -105,6 +115,25 @@ class SearchProjection:
 
     def service(self) -> ProjectorService:
         return ProjectorService(Projector(self.profiles, self.store), process_telemetry())
+
+    def close(self) -> None:
+        self.store.close()
+        self.profiles.close()
+
+
+@dataclass
+class AuditProjection:
+    """The audit projector's parts: the log it follows and the read model it writes."""
+
+    profiles: UserProfiles
+    store: AuditStore
+    retention: timedelta
+
+    def projector(self) -> AuditProjector:
+        return AuditProjector(self.profiles, self.store, retention=self.retention)
+
+    def service(self) -> AuditProjectorService:
+        return AuditProjectorService(self.projector(), process_telemetry())
 
     def close(self) -> None:
         self.store.close()
@@ -190,10 +219,12 @@ def build_http(settings: Settings) -> Container:
         legacy=legacy,
         issuer=settings.issuer,
     )
+    audit = stores.audit_store(settings.store)
     background: list[BackgroundService] = [pool, legacy]
     relays: list[RelayService] = []
     if settings.embedded_workers:
         background.append(SearchProjection(profiles, search).service())
+        background.append(AuditProjection(profiles, audit, log_retention(settings)).service())
         relays = _embedded_relay(settings, profiles)
         background.extend(relays)
     background.append(jobs.runner)
@@ -251,10 +282,15 @@ def build_http(settings: Settings) -> Container:
         ),
         positions=LogPositions(
             profiles.recorder.max_notification_id,
-            {SEARCH: search.position, **_relay_position(settings, relays)},
+            {
+                SEARCH: search.position,
+                AUDIT: audit.position,
+                **_relay_position(settings, relays),
+            },
         ),
         connections=connections,
         databases=databases,
+        audit=audit,
         background=background,
         jobs=jobs,
     )
@@ -262,6 +298,16 @@ def build_http(settings: Settings) -> Container:
 
 def build_projector(settings: Settings) -> SearchProjection:
     return SearchProjection(build_profiles(settings), stores.search_store(settings.store))
+
+
+def build_audit_projector(settings: Settings) -> AuditProjection:
+    return AuditProjection(
+        build_profiles(settings), stores.audit_store(settings.store), log_retention(settings)
+    )
+
+
+def log_retention(settings: Settings) -> timedelta:
+    return timedelta(days=settings.log_retention_days)
 
 
 def relay_config(settings: Settings, *, producer_process: bool = False) -> RelayConfig | None:

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     console: bool = False
     console_admin_username: str | None = None
     console_admin_password: str | None = None
+    # Log records the API writes directly (failed logins, failed API calls: they carry IPs)
+    # are kept this many days; the event history, and the records made from it, stay.
+    log_retention_days: Positive = 30
     # `serve` also runs the background workers (search projector, relay) in its own process;
     # false when they run as processes of their own (`metaledger project`, `metaledger relay`).
     embedded_workers: bool = True

@@ -32,6 +32,9 @@ from metaledger.domain.storage import (
     event_store_env,
     library_env,
 )
+from metaledger.projections.audit.postgres import PostgresAuditStore
+from metaledger.projections.audit.sqlite import SQLiteAuditStore
+from metaledger.projections.audit.store import AuditStore
 from metaledger.projections.relay.position import RelayPosition
 from metaledger.projections.search.postgres import PostgresSearchStore
 from metaledger.projections.search.sqlite import SQLiteSearchStore
@@ -39,10 +42,12 @@ from metaledger.projections.search.store import SearchStore
 
 SEARCH_FILE = "search.sqlite3"
 RELAY_FILE = "relay.sqlite3"
+AUDIT_FILE = "audit.sqlite3"
 # Each names the library's environment and so its PostgreSQL tracking table (`search_tracking`,
 # `relay_tracking`).
 SEARCH_NAME = "search"
 RELAY_NAME = "relay"
+AUDIT_NAME = "audit"
 
 Recorder = TypeVar("Recorder", bound=TrackingRecorder)
 
@@ -95,6 +100,18 @@ def search_store(location: StoreLocation) -> SearchStore:
         store = _tracking_recorder(
             SEARCH_NAME, library_env(location, SEARCH_FILE), SQLiteSearchStore
         )
+    store.application_name = UserProfiles.name
+    return store
+
+
+def audit_store(location: StoreLocation) -> AuditStore:
+    """The audit read model: tables beside the event store's in PostgreSQL, else a file."""
+    store: AuditStore
+    env = library_env(location, AUDIT_FILE)
+    if isinstance(location, PostgresDatabase):
+        store = _tracking_recorder(AUDIT_NAME, env, PostgresAuditStore)
+    else:
+        store = _tracking_recorder(AUDIT_NAME, env, SQLiteAuditStore)
     store.application_name = UserProfiles.name
     return store
 

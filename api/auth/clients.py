@@ -38,6 +38,8 @@ MANAGEMENT_SCOPES = (
     "create:connections",
     "update:connections",
     "delete:connections",
+    "read:logs",
+    "read:logs_users",
 )
 
 

@@ -27,7 +27,12 @@ class LoginRefused(Exception):
 
 
 class WrongCredentials(LoginRefused):
-    """Unknown user, no password set, or a wrong password: the caller cannot tell which."""
+    """Unknown user, no password set, or a wrong password: the caller cannot tell which (the
+    log can: `user_id` is set for a user who exists)."""
+
+    def __init__(self, user_id: str | None = None) -> None:
+        super().__init__("wrong email or password")
+        self.user_id = user_id
 
     outcome = "wrong_credentials"
 
@@ -36,6 +41,10 @@ class UserBlocked(LoginRefused):
     """The password is right but an administrator blocked the user."""
 
     outcome = "blocked_user"
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__("user is blocked")
+        self.user_id = user_id
 
 
 class TooManyAttempts(LoginRefused):
@@ -104,12 +113,12 @@ class PasswordLogin:
         if user is None or not verified:
             self.throttle.failed(key)
             self.ip_throttle.failed(address)
-            raise WrongCredentials
+            raise WrongCredentials(user.user_id if user is not None else None)
         # This pair's streak only: the address's count stays, or one account the attacker
         # owns would reset a spray across the others.
         self.throttle.succeeded(key)
         if user.profile.get("blocked") is True:
-            raise UserBlocked
+            raise UserBlocked(user.user_id)
         if isinstance(password_hash, str) and password_hashes.is_imported(password_hash):
             # An imported hash is only as strong as the system it came from.
             user = self.profiles.update_user(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from metaledger.api import logs
-from metaledger.api.cli import history, jobs, rules, search, stream
+from metaledger.api.cli import audit, history, jobs, rules, search, stream
 from metaledger.api.cli.serve import serve
 from metaledger.api.settings import Settings, describe_error
 
@@ -25,9 +25,9 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "serve": Command("serve the HTTP API (and, embedded, the background workers)", serve),
     "history": Command("print a user's timeline", history.run, history.arguments),
-    "project": Command("run the search projector: follow the event log", search.project),
+    "project": Command("run the search and audit projectors: follow the event log", search.project),
     "rebuild": Command(
-        "rebuild the search read model from position 0",
+        "rebuild the search and audit read models from position 0",
         search.rebuild,
         search.rebuild_arguments,
     ),
@@ -45,6 +45,7 @@ COMMANDS: dict[str, Command] = {
     "export": Command(
         "export users to gzipped JSON lines or CSV", jobs.run_export_command, jobs.export_arguments
     ),
+    "audit": Command("print who changed what, when, across users", audit.run, audit.arguments),
 }
 
 

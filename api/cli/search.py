@@ -3,7 +3,8 @@
 `project` follows the event log until stopped (SIGINT/SIGTERM), for deployments where `serve`
 runs with METALEDGER_EMBEDDED_WORKERS=false. `rebuild` replaces the read model with one
 projected from position 0, in one transaction: a projector running meanwhile waits for it, then
-goes on from the position it recorded.
+goes on from the position it recorded. The audit projector runs beside the search projector
+in `project`, and `rebuild` rebuilds its read model too (`--read-model` picks one).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from rich.console import Console
 from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 
-from metaledger.api.bootstrap import build_profiles, build_projector
+from metaledger.api.bootstrap import build_audit_projector, build_profiles, build_projector
+from metaledger.api.cli import audit
 from metaledger.api.observability import metrics
 from metaledger.api.observability.positions import SEARCH, one_follower
 from metaledger.api.settings import Settings
@@ -32,13 +34,18 @@ from metaledger.projections.search.projector import (
 from metaledger.projections.search.projector import rebuild as rebuild_read_model
 
 DEFAULT_PROCESSES = os.cpu_count() or 1
+READ_MODELS = ("search", "audit", "all")
 
 
 def project(settings: Settings, _: argparse.Namespace) -> int:
     projection = build_projector(settings)
     service = projection.service()
+    # The audit projector follows the log beside it, in a thread of its own.
+    audit_projection = build_audit_projector(settings)
+    audit_service = audit_projection.service()
 
     def stop(_signal: int, _frame: FrameType | None) -> None:
+        audit_service.stop()
         service.stop()
 
     signal.signal(signal.SIGINT, stop)
@@ -47,14 +54,23 @@ def project(settings: Settings, _: argparse.Namespace) -> int:
     metrics.serve_metrics(settings, [one_follower(end, SEARCH, projection.store.position)])
     position = projection.store.position() or 0
     print(f"metaledger: projecting from position {position}", file=sys.stderr)
+    audit_service.start()
     try:
         service.run()
     finally:
+        audit_service.stop()
+        audit_projection.close()
         projection.close()
     return 0
 
 
 def rebuild_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--read-model",
+        choices=READ_MODELS,
+        default="all",
+        help="which read model to rebuild (default: all)",
+    )
     parser.add_argument(
         "--events-per-pass",
         type=int,
@@ -73,6 +89,10 @@ def rebuild_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    if args.read_model in ("audit", "all"):
+        audit.rebuild(settings)
+    if args.read_model == "audit":
+        return 0
     projection = build_projector(settings)
     profiles, store = projection.profiles, projection.store
     try:

@@ -16,6 +16,7 @@ from metaledger.api.http.middleware import BodyDeadlineMiddleware, CorrelationId
 from metaledger.api.http.openapi import install_openapi
 from metaledger.api.http.routes import (
     actions,
+    audit,
     connections,
     health,
     history,
@@ -28,6 +29,7 @@ from metaledger.api.http.routes import (
     users,
     wellknown,
 )
+from metaledger.api.http.routes import logs as log_records
 from metaledger.api.observability.metrics import process_metrics
 
 DESCRIPTION = """
@@ -75,7 +77,7 @@ def create_app(container: Container) -> FastAPI:
             connections,
         )
     ]
-    routers += [rules.router, actions.router]
+    routers += [rules.router, actions.router, log_records.router, audit.router]
     for router in routers:
         app.include_router(router)
     install_openapi(app, routers)

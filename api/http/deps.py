@@ -54,6 +54,7 @@ async def get_principal(request: Request, container: ContainerDep) -> Principal:
     except InvalidTokenError as error:
         raise _unauthorized(error.message) from None
     request.state.actor = actor_id(principal)  # for the access log
+    request.state.principal = principal  # the log names the caller of a refused call
     return principal
 
 

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from metaledger.api.http.audit_log import Failure, failed_api_call
 from metaledger.domain.errors import (
     DomainError,
     EmailAlreadyInUse,
@@ -59,16 +60,23 @@ def error_response(
 
 
 class OAuthError(Exception):
-    """Authentication API errors use OAuth's `{error, error_description}` body."""
+    """Authentication API errors use OAuth's `{error, error_description}` body; `failure`
+    says how the log records a refused login, when it is known."""
 
     def __init__(
-        self, status: int, error: str, description: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        error: str,
+        description: str,
+        headers: dict[str, str] | None = None,
+        failure: Failure | None = None,
     ) -> None:
         super().__init__(description)
         self.status = status
         self.error = error
         self.description = description
         self.headers = headers or {}
+        self.failure = failure
 
 
 def invalid_body(message: str) -> ApiError:
@@ -89,10 +97,22 @@ def _query_message(error: dict[str, Any]) -> str:
     return f"Query validation error: '{error.get('msg', 'invalid value')}' on property {location}."
 
 
+async def refused(
+    request: Request,
+    status: int,
+    message: str,
+    error_code: str | None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The error body of a refused call, recorded in the log first (`fapi`)."""
+    await failed_api_call(request, status, message, error_code)
+    return error_response(status, message, error_code, headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def api_error(_: Request, error: ApiError) -> Response:
-        return error_response(error.status, error.message, error.error_code, error.headers)
+    async def api_error(request: Request, error: ApiError) -> Response:
+        return await refused(request, error.status, error.message, error.error_code, error.headers)
 
     @app.exception_handler(OAuthError)
     async def oauth_error(_: Request, error: OAuthError) -> Response:
@@ -105,31 +125,34 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(DomainError)
-    async def domain_error(_: Request, error: DomainError) -> Response:
+    async def domain_error(request: Request, error: DomainError) -> Response:
         status, code = _DOMAIN_ERRORS.get(type(error), (400, "invalid_body"))
-        return error_response(status, error.message, code)
+        return await refused(request, status, error.message, code)
 
     @app.exception_handler(ConcurrentUpdateError)
-    async def concurrent_update(_: Request, error: ConcurrentUpdateError) -> Response:
-        return error_response(
-            503, "The user is being changed concurrently; try again.", "temporarily_unavailable"
+    async def concurrent_update(request: Request, error: ConcurrentUpdateError) -> Response:
+        return await refused(
+            request,
+            503,
+            "The user is being changed concurrently; try again.",
+            "temporarily_unavailable",
         )
 
     @app.exception_handler(RequestValidationError)
-    async def request_validation(_: Request, error: RequestValidationError) -> Response:
+    async def request_validation(request: Request, error: RequestValidationError) -> Response:
         first = error.errors()[0] if error.errors() else {}
         location = first.get("loc", ("query",))[0]
         if location == "path":
-            return error_response(400, _query_message(first), "invalid_uri")
+            return await refused(request, 400, _query_message(first), "invalid_uri")
         if location == "body":
-            return error_response(400, "Payload validation error.", "invalid_body")
-        return error_response(400, _query_message(first), "invalid_query_string")
+            return await refused(request, 400, "Payload validation error.", "invalid_body")
+        return await refused(request, 400, _query_message(first), "invalid_query_string")
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, error: StarletteHTTPException) -> Response:
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         status = error.status_code
         message = error.detail if isinstance(error.detail, str) else HTTPStatus(status).phrase
-        return error_response(status, message, None, dict(error.headers or {}))
+        return await refused(request, status, message, None, dict(error.headers or {}))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> Response:

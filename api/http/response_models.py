@@ -110,6 +110,59 @@ class FeedPage(BaseModel):
     next: int = Field(description="The position to ask from next time.")
 
 
+class LogRecord(BaseModel):
+    """An Auth0 log record (`fields` may leave attributes out)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    log_id: str | None = None
+    date: str | None = None
+    type: str | None = None
+    description: str | None = None
+    user_id: str | None = None
+    user_name: str | None = None
+    client_id: str | None = None
+    client_name: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    connection: str | None = None
+    details: dict[str, Any] | None = None
+
+
+class LogPage(BaseModel):
+    """A page of log records with `include_totals=true`."""
+
+    logs: list[LogRecord]
+    start: int
+    limit: int
+    length: int
+    total: int
+
+
+class Change(BaseModel):
+    """One key one event changed."""
+
+    user_id: str
+    key: str
+    old: Any
+    new: Any
+    event: str
+    version: int
+    position: int
+    date: str
+    actor: dict[str, Any]
+    client_id: str | None
+    request_id: str | None
+    ip: str | None
+
+
+class ChangePage(BaseModel):
+    """A page of changes; `next` (for `before`) is absent at the oldest."""
+
+    changes: list[Change]
+    next: str | None = None
+
+
 class TokenResponse(BaseModel):
     access_token: str
     token_type: str

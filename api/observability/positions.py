@@ -16,6 +16,7 @@ Position = Callable[[], int | None]
 
 # The followers' names, as their threads and the metrics' labels call them.
 SEARCH = "search-projector"
+AUDIT = "audit-projector"
 RELAY = "relay"
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from metaledger.api.observability.positions import RELAY, SEARCH, LogPositions
+from metaledger.api.observability.positions import AUDIT, RELAY, SEARCH, LogPositions
 
 # The parts as /readyz names them.
 STORE = "store"
-PARTS = {SEARCH: "search", RELAY: "relay"}
-WHAT = {SEARCH: "the search read model", RELAY: "the relay"}
+PARTS = {SEARCH: "search", AUDIT: "audit", RELAY: "relay"}
+WHAT = {SEARCH: "the search read model", AUDIT: "the audit read model", RELAY: "the relay"}
 
 
 @dataclass

@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -50,6 +50,7 @@ from metaledger.api.settings import Settings
 from metaledger.domain.actor import Actor
 from metaledger.domain.application import batch_decoder
 from metaledger.domain.profiles import DEFAULT_CONNECTION, UserProfiles, UserUpdate
+from metaledger.domain.storage import StoreLocation
 from metaledger.domain.user import User, format_timestamp
 from metaledger.projections.search.conditions import predicate
 from metaledger.projections.search.documents import UserRow, user_row
@@ -432,10 +433,17 @@ def bench_rebuild(settings: Settings, profiles: UserProfiles, store: SearchStore
 WRITERS = 8
 
 
-def watch_positions(settings: Settings, ready: Any, stop: Any, reached: Any) -> None:
+def watch_positions(
+    settings: Settings,
+    ready: Any,
+    stop: Any,
+    reached: Any,
+    opener: Callable[[StoreLocation], Followed] = stores.search_store,
+) -> None:
     """In a process of its own, so that the writers' work does not delay what it sees: the
-    moment (monotonic clock, shared by the machine's processes) each position was reached."""
-    store = stores.search_store(settings.store)
+    moment (monotonic clock, shared by the machine's processes) each position was reached by
+    the read model `opener` opens (picklable: a module-level function)."""
+    store = opener(settings.store)
     seen: list[tuple[float, int]] = []
     last = 0
     while not stop.is_set():
@@ -449,18 +457,27 @@ def watch_positions(settings: Settings, ready: Any, stop: Any, reached: Any) -> 
     store.close()
 
 
+class Followed(Protocol):
+    """A read model that follows the event log: search, or audit."""
+
+    def position(self) -> int | None: ...
+
+    def close(self) -> None: ...
+
+
 def bench_lag(
     settings: Settings,
     profiles: UserProfiles,
-    store: SearchStore,
+    store: Followed,
     live: list[str],
     rate: int,
     seconds: float,
+    opener: Callable[[StoreLocation], Followed] = stores.search_store,
 ) -> Latencies:
     projector = processes.start(settings, "project", log=settings.data_dir / "project.log")
     spawn = multiprocessing.get_context("spawn")
     ready, stop, reached = spawn.Event(), spawn.Event(), spawn.Queue()
-    watcher = spawn.Process(target=watch_positions, args=(settings, ready, stop, reached))
+    watcher = spawn.Process(target=watch_positions, args=(settings, ready, stop, reached, opener))
     try:
         actor = Actor(kind="client", id="bench", grant="client-credentials")
         # A first write projected: the projector process is up and following (the rebuild

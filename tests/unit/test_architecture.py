@@ -24,6 +24,7 @@ STORAGE_FACE_USERS = (
     "metaledger.api.stores",
     "metaledger.api.auth.failure_store",
     "metaledger.projections.search.",
+    "metaledger.projections.audit.",
     "metaledger.consumers.database",
 )
 FRAMEWORKS = ("fastapi", "starlette", "uvicorn", "kafka", "psycopg_pool")

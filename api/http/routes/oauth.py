@@ -22,6 +22,7 @@ from metaledger.api.auth.tokens import CLIENT_CREDENTIALS_GRANT
 from metaledger.api.auth.user_tokens import PASSWORD_GRANT, user_scopes, user_token_response
 from metaledger.api.bootstrap import Container
 from metaledger.api.custom_databases import ScriptFailed, ScriptRefused
+from metaledger.api.http.audit_log import Failure, record
 from metaledger.api.http.body import decode, read_limited
 from metaledger.api.http.deps import ContainerDep, request_id
 from metaledger.api.http.errors import OAuthError
@@ -29,6 +30,15 @@ from metaledger.api.http.responses import json_response
 from metaledger.api.sandbox.pipeline import Claims, CodeRefused, Login, SandboxBusy
 from metaledger.domain.actor import Actor
 from metaledger.domain.user import User
+from metaledger.projections.audit.records import (
+    BLOCKED_ACCOUNT,
+    BLOCKED_IP,
+    FAILED_EXCHANGE,
+    FAILED_LOGIN,
+    SUCCESS_EXCHANGE,
+    UNKNOWN_USER,
+    WRONG_PASSWORD,
+)
 
 router = APIRouter(tags=["authentication"])
 
@@ -100,6 +110,12 @@ def granted_scopes(requested: object, allowed: tuple[str, ...]) -> list[str]:
     return [scope for scope in allowed if scope in asked]
 
 
+def _client_id(request: Request, form: dict[str, Any]) -> str | None:
+    """The client a token request names, for the log (authenticated or not)."""
+    named = form.get("client_id")
+    return named if isinstance(named, str) and named else _basic_credentials(request)[0]
+
+
 def required(form: dict[str, Any], name: str) -> str:
     value = form.get(name)
     if not isinstance(value, str) or not value:
@@ -155,19 +171,47 @@ def password_login(
     try:
         user = container.login.authenticate(connection, username, password, ip)
     except TooManyAttempts as refused:
+        suspicious = isinstance(refused, SuspiciousIp)
         raise OAuthError(
             429,
             "too_many_attempts",
-            SUSPICIOUS_IP if isinstance(refused, SuspiciousIp) else ACCOUNT_BLOCKED,
+            SUSPICIOUS_IP if suspicious else ACCOUNT_BLOCKED,
             headers=refused.block.headers(),
+            failure=Failure(
+                BLOCKED_IP if suspicious else BLOCKED_ACCOUNT,
+                user_name=username,
+                connection=connection,
+            ),
         ) from None
-    except WrongCredentials:
-        raise OAuthError(403, "invalid_grant", "Wrong email or password.") from None
-    except UserBlocked:
-        raise OAuthError(401, "unauthorized", "user is blocked") from None
+    except WrongCredentials as wrong:
+        raise OAuthError(
+            403,
+            "invalid_grant",
+            "Wrong email or password.",
+            failure=Failure(
+                UNKNOWN_USER if wrong.user_id is None else WRONG_PASSWORD,
+                user_id=wrong.user_id,
+                user_name=username,
+                connection=connection,
+            ),
+        ) from None
+    except UserBlocked as blocked:
+        raise OAuthError(
+            401,
+            "unauthorized",
+            "user is blocked",
+            failure=Failure(
+                FAILED_LOGIN, user_id=blocked.user_id, user_name=username, connection=connection
+            ),
+        ) from None
     except (ScriptFailed, ScriptRefused) as failed:
         # The connection's login script failed: Auth0 answers the script's message.
-        raise OAuthError(403, "access_denied", failed.message) from None
+        raise OAuthError(
+            403,
+            "access_denied",
+            failed.message,
+            failure=Failure(FAILED_LOGIN, user_name=username, connection=connection),
+        ) from None
     except SandboxBusy:
         raise OAuthError(
             503, "temporarily_unavailable", "Every sandbox worker is busy; try again."
@@ -221,7 +265,17 @@ def run_login_code(container: Container, user: User, login: Login) -> Claims:
     try:
         return container.pipeline.post_login(user, login)
     except CodeRefused as refused:
-        raise OAuthError(403, "access_denied", refused.message) from None
+        raise OAuthError(
+            403,
+            "access_denied",
+            refused.message,
+            failure=Failure(
+                FAILED_LOGIN,
+                user_id=user.user_id,
+                user_name=user.email,
+                connection=login.connection,
+            ),
+        ) from None
     except SandboxBusy:
         raise OAuthError(
             503, "temporarily_unavailable", "Every sandbox worker is busy; try again."
@@ -235,11 +289,24 @@ async def token(request: Request, container: ContainerDep) -> Response:
     )
     # Only text is a grant type: anything else would be echoed into the error below.
     grant_type = required(form, "grant_type")
-    if grant_type == CLIENT_CREDENTIALS:
-        return client_credentials(container, request, form)
-    if grant_type in (PASSWORD, PASSWORD_REALM):
-        # Hashing is slow on purpose: off the event loop.
-        return await run_in_threadpool(password_login, container, request, form, grant_type)
+    exchange = grant_type == CLIENT_CREDENTIALS
+    try:
+        if exchange:
+            response = client_credentials(container, request, form)
+            await record(
+                request,
+                Failure(SUCCESS_EXCHANGE),
+                "Client Credentials for Access Token",
+                _client_id(request, form),
+            )
+            return response
+        if grant_type in (PASSWORD, PASSWORD_REALM):
+            # Hashing is slow on purpose: off the event loop.
+            return await run_in_threadpool(password_login, container, request, form, grant_type)
+    except OAuthError as error:
+        failure = error.failure or Failure(FAILED_EXCHANGE if exchange else FAILED_LOGIN)
+        await record(request, failure, error.description, _client_id(request, form))
+        raise
     raise OAuthError(
         403, "unauthorized_client", f"Grant type '{grant_type}' not allowed for the client."
     )

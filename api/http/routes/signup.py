@@ -17,6 +17,7 @@ from starlette.responses import Response
 from metaledger.api.bootstrap import Container
 from metaledger.api.connection_store import IMPORT_MODE
 from metaledger.api.custom_databases import ScriptFailed, ScriptRefused, WrongPassword
+from metaledger.api.http.audit_log import Failure, record
 from metaledger.api.http.body import decode, read_limited, validate
 from metaledger.api.http.deps import ContainerDep, raw_body_of, request_id
 from metaledger.api.http.errors import ApiError
@@ -37,6 +38,7 @@ from metaledger.domain.actor import Actor
 from metaledger.domain.errors import DomainError, UserAlreadyExists
 from metaledger.domain.metadata import APP_METADATA, USER_METADATA
 from metaledger.domain.profiles import NewUser
+from metaledger.projections.audit.records import FAILED_SIGNUP
 
 router = APIRouter(tags=["authentication"])
 
@@ -253,16 +255,25 @@ def run_registration_code(
     openapi_extra=raw_body_of(SignupRequest),
 )
 async def signup(request: Request, container: ContainerDep) -> Response:
+    body: SignupRequest | None = None
     try:
         raw = await read_limited(request, SIGNUP_BODY_LIMIT)
         body = validate(SignupRequest, decode(raw, request.headers.get("content-type", "")))
         # Hashing is slow on purpose: off the event loop.
         response: Response = await run_in_threadpool(sign_up, container, request, body)
     except SignupRefused as refused:
-        return refused.response()
+        refusal = refused
     except ApiError as error:
         code = "invalid_signup" if error.status == 400 else error.error_code or "invalid_signup"
-        return SignupRefused(error.status, code, error.message).response()
+        refusal = SignupRefused(error.status, code, error.message)
     except DomainError as error:
-        return invalid_signup(error.message).response()
-    return response
+        refusal = invalid_signup(error.message)
+    else:
+        return response  # the sign-up's `ss` record comes from its event
+    failure = Failure(
+        FAILED_SIGNUP,
+        user_name=body.email if body else None,
+        connection=body.connection if body else None,
+    )
+    await record(request, failure, refusal.body["message"], body.client_id if body else None)
+    return refusal.response()

@@ -19,6 +19,7 @@ from metaledger.projections.search.store import wait_for
 from tests.conftest import admin_token
 from tests.integration.history.conftest import ACTOR, create, patch
 from tests.support.at_rest import everything_stored, found
+from tests.support.audit import audit_caught_up
 from tests.support.server import RunningServer
 from tests.support.users import PASSWORD
 
@@ -96,6 +97,7 @@ def written_and_erased(server: RunningServer, container: Container) -> list[byte
 def caught_up(container: Container) -> None:
     end = container.profiles.recorder.max_notification_id() or 0
     assert wait_for(container.search, end, timeout=30)
+    audit_caught_up(container)
 
 
 def test_after_an_erasure_no_file_or_row_version_holds_the_users_personal_data(

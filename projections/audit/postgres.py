@@ -1,0 +1,220 @@
+"""The audit read model in PostgreSQL tables of its own, beside the event store (text columns in
+the "C" collation, so that both backends order keys and ids alike)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed
+
+from metaledger.domain.storage import POSTGRES, vacuum
+from metaledger.projections.audit.logquery import LogQueryTranslator
+from metaledger.projections.audit.records import FROM_API, AuditUser, LogRecord, log_id
+from metaledger.projections.audit.store import (
+    CHANGE_COLUMNS,
+    CHANGES_TABLE,
+    LOG_COLUMNS,
+    LOGS_TABLE,
+    STATEMENT_TIMEOUT_SECONDS,
+    TABLES,
+    USERS_TABLE,
+    VALUE_COLUMNS,
+    VALUES_TABLE,
+    AuditBatch,
+    AuditReads,
+    Statements,
+    change_row,
+    is_index,
+    record_row,
+    schema_statements,
+    value_rows,
+)
+from metaledger.projections.search.errors import QueryTimeout
+
+
+def _same(aggregate_id: UUID) -> UUID:
+    return aggregate_id
+
+
+class PostgresAuditStore(AuditReads, PostgresTrackingRecorder):
+    dialect = POSTGRES
+    translator = LogQueryTranslator(POSTGRES)
+
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        *,
+        tracking_table_name: str = "audit_tracking",
+        application_name: str = "UserProfiles",
+    ):
+        super().__init__(datastore, tracking_table_name=tracking_table_name)
+        self.application_name = application_name
+        self.statement_timeout = STATEMENT_TIMEOUT_SECONDS
+        self.schema = datastore.schema
+        self.statements = Statements(POSTGRES, f"{self.schema}.")
+        self.ddl = schema_statements(POSTGRES, f"{self.schema}.")
+        self.sql_create_statements.extend(Composed([SQL(s)]) for s in self.ddl)
+        self._vacuum_again = False
+
+    # Reads
+
+    def position(self) -> int | None:
+        position: int | None = self.max_tracking_id(self.application_name)
+        return position
+
+    def users(self, aggregate_ids: Collection[UUID]) -> dict[UUID, AuditUser]:
+        with self.datastore.get_connection() as connection, connection.cursor() as curs:
+            return self._users(curs, aggregate_ids)
+
+    def _users(
+        self, curs: Cursor[DictRow], aggregate_ids: Collection[UUID]
+    ) -> dict[UUID, AuditUser]:
+        curs.execute(
+            f"SELECT aggregate_id, user_id, user_name, connection FROM "
+            f"{self.statements.table(USERS_TABLE)} WHERE aggregate_id = ANY(%s)",
+            (list(aggregate_ids),),
+        )
+        return {
+            row["aggregate_id"]: AuditUser(row["user_id"], row["user_name"], row["connection"])
+            for row in curs.fetchall()
+        }
+
+    def event_positions(self, aggregate_id: UUID) -> dict[int, int]:
+        rows = self._read(
+            f"SELECT version, position FROM {self.statements.table(LOGS_TABLE)} "
+            "WHERE aggregate_id = %s",
+            (aggregate_id,),
+        )
+        return {int(version): int(position) for version, position in rows}
+
+    def _id_of(self, raw: Any) -> UUID:
+        return UUID(str(raw))
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        timeout_ms = max(1, int(self.statement_timeout * 1000))
+        with self.datastore.get_connection() as connection:
+            try:
+                with connection.transaction(), connection.cursor() as curs:
+                    curs.execute(f"SET LOCAL statement_timeout = {timeout_ms}")
+                    curs.execute(sql, params)
+                    return [tuple(row.values()) for row in curs.fetchall()]
+            except psycopg.errors.QueryCanceled as error:
+                raise QueryTimeout(str(error)) from None
+
+    # Writes
+
+    def apply(self, batch: AuditBatch) -> None:
+        if self._vacuum_again:
+            # A transaction older than the erasure (another follower's, a reader's) keeps the
+            # dead rows from the first VACUUM; by the next batch it has ended.
+            self._vacuum()
+        with self.datastore.transaction(commit=True) as curs:
+            self._insert_tracking(curs, Tracking(self.application_name, batch.position))
+            self._write(curs, batch)
+        self._vacuum_again = bool(batch.erased)
+        if batch.erased:
+            self._vacuum()
+
+    def _vacuum(self) -> None:
+        with self.datastore.get_connection() as connection:
+            vacuum(connection, [self.statements.table(table) for table in TABLES])
+
+    def _write(self, curs: Cursor[DictRow], batch: AuditBatch) -> None:
+        for sql in self.statements.erase if batch.erased else ():
+            curs.executemany(sql, [(aggregate_id,) for aggregate_id in batch.erased])
+        _many(
+            curs,
+            self.statements.upsert_user,
+            [
+                (aggregate_id, user.user_id, user.user_name, user.connection)
+                for aggregate_id, user in batch.users.items()
+            ],
+        )
+        # COPY: a batch holds several change rows and values an event, and COPY sends them in
+        # one stream, where an INSERT a row costs a round of the protocol.
+        _copy(
+            curs,
+            self.statements.table(CHANGES_TABLE),
+            CHANGE_COLUMNS,
+            [change_row(x, _same) for x in batch.changes],
+        )
+        _copy(curs, self.statements.table(VALUES_TABLE), VALUE_COLUMNS, value_rows(batch.changes))
+        if batch.erased:  # the erased users' records, rendered again, replace the old ones
+            curs.execute(
+                f"DELETE FROM {self.statements.table(LOGS_TABLE)} WHERE log_id = ANY(%s)",
+                ([r.log_id for r in batch.records],),
+            )
+        records = [record_row(r, _same) for r in batch.records]
+        _copy(curs, self.statements.table(LOGS_TABLE), LOG_COLUMNS, records)
+
+    def record(self, records: Sequence[LogRecord]) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            _many(curs, self.statements.upsert_record, [record_row(r, _same) for r in records])
+
+    def prune(self, before: datetime) -> int:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(self.statements.prune(), (log_id(before, FROM_API, 0),))
+            return int(curs.rowcount)
+
+    @contextmanager
+    def replacing(self, position: int) -> Iterator[_Writer]:
+        tables = [s for s in self.ddl if not is_index(s)]
+        indexes = [s for s in self.ddl if is_index(s)]
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
+            for table in (CHANGES_TABLE, VALUES_TABLE, USERS_TABLE):
+                curs.execute(f"DROP TABLE IF EXISTS {self.statements.table(table)}")
+            # The records written directly stay: they come from no event.
+            curs.execute(
+                f"DELETE FROM {self.statements.table(LOGS_TABLE)} WHERE position IS NOT NULL"
+            )
+            curs.execute(
+                f"DELETE FROM {self.schema}.{self.tracking_table_name} WHERE application_name = %s",
+                (self.application_name,),
+            )
+            for statement in tables:
+                curs.execute(statement)
+            yield _Writer(self, curs)
+            for statement in indexes:
+                curs.execute(statement)
+            for table in TABLES:
+                curs.execute(f"ANALYZE {self.statements.table(table)}")
+            self._insert_tracking(curs, Tracking(self.application_name, position))
+
+    def close(self) -> None:
+        self.datastore.close()
+
+
+class _Writer:
+    def __init__(self, store: PostgresAuditStore, curs: Cursor[DictRow]) -> None:
+        self.store = store
+        self.curs = curs
+
+    def write(self, batch: AuditBatch) -> None:
+        self.store._write(self.curs, batch)
+
+    def users(self, aggregate_ids: Collection[UUID]) -> dict[UUID, AuditUser]:
+        return self.store._users(self.curs, aggregate_ids)
+
+
+def _copy(
+    curs: Cursor[DictRow], table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    if rows:
+        with curs.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+def _many(curs: Cursor[DictRow], sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    if rows:
+        curs.executemany(sql, rows)
