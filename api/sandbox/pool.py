@@ -62,6 +62,9 @@ class WorkerProcess:
         assert self.process.stdout is not None
         self._stdin = self.process.stdin
         self._fd = self.process.stdout.fileno()
+        # poll, not select: a server holding over 1,024 descriptors gets pipes select refuses.
+        self._readable = select.poll()
+        self._readable.register(self._fd, select.POLLIN)
         self._buffer = b""
         self.keys: set[str] = set()  # configurations this worker was sent
 
@@ -81,8 +84,7 @@ class WorkerProcess:
             left = deadline + GRACE_SECONDS - time.monotonic()
             if left <= 0:
                 raise SandboxFailure("timeout", "the script ran out of time", lost=True)
-            readable, _, _ = select.select([self._fd], [], [], left)
-            if not readable:
+            if not self._readable.poll(left * 1000):
                 continue
             chunk = os.read(self._fd, 1 << 16)
             if not chunk:

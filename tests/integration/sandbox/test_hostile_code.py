@@ -4,6 +4,7 @@ error, the worker is replaced when it cannot be trusted, and the next run succee
 from __future__ import annotations
 
 import os
+import resource
 import signal
 from collections.abc import Iterator
 from typing import Any
@@ -143,3 +144,23 @@ def test_an_action_named_with_a_percent_sign_that_does_not_compile_fails_alone(
     outcome = pool.run(Setup("broken", body), run_input, DEADLINE, lambda effects: [])["result"]
     assert outcome["outcome"]["kind"] == "error"
     assert outcome["outcome"]["message"].startswith('action "100% broken" does not load')
+
+
+def test_a_worker_started_past_the_first_1024_descriptors_serves_its_runs() -> None:
+    """A long-running server holds many descriptors, so a worker's pipes may number over 1,024
+    (where select() refuses them)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard), hard))
+    held: list[int] = []
+    try:
+        while not held or held[-1] < 1100:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        workers = WorkerPool(1, 64 * 1024 * 1024)
+        try:
+            assert run(workers, HONEST)["outcome"]["kind"] == "ok"
+        finally:
+            workers.close()
+    finally:
+        for descriptor in held:
+            os.close(descriptor)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
