@@ -95,6 +95,15 @@ class Container:
     background: list[BackgroundService] = field(default_factory=list)
     jobs: Jobs | None = None
 
+    def close(self) -> None:
+        """Releases what building it opened: the sandbox's workers, the legacy databases'
+        sessions and the stores' connections (the background services stop with the app)."""
+        self.pipeline.pool.close()
+        self.databases.legacy.stop()
+        self.audit.close()
+        self.search.close()
+        self.profiles.close()
+
 
 @dataclass(frozen=True)
 class Jobs:

@@ -69,8 +69,10 @@ def settings(tmp_path: Path, database_url: str | None) -> Settings:
 
 
 @pytest.fixture
-def container(settings: Settings) -> Container:
-    return build_http(settings)
+def container(settings: Settings) -> Iterator[Container]:
+    built = build_http(settings)
+    yield built
+    built.close()
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""/readyz: ready when the event store answers and the search read model and the relay (with
-publishing on) are within METALEDGER_READY_MAX_LAG_EVENTS of the log; otherwise 503 with
+"""/readyz: ready when the event store answers and the search and audit read models and the
+relay (with publishing on) are within METALEDGER_READY_MAX_LAG_EVENTS of the log; otherwise 503 with
 Auth0's error body, naming the part that is not ready, and each part's state."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import logging
 import httpx
 import pytest
 
-from metaledger.api.bootstrap import Container, SearchProjection
+from metaledger.api.bootstrap import AuditProjection, Container, SearchProjection, log_retention
 from metaledger.api.settings import Settings
 from metaledger.domain.actor import Actor
 from tests.support.server import RunningServer
@@ -38,6 +38,7 @@ def test_an_up_to_date_service_is_ready_and_says_so_part_by_part(server: Running
         "checks": {
             "store": {"status": "ready", "position": 0},
             "search": {"status": "ready", "position": 0, "lag": 0},
+            "audit": {"status": "ready", "position": 0, "lag": 0},
         },
     }
 
@@ -60,7 +61,8 @@ def test_a_read_model_past_the_threshold_is_named_in_a_503(server: RunningServer
         "not_ready",
     )
     assert body["message"] == (
-        "Not ready: the search read model is 2 events behind the event log (more than 1)."
+        "Not ready: the search read model is 2 events behind the event log (more than 1); "
+        "the audit read model is 2 events behind the event log (more than 1)."
     )
     assert body["checks"]["search"] == {"status": "lagging", "position": 0, "lag": 2}
     assert body["checks"]["store"] == {"status": "ready", "position": 2}
@@ -89,7 +91,11 @@ def test_the_read_model_catching_up_makes_the_service_ready_again(
 ) -> None:
     _users(server.container, 3)
     assert httpx.get(f"{server.base_url}/readyz").status_code == 503
-    SearchProjection(server.container.profiles, server.container.search).service().step()
+    container = server.container
+    SearchProjection(container.profiles, container.search).service().step()
+    assert httpx.get(f"{server.base_url}/readyz").status_code == 503  # audit is behind still
+    retention = log_retention(container.settings)
+    AuditProjection(container.profiles, container.audit, retention).service().step()
     assert httpx.get(f"{server.base_url}/readyz").status_code == 200
 
 

@@ -139,9 +139,14 @@ class ServeProcess:
 
     def _ready(self) -> bool:
         try:
-            return httpx.get(f"{self.base_url}/readyz").status_code == 200
+            response = httpx.get(f"{self.base_url}/readyz")
         except httpx.TransportError:
             return False
+        if response.status_code == 200:
+            return True
+        # A read model still catching up on a backlog: the store answers all the same.
+        store = response.json().get("checks", {}).get("store", {})
+        return response.status_code == 503 and store.get("status") == "ready"
 
     def http_processes(self) -> list[int]:
         """The HTTP processes the supervisor started (none with a single HTTP worker)."""
