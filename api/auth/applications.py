@@ -1,10 +1,12 @@
 """Applications defined by configuration (`METALEDGER_APPLICATIONS`, a JSON list).
 
 Each entry: `client_id` (required), `client_secret` (absent: a public application),
-`name`, `grant_types` (any of client_credentials, password and
-http://auth0.com/oauth/grant-type/password-realm), `scopes` (management scopes for client
-credentials) and `connections` (the database connections its users sign up and log in with;
-all configured connections when absent).
+`name`, `app_type`, `grant_types` (any of client_credentials, password,
+http://auth0.com/oauth/grant-type/password-realm, authorization_code, implicit and
+refresh_token), `scopes` (management scopes for client credentials), `connections` (the database
+connections its users sign up and log in with; all configured connections when absent), the URL
+lists `callbacks`, `allowed_logout_urls`, `web_origins` and `allowed_origins`, and
+`client_metadata` (string values), as in Auth0's Management API.
 """
 
 from __future__ import annotations
@@ -14,9 +16,30 @@ from typing import Any
 
 import orjson
 
-from metaledger.api.auth.clients import CLIENT_CREDENTIALS, GRANT_TYPES, MANAGEMENT_SCOPES, Client
+from metaledger.api.auth.clients import (
+    APP_TYPES,
+    CLIENT_CREDENTIALS,
+    GRANT_TYPES,
+    MANAGEMENT_SCOPES,
+    Client,
+)
 
-FIELDS = frozenset({"client_id", "client_secret", "name", "grant_types", "scopes", "connections"})
+FIELDS = frozenset(
+    {
+        "client_id",
+        "client_secret",
+        "name",
+        "app_type",
+        "grant_types",
+        "scopes",
+        "connections",
+        "client_metadata",
+        "callbacks",
+        "allowed_logout_urls",
+        "web_origins",
+        "allowed_origins",
+    }
+)
 
 
 class ApplicationConfigError(ValueError):
@@ -59,6 +82,14 @@ def _application(entry: Any, known_connections: frozenset[str]) -> Client:
     name = entry.get("name", client_id)
     if not isinstance(name, str):
         raise problem("name must be a string")
+    app_type = entry.get("app_type")
+    if app_type is not None and app_type not in APP_TYPES:
+        raise problem(f"app_type must be one of {', '.join(sorted(APP_TYPES))}")
+    metadata = entry.get("client_metadata", {})
+    if not isinstance(metadata, dict) or not all(
+        isinstance(value, str) for value in metadata.values()
+    ):
+        raise problem("client_metadata must be an object of string values")
     return Client(
         client_id=client_id,
         client_secret=secret,
@@ -66,7 +97,22 @@ def _application(entry: Any, known_connections: frozenset[str]) -> Client:
         grants=grants,
         scopes=tuple(scope for scope in MANAGEMENT_SCOPES if scope in scopes),
         connections=connections,
+        app_type=app_type,
+        callbacks=_strings(entry, "callbacks", problem),
+        allowed_logout_urls=_strings(entry, "allowed_logout_urls", problem),
+        web_origins=_strings(entry, "web_origins", problem),
+        allowed_origins=_strings(entry, "allowed_origins", problem),
+        client_metadata=tuple(sorted(metadata.items())),
     )
+
+
+def _strings(
+    entry: dict[str, Any], field: str, problem: Callable[[str], ApplicationConfigError]
+) -> tuple[str, ...]:
+    values = entry.get(field, [])
+    if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+        raise problem(f"{field} must be a list of strings")
+    return tuple(values)
 
 
 def _names(

@@ -15,7 +15,14 @@ ADMIN_CLIENT_FILE = "admin-client.json"
 CLIENT_CREDENTIALS = "client_credentials"
 PASSWORD = "password"
 PASSWORD_REALM = "http://auth0.com/oauth/grant-type/password-realm"
-GRANT_TYPES = frozenset({CLIENT_CREDENTIALS, PASSWORD, PASSWORD_REALM})
+AUTHORIZATION_CODE = "authorization_code"
+IMPLICIT = "implicit"
+REFRESH_TOKEN = "refresh_token"
+GRANT_TYPES = frozenset(
+    {CLIENT_CREDENTIALS, PASSWORD, PASSWORD_REALM, AUTHORIZATION_CODE, IMPLICIT, REFRESH_TOKEN}
+)
+# Auth0's application types; they describe the application, the grants decide what it may do.
+APP_TYPES = frozenset({"native", "spa", "regular_web", "non_interactive"})
 
 MANAGEMENT_SCOPES = (
     "read:users",
@@ -56,6 +63,15 @@ class Client:
     connections: frozenset[str] = frozenset()
     # Also every connection created through the API (the admin client), not only those listed.
     all_connections: bool = False
+    app_type: str | None = None
+    # Where /authorize may send the browser back to, and /v2/logout's `returnTo`.
+    callbacks: tuple[str, ...] = ()
+    allowed_logout_urls: tuple[str, ...] = ()
+    # Origins allowed to receive web_message responses and silent authentication.
+    web_origins: tuple[str, ...] = ()
+    # Origins allowed to call the Authentication API with CORS (Lock, auth0-js).
+    allowed_origins: tuple[str, ...] = ()
+    client_metadata: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_public(self) -> bool:

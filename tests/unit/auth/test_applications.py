@@ -39,6 +39,23 @@ def test_a_confidential_application_may_use_client_credentials_with_its_scopes()
     assert app.connections == frozenset()
 
 
+def test_a_browser_application_keeps_its_urls_and_metadata() -> None:
+    [app] = parse_applications(
+        '[{"client_id": "spa", "app_type": "spa", "grant_types": ["authorization_code", '
+        '"refresh_token"], "callbacks": ["http://localhost:3000/callback"], '
+        '"allowed_logout_urls": ["http://localhost:3000/"], '
+        '"web_origins": ["http://localhost:3000"], "allowed_origins": ["http://localhost:3000"], '
+        '"client_metadata": {"team": "growth"}}]',
+        CONNECTIONS,
+    )
+    assert app.app_type == "spa"
+    assert app.grants == {"authorization_code", "refresh_token"}
+    assert app.callbacks == ("http://localhost:3000/callback",)
+    assert app.allowed_logout_urls == ("http://localhost:3000/",)
+    assert app.web_origins == app.allowed_origins == ("http://localhost:3000",)
+    assert app.client_metadata == (("team", "growth"),)
+
+
 def test_no_configuration_means_no_applications() -> None:
     assert parse_applications(None, CONNECTIONS) == ()
 
@@ -52,12 +69,15 @@ def test_no_configuration_means_no_applications() -> None:
         ('[{"name": "spa"}]', "needs a client_id"),
         ('[{"client_id": "spa", "secret": "x"}]', "unknown fields secret"),
         ('[{"client_id": "spa", "client_secret": "short"}]', "at least 16"),
-        ('[{"client_id": "spa", "grant_types": ["implicit"]}]', "unknown grant_types: implicit"),
+        ('[{"client_id": "spa", "grant_types": ["magic"]}]', "unknown grant_types: magic"),
         ('[{"client_id": "spa", "grant_types": "password"}]', "list of strings"),
         ('[{"client_id": "spa", "grant_types": ["client_credentials"]}]', "needs a client_secret"),
         ('[{"client_id": "spa", "scopes": ["delete:everything"]}]', "unknown scopes"),
         ('[{"client_id": "spa", "connections": ["Nope"]}]', "unknown connections: Nope"),
         ('[{"client_id": "spa", "name": 3}]', "name must be a string"),
+        ('[{"client_id": "spa", "app_type": "desktop"}]', "app_type must be one of"),
+        ('[{"client_id": "spa", "callbacks": "http://a"}]', "callbacks must be a list"),
+        ('[{"client_id": "spa", "client_metadata": {"tier": 3}}]', "string values"),
     ],
 )
 def test_unusable_application_configuration_is_refused(text: str, problem: str) -> None:
