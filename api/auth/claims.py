@@ -4,7 +4,9 @@ Standard OIDC claims follow the granted scopes (`profile`, `email`, `phone`). Cu
 configured (`METALEDGER_CLAIMS`, a JSON object of claim name to source) and copied from the
 user's metadata: the declarative form of Auth0's "add user_metadata to the ID token" rule. A
 source is `user_metadata`, `app_metadata` (the whole bucket) or `<bucket>.<top-level key>`.
-Claim names must be namespaced URLs so they never collide with standard claims.
+A claim may have any name but the reserved ones below (as on Auth0, which accepts names without
+a namespace since 2022): `{"user_metadata": "user_metadata"}` puts the whole bucket in the ID
+token and `/userinfo` under its own name.
 """
 
 from __future__ import annotations
@@ -32,6 +34,35 @@ SCOPED_CLAIMS: dict[str, tuple[tuple[str, str], ...]] = {
     "phone": (("phone_number", "phone_number"), ("phone_number_verified", "phone_verified")),
 }
 OIDC_SCOPES = ("openid", *SCOPED_CLAIMS)
+# Names the token itself, its validation or the session carry (OIDC and JWT registered claims,
+# and those Auth0 restricts): neither configuration nor the tenant's code may set them.
+OIDC_RESERVED_CLAIMS = frozenset(
+    {
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "nbf",
+        "iat",
+        "jti",
+        "azp",
+        "scope",
+        "gty",
+        "permissions",
+        "auth_time",
+        "nonce",
+        "acr",
+        "amr",
+        "at_hash",
+        "c_hash",
+        "sid",
+        "cnf",
+        "act",
+        "may_act",
+        "org_id",
+        "org_name",
+    }
+)
 
 
 class ClaimsConfigError(ValueError):
@@ -62,8 +93,13 @@ def parse_claims(text: str | None) -> tuple[ClaimMapping, ...]:
 
 
 def claim_mapping(claim: str, source: Any) -> ClaimMapping:
-    if not claim.startswith(("https://", "http://")):
-        raise ClaimsConfigError(f"claim {claim!r} must be namespaced (an http(s) URL)")
+    if claim in OIDC_RESERVED_CLAIMS:
+        raise ClaimsConfigError(
+            f"claim {claim!r} is reserved by OpenID Connect and cannot be configured "
+            f"(reserved: {', '.join(sorted(OIDC_RESERVED_CLAIMS))})"
+        )
+    if not claim.strip():
+        raise ClaimsConfigError("a claim name cannot be empty")
     if not isinstance(source, str):
         raise ClaimsConfigError(f"claim {claim!r}: the source must be a string")
     bucket, dot, key = source.partition(".")

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from metaledger.api.auth.claims import OIDC_RESERVED_CLAIMS
 from metaledger.api.auth.tokens import USERINFO_CLAIMS
 from metaledger.api.code_store import ACTION, BINDINGS, RULE, RULES_CONFIG, TenantCode
 from metaledger.api.sandbox.egress import Egress, EgressRefused
@@ -43,28 +44,7 @@ TOO_MANY_EFFECTS = f"more than {MAX_EFFECTS} metadata writes and requests in one
 # Auth0's words when the pipeline runs out of time.
 OUT_OF_TIME = "Request to Webtask exceeded allowed execution time"
 # Claims the code may not set: the token's own, and those the service reads back.
-RESERVED_CLAIMS = frozenset(
-    {
-        "iss",
-        "sub",
-        "aud",
-        "exp",
-        "nbf",
-        "iat",
-        "jti",
-        "azp",
-        "scope",
-        "gty",
-        "permissions",
-        "auth_time",
-        "nonce",
-        "acr",
-        "amr",
-        "at_hash",
-        "c_hash",
-        USERINFO_CLAIMS,
-    }
-)
+RESERVED_CLAIMS = OIDC_RESERVED_CLAIMS | {USERINFO_CLAIMS}
 
 
 class CodeRefused(Exception):

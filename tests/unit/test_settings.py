@@ -90,3 +90,12 @@ def test_the_command_stops_on_refused_settings_and_says_which() -> None:
     assert run.returncode == 2
     assert "METALEDGER_PORT: Input should be a valid integer" in run.stderr
     assert "'eighty'" in run.stderr
+
+
+def test_a_claim_named_like_its_bucket_is_accepted_and_a_reserved_name_refused() -> None:
+    settings = Settings.from_env({"METALEDGER_CLAIMS": '{"user_metadata": "user_metadata"}'})
+    assert [(c.claim, c.bucket, c.key) for c in settings.claims] == [
+        ("user_metadata", "user_metadata", None)
+    ]
+    with pytest.raises(ValidationError, match="'aud' is reserved by OpenID Connect"):
+        Settings.from_env({"METALEDGER_CLAIMS": '{"aud": "user_metadata"}'})

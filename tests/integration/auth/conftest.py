@@ -25,6 +25,8 @@ MAX_ATTEMPTS = 3
 PASSWORD_TEXT = "Correct-horse-9"
 HOBBY_CLAIM = "https://metaledger.test/hobby"
 PLAN_CLAIM = "https://metaledger.test/plan"
+# A claim without a namespace, as Auth0 accepts them: the whole bucket under its own name.
+BUCKET_CLAIM = "user_metadata"
 
 
 @pytest.fixture
@@ -52,6 +54,7 @@ def settings(settings: Settings) -> Settings:
         claims=(
             claim_mapping(HOBBY_CLAIM, "user_metadata.hobby"),
             claim_mapping(PLAN_CLAIM, "app_metadata.plan"),
+            claim_mapping(BUCKET_CLAIM, "user_metadata"),
         ),
         brute_force_max_attempts=MAX_ATTEMPTS,
     )

@@ -10,6 +10,7 @@ import pytest
 
 from metaledger.api.bootstrap import Container
 from tests.integration.auth.conftest import (
+    BUCKET_CLAIM,
     HOBBY_CLAIM,
     PLAN_CLAIM,
     SPA_CLIENT_ID,
@@ -63,7 +64,12 @@ def test_userinfo_copies_the_configured_metadata_claims(
     anonymous: httpx.Client, user_id: str
 ) -> None:
     claims = userinfo(anonymous, login(anonymous, "openid")["access_token"]).json()
-    assert claims == {"sub": user_id, HOBBY_CLAIM: "kites", PLAN_CLAIM: "pro"}
+    assert claims == {
+        "sub": user_id,
+        HOBBY_CLAIM: "kites",
+        PLAN_CLAIM: "pro",
+        BUCKET_CLAIM: {"hobby": "kites"},
+    }
 
 
 def test_the_id_token_carries_the_same_claims_as_userinfo(
@@ -80,6 +86,7 @@ def test_the_id_token_carries_the_same_claims_as_userinfo(
     for registered in ("iss", "aud", "iat", "exp"):
         id_claims.pop(registered)
     assert id_claims == shown
+    assert id_claims[BUCKET_CLAIM] == {"hobby": "kites"}
 
 
 def test_userinfo_shows_metadata_changed_after_login(

@@ -61,6 +61,13 @@ def test_a_missing_metadata_key_gives_no_claim() -> None:
     assert HOBBY not in claims
 
 
+def test_a_claim_without_a_namespace_carries_the_whole_bucket() -> None:
+    mappings = parse_claims('{"user_metadata": "user_metadata", "plan": "app_metadata.plan"}')
+    claims = user_claims(user(), frozenset({"openid"}), mappings)
+    assert claims["user_metadata"] == {"hobby": "engines", "color": "teal"}
+    assert claims["plan"] == "pro"
+
+
 def test_no_configuration_means_no_custom_claims() -> None:
     assert parse_claims(None) == ()
     assert parse_claims("") == ()
@@ -71,7 +78,10 @@ def test_no_configuration_means_no_custom_claims() -> None:
     [
         ("{", "not JSON"),
         ('["user_metadata"]', "JSON object"),
-        ('{"hobby": "user_metadata.hobby"}', "namespaced"),
+        ('{"sub": "user_metadata.id"}', "'sub' is reserved by OpenID Connect"),
+        ('{"nonce": "user_metadata"}', "'nonce' is reserved by OpenID Connect"),
+        ('{"sid": "app_metadata"}', "'sid' is reserved by OpenID Connect"),
+        ('{" ": "app_metadata"}', "cannot be empty"),
         (f'{{"{HOBBY}": 3}}', "must be a string"),
         (f'{{"{HOBBY}": "profile.name"}}', "user_metadata[.key]"),
         (f'{{"{HOBBY}": "user_metadata."}}', "user_metadata[.key]"),
