@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from metaledger.api import stores
-from metaledger.api.auth.clients import ClientRegistry, admin_client
+from metaledger.api.auth.clients import admin_client
 from metaledger.api.auth.external_issuer import external_issuer
 from metaledger.api.auth.failure_store import BucketStatements
 from metaledger.api.auth.keys import SigningKey
@@ -25,6 +25,7 @@ from metaledger.api.auth.login_throttle import LoginThrottle
 from metaledger.api.auth.password_policy import PasswordPolicy
 from metaledger.api.auth.passwords import Passwords
 from metaledger.api.auth.tokens import TokenService
+from metaledger.api.client_store import StoredClients
 from metaledger.api.code_store import TenantCode
 from metaledger.api.connection_store import ConnectionRegistry
 from metaledger.api.custom_databases import CustomDatabases
@@ -80,7 +81,7 @@ class Container:
     profiles: UserProfiles
     tokens: TokenService
     signing_key: SigningKey
-    clients: ClientRegistry
+    clients: StoredClients
     password_policy: PasswordPolicy
     login: PasswordLogin
     search: SearchStore
@@ -249,7 +250,7 @@ def build_http(settings: Settings) -> Container:
             ),
         ),
         signing_key=signing_key,
-        clients=ClientRegistry(
+        clients=StoredClients(
             [
                 admin_client(
                     settings.data_dir,
@@ -258,7 +259,9 @@ def build_http(settings: Settings) -> Container:
                     settings.connections,
                 ),
                 *settings.applications,
-            ]
+            ],
+            code,
+            settings.connections,
         ),
         password_policy=PasswordPolicy(
             settings.password_min_length, settings.password_character_classes

@@ -1,5 +1,5 @@
 """The tenant's code and its settings: rules, rules configuration, actions, trigger bindings and
-the database connections created through the API.
+the database connections and the applications created through the API.
 
 One table in the event store's database (so every process serving logins reads the same code),
 holding JSON documents by kind and id, with a name unique per kind and a position to order by.
@@ -20,6 +20,7 @@ RULES_CONFIG = "rules_config"
 ACTION = "action"
 BINDINGS = "bindings"
 CONNECTION = "connection"
+CLIENT = "client"
 
 
 class NameTaken(Exception):
@@ -51,6 +52,7 @@ class TenantCode:
             "position = excluded.position, document = excluded.document"
         )
         self._select_one = f"SELECT document FROM {table} WHERE kind = {p} AND id = {p}"
+        self._select_position = f"SELECT position FROM {table} WHERE kind = {p} AND id = {p}"
         self._select_by_name = f"SELECT document FROM {table} WHERE kind = {p} AND name = {p}"
         self._select_all = (
             f"SELECT document FROM {table} WHERE kind = {p} ORDER BY position, name, id"
@@ -69,6 +71,11 @@ class TenantCode:
         """The document, or None."""
         rows = self._tables.rows(self._select_one, (kind, id_))
         return orjson.loads(rows[0]["document"]) if rows else None
+
+    def position(self, kind: str, id_: str) -> float | None:
+        """Where the document `id_` stands in `all`, or None."""
+        rows = self._tables.rows(self._select_position, (kind, id_))
+        return float(rows[0]["position"]) if rows else None
 
     def by_name(self, kind: str, name: str) -> Any:
         """The document of `kind` named `name`, or None."""

@@ -47,6 +47,12 @@ MANAGEMENT_SCOPES = (
     "delete:connections",
     "read:logs",
     "read:logs_users",
+    "read:clients",
+    "create:clients",
+    "update:clients",
+    "delete:clients",
+    "read:client_keys",
+    "update:client_keys",
 )
 
 
@@ -93,6 +99,10 @@ class ClientRegistry:
 
     def get(self, client_id: str | None) -> Client | None:
         return self._clients.get(client_id) if client_id else None
+
+    def configured(self) -> list[Client]:
+        """The applications given at start-up, in the order given."""
+        return list(self._clients.values())
 
 
 def admin_client(

@@ -29,6 +29,7 @@ from metaledger.api.http.routes import (
     users,
     wellknown,
 )
+from metaledger.api.http.routes import clients as applications
 from metaledger.api.http.routes import logs as log_records
 from metaledger.api.observability.metrics import process_metrics
 
@@ -78,6 +79,7 @@ def create_app(container: Container) -> FastAPI:
         )
     ]
     routers += [rules.router, actions.router, log_records.router, audit.router]
+    routers.append(applications.router)
     for router in routers:
         app.include_router(router)
     install_openapi(app, routers)

@@ -82,6 +82,12 @@ SUCCESSES: dict[tuple[str, str], tuple[str, Any]] = {
     ("POST", "/api/v2/connections"): ("201", job_models.Connection),
     ("PATCH", "/api/v2/connections/{id}"): ("200", job_models.Connection),
     ("DELETE", "/api/v2/connections/{id}"): ("204", None),
+    ("GET", "/api/v2/clients"): ("200", list[dict[str, Any]] | dict[str, Any]),
+    ("GET", "/api/v2/clients/{id}"): ("200", dict[str, Any]),
+    ("POST", "/api/v2/clients"): ("201", dict[str, Any]),
+    ("PATCH", "/api/v2/clients/{id}"): ("200", dict[str, Any]),
+    ("DELETE", "/api/v2/clients/{id}"): ("204", None),
+    ("POST", "/api/v2/clients/{id}/rotate-secret"): ("200", dict[str, Any]),
 }
 # Operations that check their token themselves: the scopes they accept.
 DECLARED_SCOPES: dict[tuple[str, str], set[str]] = {
