@@ -55,8 +55,13 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return suite_settings(tmp_path / "data", database_url)
+
+
+def suite_settings(data_dir: Path, database_url: str | None = None) -> Settings:
+    """The suite's settings: the known admin client, the test issuer, cheap hashes."""
     return Settings(
-        data_dir=tmp_path / "data",
+        data_dir=data_dir,
         database_url=database_url,
         admin_client_id=ADMIN_CLIENT_ID,
         admin_client_secret=ADMIN_CLIENT_SECRET,
