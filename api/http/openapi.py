@@ -20,6 +20,7 @@ from pydantic import BaseModel, TypeAdapter
 from metaledger.api.http import job_models
 from metaledger.api.http import response_models as shapes
 from metaledger.api.http.deps import get_principal
+from metaledger.api.http.routes import clients as applications
 from metaledger.api.http.routes import rules
 
 BEARER = "bearer"
@@ -82,12 +83,15 @@ SUCCESSES: dict[tuple[str, str], tuple[str, Any]] = {
     ("POST", "/api/v2/connections"): ("201", job_models.Connection),
     ("PATCH", "/api/v2/connections/{id}"): ("200", job_models.Connection),
     ("DELETE", "/api/v2/connections/{id}"): ("204", None),
-    ("GET", "/api/v2/clients"): ("200", list[dict[str, Any]] | dict[str, Any]),
-    ("GET", "/api/v2/clients/{id}"): ("200", dict[str, Any]),
-    ("POST", "/api/v2/clients"): ("201", dict[str, Any]),
-    ("PATCH", "/api/v2/clients/{id}"): ("200", dict[str, Any]),
+    ("GET", "/api/v2/clients"): (
+        "200",
+        list[applications.Application] | applications.ApplicationPage,
+    ),
+    ("GET", "/api/v2/clients/{id}"): ("200", applications.Application),
+    ("POST", "/api/v2/clients"): ("201", applications.Application),
+    ("PATCH", "/api/v2/clients/{id}"): ("200", applications.Application),
     ("DELETE", "/api/v2/clients/{id}"): ("204", None),
-    ("POST", "/api/v2/clients/{id}/rotate-secret"): ("200", dict[str, Any]),
+    ("POST", "/api/v2/clients/{id}/rotate-secret"): ("200", applications.Application),
 }
 # Operations that check their token themselves: the scopes they accept.
 DECLARED_SCOPES: dict[tuple[str, str], set[str]] = {

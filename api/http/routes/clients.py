@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import Field, StrictBool, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from starlette.responses import Response
 
 from metaledger.api.auth.clients import APP_TYPES, CLIENT_CREDENTIALS
@@ -92,6 +92,36 @@ class UpdateClientRequest(StrictBody):
     web_origins: Urls | None = None
     allowed_origins: Urls | None = None
     client_metadata: dict[MetadataKey, MetadataValue | None] | None = None
+
+
+class Application(BaseModel):
+    """An Auth0 client object as answered (`fields` may leave attributes out; `client_secret`
+    only to `read:client_keys`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    client_id: str | None = None
+    client_secret: str | None = None
+    name: str | None = None
+    description: str | None = None
+    app_type: str | None = None
+    is_first_party: bool | None = None
+    token_endpoint_auth_method: str | None = None
+    grant_types: list[str] | None = None
+    callbacks: list[str] | None = None
+    allowed_logout_urls: list[str] | None = None
+    web_origins: list[str] | None = None
+    allowed_origins: list[str] | None = None
+    client_metadata: dict[str, str] | None = None
+
+
+class ApplicationPage(BaseModel):
+    """A page of applications with `include_totals=true`."""
+
+    clients: list[Application]
+    start: int
+    limit: int
+    total: int
 
 
 @router.get(
