@@ -100,6 +100,7 @@ ifdef FULL
 	$(BIN)/python -m tests.benchmarks.bench_history
 	$(BIN)/python -m tests.benchmarks.bench_relay
 	$(BIN)/python -m tests.benchmarks.bench_auth --postgres
+	$(BIN)/python -m tests.benchmarks.bench_clients
 	$(BIN)/python -m tests.benchmarks.bench_rules
 	$(BIN)/python -m tests.benchmarks.bench_console
 	$(BIN)/python -m tests.benchmarks.bench_jobs
@@ -113,6 +114,7 @@ else
 	$(BIN)/python -m tests.benchmarks.bench_history --history 1000 --events 20000 --reads 200
 	$(BIN)/python -m tests.benchmarks.bench_relay --users 1000 --seconds 5
 	$(BIN)/python -m tests.benchmarks.bench_auth --users 10 --logins 20 --requests 500
+	$(BIN)/python -m tests.benchmarks.bench_clients --requests 200 --rounds 2 --applications 50
 	$(BIN)/python -m tests.benchmarks.bench_rules --logins 200 --runs 2000 --hostile-deadline 5
 	$(BIN)/python -m tests.benchmarks.bench_console --backend sqlite --users 200 --reads 50
 	$(BIN)/python -m tests.benchmarks.bench_jobs --users 20000 --http-users 500
