@@ -18,7 +18,15 @@ import json
 import aiohttp
 import httpx
 
-from tests.benchmarks.harness import Call, Figures, admin_token, load, on_backends, serve
+from tests.benchmarks.harness import (
+    Call,
+    Figures,
+    admin_token,
+    load,
+    merged,
+    on_backends,
+    serve,
+)
 
 CONFIGURED_ID = "bench-configured"
 CONFIGURED_SECRET = "bench-configured-secret-0123456789"
@@ -79,26 +87,16 @@ def bench_backend(
         for _ in range(rounds):  # interleaved, so load from the other engineers hits all alike
             for name, call in calls.items():
                 totals[name].append(load(name, base_url, token, call, requests, CONCURRENCY))
-        merged = {name: _merged(name, figures) for name, figures in totals.items()}
-        baseline = merged["GET /healthz (baseline)"]
+        merged_figures = {name: merged(name, figures) for name, figures in totals.items()}
+        baseline = merged_figures["GET /healthz (baseline)"]
         print(baseline.line())
-        configured_figures = merged["token, configured application"]
+        configured_figures = merged_figures["token, configured application"]
         print(configured_figures.line(baseline))
-        stored_figures = merged["token, stored application"]
+        stored_figures = merged_figures["token, stored application"]
         ratio = stored_figures.throughput / configured_figures.throughput
         print(f"{stored_figures.line(baseline)}  {ratio:4.2f}x configured")
         listed = load("GET /api/v2/clients per_page=100", base_url, token, list_clients, 200, 4)
         print(listed.line(baseline))
-
-
-def _merged(name: str, figures: list[Figures]) -> Figures:
-    return Figures(
-        name,
-        sum(f.requests for f in figures),
-        sum(f.seconds for f in figures),
-        [latency for f in figures for latency in f.latencies_ms],
-        sum(f.errors for f in figures),
-    )
 
 
 def main() -> None:

@@ -24,7 +24,15 @@ import aiohttp
 import httpx
 
 from metaledger.api.sandbox.pool import SandboxFailure, Setup, WorkerPool
-from tests.benchmarks.harness import CLIENT_ID, CLIENT_SECRET, Figures, admin_token, load, serve
+from tests.benchmarks.harness import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    Figures,
+    admin_token,
+    load,
+    merged,
+    serve,
+)
 
 CONNECTION = "Username-Password-Authentication"
 PASSWORD = "Bench-mark-2-pass"
@@ -146,16 +154,6 @@ def bench_logins(users: int, count: int, hostile_deadline: float) -> None:
             "/rules", json={"name": "hostile", "script": HOSTILE_RULE, "order": 99}
         ).raise_for_status()
         bench_hostile(base_url, token, emails, hostile_deadline)
-
-
-def merged(name: str, rounds: list[Figures]) -> Figures:
-    return Figures(
-        name,
-        sum(f.requests for f in rounds),
-        sum(f.seconds for f in rounds),
-        [latency for f in rounds for latency in f.latencies_ms],
-        sum(f.errors for f in rounds),
-    )
 
 
 def bench_hostile(base_url: str, token: str, emails: list[str], deadline: float) -> None:

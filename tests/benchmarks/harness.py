@@ -128,6 +128,17 @@ def load(
     return Figures(name, figures.requests, figures.seconds, figures.latencies_ms, figures.errors)
 
 
+def merged(name: str, rounds: list[Figures]) -> Figures:
+    """The figures of several rounds of one load, as one."""
+    return Figures(
+        name,
+        sum(f.requests for f in rounds),
+        sum(f.seconds for f in rounds),
+        [latency for f in rounds for latency in f.latencies_ms],
+        sum(f.errors for f in rounds),
+    )
+
+
 def rng(seed: int) -> random.Random:
     return random.Random(seed)
 
