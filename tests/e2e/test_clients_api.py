@@ -355,6 +355,54 @@ def test_a_grant_the_application_lacks_is_refused(
     assert response.json()["error"] == "unauthorized_client"
 
 
+def test_a_created_public_application_signs_users_up(
+    server: RunningServer, http: httpx.Client
+) -> None:
+    created = create(http, app_type="spa")
+    response = httpx.post(
+        f"{server.base_url}/dbconnections/signup",
+        json={
+            "client_id": created["client_id"],
+            "email": "signup@example.com",
+            "password": PASSWORD,
+            "connection": DEFAULT_CONNECTION,
+            "user_metadata": {"hobby": "kites"},
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["user_metadata"] == {"hobby": "kites"}
+
+
+def test_a_stored_connection_enables_the_created_applications_it_lists(
+    server: RunningServer, http: httpx.Client
+) -> None:
+    enabled = create(http, app_type="spa", grant_types=[PASSWORD_REALM])
+    other = create(http, app_type="spa", grant_types=[PASSWORD_REALM])
+    http.post(
+        "/api/v2/connections",
+        json={"name": "partners", "strategy": "auth0", "enabled_clients": [enabled["client_id"]]},
+    ).raise_for_status()
+    http.post(
+        "/api/v2/users",
+        json={"connection": "partners", "email": "partner@example.com", "password": PASSWORD},
+    ).raise_for_status()
+    form = {
+        "grant_type": PASSWORD_REALM,
+        "username": "partner@example.com",
+        "password": PASSWORD,
+        "realm": "partners",
+    }
+    allowed = httpx.post(
+        f"{server.base_url}/oauth/token", json={**form, "client_id": enabled["client_id"]}
+    )
+    assert allowed.status_code == 200, allowed.text
+    refused_login = httpx.post(
+        f"{server.base_url}/oauth/token", json={**form, "client_id": other["client_id"]}
+    )
+    assert refused_login.status_code == 403
+    assert refused_login.json()["error"] == "unauthorized_client"
+
+
 @pytest.fixture(scope="module")
 def sdk(server: RunningServer) -> Auth0:
     return Auth0(
