@@ -65,6 +65,9 @@ def create_app(container: Container) -> FastAPI:
     routers = [
         module.router
         for module in (
+            # First: the router tries routes in order, and load balancers and probes ask for
+            # /healthz more often than for anything else.
+            health,
             users,
             search,
             history,
@@ -72,7 +75,6 @@ def create_app(container: Container) -> FastAPI:
             signup,
             userinfo,
             wellknown,
-            health,
             jobs,
             connections,
         )
