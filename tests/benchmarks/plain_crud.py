@@ -107,7 +107,10 @@ def search_terms(request: Request) -> tuple[str, str, int, int] | None:
 
 
 def postgres_app(url: str) -> FastAPI:
-    pool = AsyncConnectionPool(url, min_size=4, max_size=16, open=False)
+    # Autocommit: each request is one statement, so one round trip (no BEGIN and COMMIT).
+    pool = AsyncConnectionPool(
+        url, min_size=4, max_size=16, open=False, kwargs={"autocommit": True}
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
