@@ -95,6 +95,7 @@ test: lint typecheck pytest
 bench: install postgres kafka-jars
 ifdef FULL
 	$(BIN)/python -m tests.benchmarks.bench_users_http
+	FULL=1 $(BIN)/python -m tests.benchmarks.bench_side_by_side
 	$(BIN)/python -m tests.benchmarks.bench_search --backend sqlite
 	$(BIN)/python -m tests.benchmarks.bench_search --backend postgres
 	$(BIN)/python -m tests.benchmarks.bench_history
@@ -110,6 +111,7 @@ ifdef FULL
 	$(BIN)/python -m tests.benchmarks.bench_audit --backend postgres --changes 10000000 --users 1000000 --log-users 40000 --seconds 20
 else
 	$(BIN)/python -m tests.benchmarks.bench_users_http --users 1000 --requests 2000
+	$(BIN)/python -m tests.benchmarks.bench_side_by_side --workers 2
 	$(BIN)/python -m tests.benchmarks.bench_search --users 20000 --log-users 2000 --seconds 5
 	$(BIN)/python -m tests.benchmarks.bench_history --history 1000 --events 20000 --reads 200
 	$(BIN)/python -m tests.benchmarks.bench_relay --users 1000 --seconds 5

@@ -3,6 +3,7 @@ bad value is refused naming its variable and the value)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
@@ -15,7 +16,7 @@ from metaledger.api.auth.applications import parse_applications
 from metaledger.api.auth.claims import ClaimMapping, parse_claims
 from metaledger.api.auth.clients import Client
 from metaledger.domain.profiles import DEFAULT_CONNECTION
-from metaledger.domain.storage import StoreLocation, store_location
+from metaledger.domain.storage import PostgresDatabase, StoreLocation, store_location
 
 PREFIX = "METALEDGER_"
 SIGNING_KEY = f"{PREFIX}SIGNING_KEY"
@@ -93,8 +94,9 @@ class Settings(BaseSettings):
     # false when they run as processes of their own (`metaledger project`, `metaledger relay`).
     embedded_workers: bool = True
     # HTTP processes `serve` starts; with more than one, the background workers run in the
-    # process that supervises them.
-    http_workers: Positive = 1
+    # process that supervises them. Unset: one per core on PostgreSQL, one on SQLite (whose
+    # writes take one file lock in turn: `http_processes`).
+    http_workers: Positive | None = None
     # What one client may hold of an HTTP process: a request's head (request line and headers)
     # must arrive within `header_timeout_seconds` of its first byte (of the connection's opening
     # for the first request) and be at most `max_header_bytes` long; its body must arrive within
@@ -172,6 +174,13 @@ class Settings(BaseSettings):
     def store(self) -> StoreLocation:
         """Where every store lives: parsed from `database_url` and `data_dir`, once."""
         return store_location(self.database_url, self.data_dir)
+
+    @property
+    def http_processes(self) -> int:
+        """How many HTTP processes `serve` starts: `http_workers`, or its default."""
+        if self.http_workers is not None:
+            return self.http_workers
+        return (os.cpu_count() or 1) if isinstance(self.store, PostgresDatabase) else 1
 
     @property
     def management_audience(self) -> str:

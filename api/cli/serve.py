@@ -36,7 +36,7 @@ def _serve(settings: Settings, _: argparse.Namespace) -> int:
         settings, [PositionsCollector(container.positions)], metrics.DEFAULT_SERVE_PORT
     )
     collect_cycles_rarely()
-    processes = f", {settings.http_workers} HTTP processes" if settings.http_workers > 1 else ""
+    processes = f", {settings.http_processes} HTTP processes" if settings.http_processes > 1 else ""
     # Log lines, so that a log collector reads them as it reads the rest.
     log.info(
         "serving on http://%s:%d (event store: %s%s)",
@@ -63,14 +63,14 @@ def _serve(settings: Settings, _: argparse.Namespace) -> int:
     # is logged by the app's access log, with its request id.
     options: dict[str, Any] = {"log_config": None, "access_log": False}
     limits = ServerLimits.of(settings)
-    if settings.http_workers == 1:
+    if settings.http_processes == 1:
         return run_server(create_app(container), settings.host, settings.port, limits, options)
     # A Python process serves one core at a time. This one has made the store, keys and clients
     # the HTTP processes share, supervises them, and runs the background workers once for all.
     http_settings = settings.replace(embedded_workers=False)
     return serve_in_processes(
         functools.partial(http_process_app, http_settings),
-        settings.http_workers,
+        settings.http_processes,
         settings.host,
         settings.port,
         limits,

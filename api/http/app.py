@@ -66,6 +66,9 @@ def create_app(container: Container) -> FastAPI:
     routers = [
         module.router
         for module in (
+            # First: the router tries routes in order, and load balancers and probes ask for
+            # /healthz more often than for anything else.
+            health,
             users,
             search,
             history,
@@ -73,7 +76,6 @@ def create_app(container: Container) -> FastAPI:
             signup,
             userinfo,
             wellknown,
-            health,
             jobs,
             connections,
         )

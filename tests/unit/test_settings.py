@@ -3,6 +3,7 @@ and a bad value refused naming its variable and the value."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -99,3 +100,19 @@ def test_a_claim_named_like_its_bucket_is_accepted_and_a_reserved_name_refused()
     ]
     with pytest.raises(ValidationError, match="'aud' is reserved by OpenID Connect"):
         Settings.from_env({"METALEDGER_CLAIMS": '{"aud": "user_metadata"}'})
+
+
+def test_serve_starts_one_http_process_per_core_on_postgresql_by_default() -> None:
+    settings = Settings(database_url="postgresql://metaledger@db:5432/metaledger")
+    assert settings.http_processes == (os.cpu_count() or 1)
+
+
+def test_serve_starts_one_http_process_on_sqlite_by_default() -> None:
+    assert Settings(data_dir=Path("here")).http_processes == 1
+
+
+def test_a_set_number_of_http_processes_is_kept_on_either_store() -> None:
+    on_postgres = Settings(
+        database_url="postgresql://metaledger@db:5432/metaledger", http_workers=3
+    )
+    assert (on_postgres.http_processes, Settings(http_workers=2).http_processes) == (3, 2)
