@@ -53,10 +53,10 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
     return url
 
 
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str | None) -> Settings:
+def suite_settings(data_dir: Path, database_url: str | None) -> Settings:
+    """The suite's settings: the known admin client, a fixed issuer, cheap password hashes."""
     return Settings(
-        data_dir=tmp_path / "data",
+        data_dir=data_dir,
         database_url=database_url,
         admin_client_id=ADMIN_CLIENT_ID,
         admin_client_secret=ADMIN_CLIENT_SECRET,
@@ -66,6 +66,11 @@ def settings(tmp_path: Path, database_url: str | None) -> Settings:
         argon2_memory_cost_kib=1024,
         argon2_parallelism=1,
     )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return suite_settings(tmp_path / "data", database_url)
 
 
 @pytest.fixture

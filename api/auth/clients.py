@@ -94,6 +94,14 @@ class ClientRegistry:
     def get(self, client_id: str | None) -> Client | None:
         return self._clients.get(client_id) if client_id else None
 
+    def cors_origins(self) -> frozenset[str]:
+        """Every application's allowed and web origins: where browsers may call from."""
+        return frozenset(
+            origin
+            for client in self._clients.values()
+            for origin in (*client.allowed_origins, *client.web_origins)
+        )
+
 
 def admin_client(
     data_dir: Path, client_id: str | None, client_secret: str | None, connections: frozenset[str]
