@@ -14,7 +14,7 @@ RUN_STAMP := $(VENV)/.installed-run-$(HASH)
 TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install install-run run test lint typecheck pytest postgres bench fuzz kafka kafka-jars node-sdk chromium promtool compose-schema clean
+.PHONY: install install-run run test lint typecheck pytest postgres bench fuzz kafka kafka-jars node-sdk browser-sdks chromium promtool compose-schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,12 @@ chromium:
 	@command -v /usr/bin/chromium >/dev/null 2>&1 \
 		|| { $(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
+# The browser SDKs (auth0-spa-js, Lock) bundled for the browser login tests.
+browser-sdks:
+	@command -v npm >/dev/null 2>&1 \
+		|| { $(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm; }
+	cd tests/e2e/browser_sdks && npm ci --silent --no-audit --no-fund && npm run --silent build
+
 # The official Node.js Auth0 SDK, whose pager a search test drives (Node.js and npm come from
 # Debian's packages when missing).
 node-sdk:
@@ -85,7 +91,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy .
 
-pytest: install postgres kafka-jars node-sdk chromium promtool compose-schema
+pytest: install postgres kafka-jars node-sdk browser-sdks chromium promtool compose-schema
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -1,0 +1,229 @@
+"""auth0-spa-js 2.x and the hosted login page in headless Chromium (Debian's, driven by
+Playwright): signup with the application's fields, login, silent authentication with the
+session and then with rotating refresh tokens, logout; the page's wrong password, lockout and
+missing CSRF token. The application's pages come from another origin than the API (another
+port of the same site: the session cookie is SameSite=Lax, as a custom login domain of the
+application's site is). Screenshots of each page go to the test's temporary directory."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import orjson
+import pytest
+from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
+
+from metaledger.api.auth.claims import claim_mapping
+from metaledger.api.auth.clients import AUTHORIZATION_CODE, IMPLICIT, REFRESH_TOKEN, Client
+from metaledger.api.bootstrap import build_http
+from metaledger.api.settings import Settings
+from metaledger.domain.profiles import DEFAULT_CONNECTION
+from tests.conftest import suite_settings
+from tests.support.app_pages import AppPages
+from tests.support.browser_login import HOBBY_CLAIM, PASSWORD, SIGNUP_FIELDS, SPA_CLIENT_ID
+from tests.support.ports import free_port
+from tests.support.server import RunningServer
+
+CHROMIUM = "/usr/bin/chromium"
+MAX_ATTEMPTS = 3
+APP_PORT = free_port()
+APP = f"http://127.0.0.1:{APP_PORT}"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    port = free_port()
+    settings: Settings = suite_settings(tmp_path_factory.mktemp("spa") / "data", None).replace(
+        issuer=f"http://127.0.0.1:{port}/",  # auth0-spa-js expects its domain as the issuer
+        applications=(
+            Client(
+                client_id=SPA_CLIENT_ID,
+                client_secret=None,
+                name="Hobby Club",
+                grants=frozenset({AUTHORIZATION_CODE, IMPLICIT, REFRESH_TOKEN}),
+                scopes=(),
+                connections=frozenset({DEFAULT_CONNECTION}),
+                app_type="spa",
+                callbacks=(f"{APP}/spa.html",),
+                allowed_logout_urls=(f"{APP}/spa.html",),
+                web_origins=(APP,),
+                allowed_origins=(APP,),
+                client_metadata=(("signup_fields", orjson.dumps(SIGNUP_FIELDS).decode()),),
+            ),
+        ),
+        claims=(claim_mapping(HOBBY_CLAIM, "user_metadata.hobby"),),
+        brute_force_max_attempts=MAX_ATTEMPTS,
+    )
+    container = build_http(settings)
+    try:
+        with RunningServer(container, port) as running:
+            yield running
+    finally:
+        container.close()
+
+
+@pytest.fixture(scope="module")
+def app(server: RunningServer) -> Iterator[AppPages]:
+    config = {"api": server.base_url, "clientId": SPA_CLIENT_ID, "hobbyClaim": HOBBY_CLAIM}
+    with AppPages(APP_PORT, config) as pages:
+        yield pages
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium: Browser) -> Iterator[Page]:
+    context = chromium.new_context(viewport={"width": 900, "height": 820})
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def email() -> str:
+    return f"ada.{uuid.uuid4().hex[:10]}@example.com"
+
+
+def shoot(page: Page, directory: Path, name: str) -> None:
+    directory.mkdir(exist_ok=True)
+    page.screenshot(path=directory / f"{name}.png", full_page=True)
+
+
+def sign_up(page: Page, app: AppPages, email: str, shots: Path | None = None) -> None:
+    """Through auth0-spa-js's loginWithRedirect and the hosted signup page, back to the app."""
+    page.goto(f"{app.origin}/spa.html")
+    page.evaluate("app.login('signup')")
+    expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Hobby").fill("bouldering")
+    page.get_by_label("Level").select_option("pro")
+    page.get_by_label("Send me the newsletter").check()
+    if shots is not None:
+        shoot(page, shots, "hosted-signup")
+    page.get_by_role("button", name="Sign up").click()
+    page.wait_for_url(f"{app.origin}/spa.html?*")
+    page.evaluate("app.callback()")
+    expect(page.locator("#status")).to_have_text(f"signed in as {email}")
+
+
+def test_a_spa_signs_up_on_the_hosted_page_and_reads_the_hobby_from_the_id_token(
+    page: Page, app: AppPages, server: RunningServer, email: str, tmp_path: Path
+) -> None:
+    shots = tmp_path / "screenshots"
+    sign_up(page, app, email, shots)
+    expect(page.locator("#hobby")).to_have_text("bouldering")
+    shoot(page, shots, "spa-signed-in")
+    [user] = server.container.profiles.users_by_email(email)
+    assert user.user_metadata == {"hobby": "bouldering", "level": "pro", "newsletter": "true"}
+
+
+def test_a_spa_gets_a_token_silently_with_the_session(
+    page: Page, app: AppPages, email: str
+) -> None:
+    sign_up(page, app, email)
+    silent: list[str] = []
+    page.on(
+        "request",
+        lambda request: silent.append(request.url) if "prompt=none" in request.url else None,
+    )
+    token = page.evaluate("app.silently(false)")
+    assert token.count(".") == 2
+    assert any("response_mode=web_message" in url for url in silent)
+
+
+def test_a_spa_renews_its_token_with_a_rotating_refresh_token(
+    page: Page, app: AppPages, email: str
+) -> None:
+    sign_up(page, app, email)
+    sent: list[str] = []
+
+    def note(request: Request) -> None:
+        if request.url.endswith("/oauth/token") and request.method == "POST":
+            form = parse_qs(request.post_data or "")
+            sent.append(form["refresh_token"][0] if "refresh_token" in form else "")
+
+    page.on("request", note)
+    for _ in range(2):
+        assert page.evaluate("app.silently(true)").count(".") == 2
+    assert len(sent) == 2
+    assert all(sent)
+    assert sent[0] != sent[1]  # each renewal sent the refresh token the previous one returned
+
+
+def test_a_spa_logout_ends_the_session(page: Page, app: AppPages, email: str) -> None:
+    sign_up(page, app, email)
+    with page.expect_navigation(url=f"{app.origin}/spa.html"):
+        page.evaluate("setTimeout(() => app.logout(), 0)")
+    error = page.evaluate("app.silently(false).then(() => 'signed in', (e) => e.error)")
+    assert error == "login_required"
+
+
+def open_login(page: Page, app: AppPages) -> None:
+    page.goto(f"{app.origin}/spa.html")
+    page.evaluate("app.login()")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+
+
+def test_the_hosted_page_logs_a_user_in(
+    page: Page, app: AppPages, email: str, tmp_path: Path
+) -> None:
+    sign_up(page, app, email)
+    page.context.clear_cookies()
+    open_login(page, app)
+    shoot(page, tmp_path / "screenshots", "hosted-login")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.keyboard.press("Enter")  # the form submits from the keyboard
+    page.wait_for_url(f"{app.origin}/spa.html?*")
+    page.evaluate("app.callback()")
+    expect(page.locator("#hobby")).to_have_text("bouldering")
+
+
+def test_the_hosted_page_says_when_the_password_is_wrong(
+    page: Page, app: AppPages, email: str, tmp_path: Path
+) -> None:
+    sign_up(page, app, email)
+    page.context.clear_cookies()
+    open_login(page, app)
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
+    expect(page.get_by_label("Email address")).to_have_value(email)
+    shoot(page, tmp_path / "screenshots", "hosted-wrong-password")
+
+
+def test_the_hosted_page_locks_out_after_repeated_failures(
+    page: Page, app: AppPages, email: str, tmp_path: Path
+) -> None:
+    sign_up(page, app, email)
+    page.context.clear_cookies()
+    open_login(page, app)
+    for _ in range(MAX_ATTEMPTS + 1):
+        page.get_by_label("Email address").fill(email)
+        page.get_by_label("Password").fill("not-the-password")
+        page.get_by_role("button", name="Continue").click()
+        expect(page.get_by_role("alert")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("Your account has been blocked")
+    shoot(page, tmp_path / "screenshots", "hosted-locked-out")
+
+
+def test_the_hosted_page_refuses_a_form_without_its_csrf_token(
+    page: Page, app: AppPages, email: str, tmp_path: Path
+) -> None:
+    open_login(page, app)
+    page.locator("input[name=csrf_token]").evaluate("input => input.remove()")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("alert")).to_contain_text("The form expired")
+    shoot(page, tmp_path / "screenshots", "hosted-csrf-refused")
