@@ -12,57 +12,29 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs
 
-import orjson
 import pytest
-from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, expect
 
-from metaledger.api.auth.claims import claim_mapping
-from metaledger.api.auth.clients import AUTHORIZATION_CODE, IMPLICIT, REFRESH_TOKEN, Client
-from metaledger.api.bootstrap import build_http
-from metaledger.api.settings import Settings
-from metaledger.domain.profiles import DEFAULT_CONNECTION
-from tests.conftest import suite_settings
 from tests.support.app_pages import AppPages
-from tests.support.browser_login import HOBBY_CLAIM, PASSWORD, SIGNUP_FIELDS, SPA_CLIENT_ID
+from tests.support.browser_login import (
+    HOBBY_CLAIM,
+    MAX_ATTEMPTS,
+    PASSWORD,
+    SPA_CLIENT_ID,
+    headless_chromium,
+    sdk_server,
+)
 from tests.support.ports import free_port
 from tests.support.server import RunningServer
 
-CHROMIUM = "/usr/bin/chromium"
-MAX_ATTEMPTS = 3
 APP_PORT = free_port()
 APP = f"http://127.0.0.1:{APP_PORT}"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    port = free_port()
-    settings: Settings = suite_settings(tmp_path_factory.mktemp("spa") / "data", None).replace(
-        issuer=f"http://127.0.0.1:{port}/",  # auth0-spa-js expects its domain as the issuer
-        applications=(
-            Client(
-                client_id=SPA_CLIENT_ID,
-                client_secret=None,
-                name="Hobby Club",
-                grants=frozenset({AUTHORIZATION_CODE, IMPLICIT, REFRESH_TOKEN}),
-                scopes=(),
-                connections=frozenset({DEFAULT_CONNECTION}),
-                app_type="spa",
-                callbacks=(f"{APP}/spa.html",),
-                allowed_logout_urls=(f"{APP}/spa.html",),
-                web_origins=(APP,),
-                allowed_origins=(APP,),
-                client_metadata=(("signup_fields", orjson.dumps(SIGNUP_FIELDS).decode()),),
-            ),
-        ),
-        claims=(claim_mapping(HOBBY_CLAIM, "user_metadata.hobby"),),
-        brute_force_max_attempts=MAX_ATTEMPTS,
-    )
-    container = build_http(settings)
-    try:
-        with RunningServer(container, port) as running:
-            yield running
-    finally:
-        container.close()
+    with sdk_server(tmp_path_factory.mktemp("spa") / "data", APP, "/spa.html") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +46,8 @@ def app(server: RunningServer) -> Iterator[AppPages]:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with headless_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
