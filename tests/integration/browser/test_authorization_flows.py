@@ -465,3 +465,10 @@ def test_a_preflight_from_another_origin_is_refused(browser: httpx.Client) -> No
     )
     assert response.status_code == 403
     assert "access-control-allow-origin" not in response.headers
+
+
+def test_discovery_names_the_browser_endpoints(browser: httpx.Client) -> None:
+    document = browser.get("/.well-known/openid-configuration").json()
+    assert document["authorization_endpoint"] == f"{ISSUER}authorize"
+    assert document["end_session_endpoint"] == f"{ISSUER}v2/logout"
+    assert "S256" in document["code_challenge_methods_supported"]
