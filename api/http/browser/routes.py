@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import APIRouter, Request
@@ -34,7 +35,7 @@ from metaledger.api.http.browser.authorization import (
 from metaledger.api.http.browser.login import SESSION_COOKIE, complete, current_session
 from metaledger.api.http.console.session import login_form_matches, login_form_token, set_cookie
 from metaledger.api.http.deps import ContainerDep
-from metaledger.api.http.errors import ApiError, OAuthError
+from metaledger.api.http.errors import ApiError, OAuthError, invalid_body
 from metaledger.api.http.responses import json_response
 from metaledger.api.http.routes.oauth import authenticate_user, connection_enabled
 from metaledger.api.http.routes.signup import SignupRefused, SignupRequest, sign_up
@@ -202,8 +203,12 @@ def _redeem_ticket(
 
 
 async def _posted_form(request: Request) -> dict[str, str]:
-    form = decode(await read_limited(request, FORM_LIMIT), request.headers.get("content-type", ""))
-    return {name: value for name, value in form.items() if isinstance(value, str)}
+    """The page's form as text (a signup field's value stays the string the person typed)."""
+    raw = await read_limited(request, FORM_LIMIT)
+    try:
+        return dict(parse_qsl(raw.decode(), keep_blank_values=True))
+    except (UnicodeDecodeError, ValueError):
+        raise invalid_body("Invalid request payload form format") from None
 
 
 @router.post(f"{PAGES}/login")
@@ -371,17 +376,14 @@ def _signup(container: Container, request: Request, form: dict[str, str]) -> Res
 
 
 def _signup_message(body: dict[str, Any]) -> str:
-    if body.get("code") == "invalid_password":
-        return (
-            "The password is too weak: "
-            + "; ".join(
-                rule["message"]
-                for rule in body.get("description", {}).get("rules", [])
-                if not rule.get("verified", True)
-            )
-            if isinstance(body.get("description"), dict)
-            else "The password is too weak."
-        )
+    description = body.get("description")
+    if body.get("code") == "invalid_password" and isinstance(description, dict):
+        unmet = [
+            rule["message"] % tuple(rule.get("format", ()))
+            for rule in description.get("rules", [])
+            if not rule.get("verified", True)
+        ]
+        return "The password is too weak. " + " ".join(unmet)
     if body.get("message") == "Invalid sign up":
         return "This email cannot sign up: it may already have an account. Log in instead."
     return str(body.get("message", "The signup was refused."))

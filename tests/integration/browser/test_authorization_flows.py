@@ -472,3 +472,17 @@ def test_discovery_names_the_browser_endpoints(browser: httpx.Client) -> None:
     assert document["authorization_endpoint"] == f"{ISSUER}authorize"
     assert document["end_session_endpoint"] == f"{ISSUER}v2/logout"
     assert "S256" in document["code_challenge_methods_supported"]
+
+
+def test_signup_with_a_weak_password_says_what_the_policy_wants(
+    browser: httpx.Client, email: str
+) -> None:
+    page = browser.get(
+        "/authorize", params=authorize_params(pkce().challenge, screen_hint="signup")
+    )
+    response = browser.post(
+        "/u/signup",
+        data={**hidden_fields(page.text), "email": email, "password": "short", "hobby": "chess"},
+    )
+    assert response.status_code == 400
+    assert "The password is too weak. At least 8 characters in length" in response.text
