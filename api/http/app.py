@@ -82,6 +82,7 @@ def create_app(container: Container) -> FastAPI:
         )
     ]
     routers += [rules.router, actions.router, log_records.router, audit.router]
+    routers.append(browser.api_router)
     for router in routers:
         app.include_router(router)
     install_openapi(app, routers)

@@ -46,6 +46,8 @@ SIGNUP_FIELDS = [
     },
     {"name": "newsletter", "label": "Send me the newsletter", "type": "checkbox"},
 ]
+# The test applications' pages (tests/e2e/browser_sdks/pages).
+SDK_PAGES = ("/spa.html", "/lock.html")
 HIDDEN_FIELD = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
 
@@ -100,9 +102,10 @@ def redirected(response: httpx.Response) -> dict[str, str]:
     return {name: value[0] for name, value in values.items()}
 
 
-def sdk_app_settings(data_dir: Path, api_port: int, app: str, page: str) -> Settings:
+def sdk_app_settings(data_dir: Path, api_port: int, app: str) -> Settings:
     """The suite's settings for a browser SDK test: its issuer is the API's own URL (what the
-    SDKs expect of their domain), and the SPA application's pages live at `app` + `page`."""
+    SDKs expect of their domain), and the SPA application's pages live at `app`."""
+    pages = tuple(f"{app}{page}" for page in SDK_PAGES)
     return suite_settings(data_dir, None).replace(
         issuer=f"http://127.0.0.1:{api_port}/",
         applications=(
@@ -114,8 +117,8 @@ def sdk_app_settings(data_dir: Path, api_port: int, app: str, page: str) -> Sett
                 scopes=(),
                 connections=frozenset({DEFAULT_CONNECTION}),
                 app_type="spa",
-                callbacks=(f"{app}{page}",),
-                allowed_logout_urls=(f"{app}{page}",),
+                callbacks=pages,
+                allowed_logout_urls=pages,
                 web_origins=(app,),
                 allowed_origins=(app,),
                 client_metadata=(("signup_fields", orjson.dumps(SIGNUP_FIELDS).decode()),),
@@ -130,10 +133,10 @@ def sdk_app_settings(data_dir: Path, api_port: int, app: str, page: str) -> Sett
 
 
 @contextmanager
-def sdk_server(data_dir: Path, app: str, page: str) -> Iterator[RunningServer]:
+def sdk_server(data_dir: Path, app: str) -> Iterator[RunningServer]:
     """The API for a browser SDK test, on a port chosen before its issuer is set."""
     port = free_port()
-    container = build_http(sdk_app_settings(data_dir, port, app, page))
+    container = build_http(sdk_app_settings(data_dir, port, app))
     try:
         with RunningServer(container, port) as running:
             yield running

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 import orjson
 from fastapi import APIRouter, Request
 from jinja2 import Environment, FileSystemLoader
+from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -34,7 +35,7 @@ from metaledger.api.http.browser.authorization import (
 )
 from metaledger.api.http.browser.login import SESSION_COOKIE, complete, current_session
 from metaledger.api.http.console.session import login_form_matches, login_form_token, set_cookie
-from metaledger.api.http.deps import ContainerDep
+from metaledger.api.http.deps import ContainerDep, raw_body_of
 from metaledger.api.http.errors import ApiError, OAuthError, invalid_body
 from metaledger.api.http.responses import json_response
 from metaledger.api.http.routes.oauth import authenticate_user, connection_enabled
@@ -56,6 +57,8 @@ FIELD_NAME = re.compile(r"^[A-Za-z0-9_]{1,100}$")
 FIELD_TYPES = frozenset({"text", "select", "checkbox"})
 
 router = APIRouter(include_in_schema=False)
+# What the browser SDKs call as an API (JSON, not pages): in the OpenAPI document.
+api_router = APIRouter(tags=["authentication"])
 templates = Environment(
     loader=FileSystemLoader(HERE / "templates"),
     autoescape=True,
@@ -136,7 +139,6 @@ def page(
 
 def login_page(
     request: Request,
-    container: Container,
     authorization: AuthorizationRequest,
     signup: bool,
     status: int = 200,
@@ -180,7 +182,7 @@ def _authorize(container: Container, request: Request, sent: dict[str, str]) -> 
             return complete(container, request, authorization, session.user, fresh=False)
         if authorization.prompt == "none":
             raise Refused(authorization, "login_required", "Login required")
-        return login_page(request, container, authorization, sent.get("screen_hint") == "signup")
+        return login_page(request, authorization, sent.get("screen_hint") == "signup")
     except ErrorPage as error:
         return error_page(error)
     except Refused as refused:
@@ -232,7 +234,6 @@ def _form_authorization(
         raise FormRefused(
             login_page(
                 request,
-                container,
                 authorization,
                 signup,
                 403,
@@ -268,7 +269,6 @@ def _login(
             return (
                 login_page(
                     request,
-                    container,
                     authorization,
                     False,
                     failed.status,
@@ -330,9 +330,7 @@ def _signup(container: Container, request: Request, form: dict[str, str]) -> Res
         fields = signup_fields(authorization.client)
 
         def again(status: int, message: str) -> Response:
-            return login_page(
-                request, container, authorization, True, status, message, sent=_kept(form)
-            )
+            return login_page(request, authorization, True, status, message, sent=_kept(form))
 
         user_metadata = {}
         for entry in fields:
@@ -450,10 +448,29 @@ def client_script(client_id: str, container: ContainerDep) -> Response:
     )
 
 
-@router.post("/co/authenticate")
+class CrossOriginLogin(BaseModel):
+    """Lock's (auth0-js's) cross-origin login, for the OpenAPI document."""
+
+    model_config = ConfigDict(extra="allow")
+
+    client_id: str
+    username: str
+    password: str
+    realm: str
+    credential_type: str | None = None
+
+
+@api_router.post(
+    "/co/authenticate",
+    summary="Check a password for an embedded login (Lock) and answer a login ticket",
+    openapi_extra=raw_body_of(CrossOriginLogin),
+)
 async def cross_origin_authenticate(request: Request, container: ContainerDep) -> Response:
     raw = await read_limited(request, FORM_LIMIT)
-    body = decode(raw, request.headers.get("content-type", ""))
+    try:
+        body = decode(raw, request.headers.get("content-type", ""))
+    except ApiError as error:  # the Authentication API answers OAuth's body
+        raise OAuthError(error.status, "invalid_request", error.message) from None
     try:
         return await run_in_threadpool(_cross_origin, container, request, body)
     except OAuthError as error:

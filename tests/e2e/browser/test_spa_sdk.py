@@ -7,59 +7,17 @@ application's site is). Screenshots of each page go to the test's temporary dire
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs
 
-import pytest
-from playwright.sync_api import Browser, Page, Request, expect
+from playwright.sync_api import Page, Request, expect
 
 from tests.support.app_pages import AppPages
 from tests.support.browser_login import (
-    HOBBY_CLAIM,
     MAX_ATTEMPTS,
     PASSWORD,
-    SPA_CLIENT_ID,
-    headless_chromium,
-    sdk_server,
 )
-from tests.support.ports import free_port
 from tests.support.server import RunningServer
-
-APP_PORT = free_port()
-APP = f"http://127.0.0.1:{APP_PORT}"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with sdk_server(tmp_path_factory.mktemp("spa") / "data", APP, "/spa.html") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def app(server: RunningServer) -> Iterator[AppPages]:
-    config = {"api": server.base_url, "clientId": SPA_CLIENT_ID, "hobbyClaim": HOBBY_CLAIM}
-    with AppPages(APP_PORT, config) as pages:
-        yield pages
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with headless_chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def page(chromium: Browser) -> Iterator[Page]:
-    context = chromium.new_context(viewport={"width": 900, "height": 820})
-    yield context.new_page()
-    context.close()
-
-
-@pytest.fixture
-def email() -> str:
-    return f"ada.{uuid.uuid4().hex[:10]}@example.com"
 
 
 def shoot(page: Page, directory: Path, name: str) -> None:

@@ -6,57 +6,15 @@ page comes from another origin than the API."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.integration.auth.conftest import events_of
 from tests.support.app_pages import AppPages
 from tests.support.browser_login import (
-    METADATA_CLAIM,
     PASSWORD,
-    SPA_CLIENT_ID,
-    headless_chromium,
-    sdk_server,
 )
-from tests.support.ports import free_port
 from tests.support.server import RunningServer
-
-APP_PORT = free_port()
-APP = f"http://127.0.0.1:{APP_PORT}"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with sdk_server(tmp_path_factory.mktemp("lock") / "data", APP, "/lock.html") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def app(server: RunningServer) -> Iterator[AppPages]:
-    config = {"api": server.base_url, "clientId": SPA_CLIENT_ID, "metadataClaim": METADATA_CLAIM}
-    with AppPages(APP_PORT, config) as pages:
-        yield pages
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with headless_chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def page(chromium: Browser) -> Iterator[Page]:
-    context = chromium.new_context(viewport={"width": 900, "height": 900})
-    yield context.new_page()
-    context.close()
-
-
-@pytest.fixture
-def email() -> str:
-    return f"lin.{uuid.uuid4().hex[:10]}@example.com"
 
 
 def sign_up_with_lock(page: Page, app: AppPages, email: str, mode: str) -> None:
