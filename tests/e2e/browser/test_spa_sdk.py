@@ -101,15 +101,20 @@ def open_login(page: Page, app: AppPages) -> None:
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
 
 
-def test_the_hosted_page_logs_a_user_in(
-    page: Page, app: AppPages, email: str, tmp_path: Path
-) -> None:
+def log_in_as(page: Page, app: AppPages, email: str, password: str) -> None:
+    """A user who signed up earlier, back in a new browser session, on the login page."""
     sign_up(page, app, email)
     page.context.clear_cookies()
     open_login(page, app)
-    shoot(page, tmp_path / "screenshots", "hosted-login")
     page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").fill(password)
+
+
+def test_the_hosted_page_logs_a_user_in(
+    page: Page, app: AppPages, email: str, tmp_path: Path
+) -> None:
+    log_in_as(page, app, email, PASSWORD)
+    shoot(page, tmp_path / "screenshots", "hosted-login")
     page.keyboard.press("Enter")  # the form submits from the keyboard
     page.wait_for_url(f"{app.origin}/spa.html?*")
     page.evaluate("app.callback()")
@@ -119,11 +124,7 @@ def test_the_hosted_page_logs_a_user_in(
 def test_the_hosted_page_says_when_the_password_is_wrong(
     page: Page, app: AppPages, email: str, tmp_path: Path
 ) -> None:
-    sign_up(page, app, email)
-    page.context.clear_cookies()
-    open_login(page, app)
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill("not-the-password")
+    log_in_as(page, app, email, "not-the-password")
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
     expect(page.get_by_label("Email address")).to_have_value(email)
@@ -133,9 +134,7 @@ def test_the_hosted_page_says_when_the_password_is_wrong(
 def test_the_hosted_page_locks_out_after_repeated_failures(
     page: Page, app: AppPages, email: str, tmp_path: Path
 ) -> None:
-    sign_up(page, app, email)
-    page.context.clear_cookies()
-    open_login(page, app)
+    log_in_as(page, app, email, "not-the-password")
     for _ in range(MAX_ATTEMPTS + 1):
         page.get_by_label("Email address").fill(email)
         page.get_by_label("Password").fill("not-the-password")
