@@ -12,6 +12,7 @@ import httpx
 import jwt
 import pytest
 
+from metaledger.api.auth.browser_grants import CODE, LOGIN_TICKET
 from metaledger.api.auth.user_tokens import at_hash
 from metaledger.api.bootstrap import Container
 from metaledger.domain.actor import Actor
@@ -486,3 +487,25 @@ def test_signup_with_a_weak_password_says_what_the_policy_wants(
     )
     assert response.status_code == 400
     assert "The password is too weak. At least 8 characters in length" in response.text
+
+
+def test_an_expired_login_ticket_is_refused(
+    browser: httpx.Client, container: Container, jane: str
+) -> None:
+    expired = container.grants.issue(
+        LOGIN_TICKET, {"client_id": SPA_CLIENT_ID, "user_id": jane}, seconds=0
+    )
+    answer = redirected(browser.get("/authorize", params=ticket_params(expired)))
+    assert answer["error"] == "access_denied"
+
+
+def test_an_expired_code_is_refused(browser: httpx.Client, container: Container, jane: str) -> None:
+    proof = pkce()
+    expired = container.grants.issue(
+        CODE,
+        {"client_id": SPA_CLIENT_ID, "redirect_uri": CALLBACK, "code_challenge": proof.challenge},
+        seconds=0,
+    )
+    response = exchange(browser, expired, proof.verifier)
+    assert response.status_code == 403
+    assert response.json()["error_description"] == "Invalid authorization code"
