@@ -3,6 +3,7 @@ browser session, and the code or tokens the authorization request asked for."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,9 +109,12 @@ def _answer(
     types, client_id = authorization.response_types, authorization.client.client_id
     answer: dict[str, Any] = {}
     if "code" in types:
+        # The tokens a code gives are of its family: a replayed code revokes them.
+        family = secrets.token_hex(16)
         answer["code"] = container.grants.issue(
             CODE,
             {
+                "family": family,
                 "client_id": client_id,
                 "redirect_uri": authorization.redirect_uri,
                 "code_challenge": authorization.code_challenge,
@@ -122,6 +126,7 @@ def _answer(
                 "access_token_claims": added.access_token,
             },
             CODE_SECONDS,
+            family,
         )
         return answer
     scopes = authorization.scopes

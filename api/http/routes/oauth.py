@@ -8,7 +8,6 @@ import binascii
 import hashlib
 import hmac
 import ipaddress
-import secrets
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -227,8 +226,15 @@ def authorization_code(container: Container, request: Request, form: dict[str, A
     """A code from /authorize, redeemed once by the application it was issued to, at the same
     redirect URI, with the PKCE verifier of its challenge."""
     client = authenticate_client(container, request, form, AUTHORIZATION_CODE)
-    held = container.grants.take(CODE, required(form, "code"))
-    if held is None or held["client_id"] != client.client_id:
+    secret = required(form, "code")
+    held = container.grants.take(CODE, secret)
+    if held is None:
+        # A replayed code may have been stolen: what its first use gave is revoked too.
+        family = container.grants.taken_family(CODE, secret)
+        if family is not None:
+            container.grants.revoke_family(family)
+        raise OAuthError(403, "invalid_grant", INVALID_CODE)
+    if held["client_id"] != client.client_id:
         raise OAuthError(403, "invalid_grant", INVALID_CODE)
     if form.get("redirect_uri") != held["redirect_uri"]:
         raise OAuthError(
@@ -240,7 +246,7 @@ def authorization_code(container: Container, request: Request, form: dict[str, A
         isinstance(verifier, str) and pkce_matches(challenge, verifier)
     ):
         raise OAuthError(403, "invalid_grant", "Failed to verify code verifier")
-    return _browser_tokens(container, client, held, held["nonce"], family=None)
+    return _browser_tokens(container, client, held, held["nonce"], held["family"])
 
 
 def refresh_token(container: Container, request: Request, form: dict[str, Any]) -> Response:
@@ -256,7 +262,7 @@ def refresh_token(container: Container, request: Request, form: dict[str, Any]) 
         raise OAuthError(403, "invalid_grant", INVALID_REFRESH_TOKEN)
     if held["client_id"] != client.client_id:
         raise OAuthError(403, "invalid_grant", INVALID_REFRESH_TOKEN)
-    return _browser_tokens(container, client, held, None, family=str(held["family"]))
+    return _browser_tokens(container, client, held, None, str(held["family"]))
 
 
 def _browser_tokens(
@@ -264,10 +270,10 @@ def _browser_tokens(
     client: Client,
     held: dict[str, Any],
     nonce: str | None,
-    family: str | None,
+    family: str,
 ) -> Response:
     """Tokens for a user who logged in through the browser; with `offline_access`, a refresh
-    token too (of a new family, or of `family` when one is rotated)."""
+    token too, of the family of the code it comes from."""
     try:
         user = container.profiles.get_user(str(held["user_id"]))
     except UserNotFound:
@@ -287,7 +293,6 @@ def _browser_tokens(
         nonce=nonce,
     )
     if OFFLINE_ACCESS in scopes and REFRESH_TOKEN_GRANT in client.grants:
-        family = family or secrets.token_hex(16)
         kept = {name: held[name] for name in REFRESH_KEPT}
         body["refresh_token"] = container.grants.issue(
             REFRESH_TOKEN, {**kept, "family": family}, REFRESH_TOKEN_SECONDS, family

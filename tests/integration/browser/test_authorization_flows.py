@@ -153,6 +153,23 @@ def test_a_code_is_redeemed_once(browser: httpx.Client, jane: str, email: str) -
     assert again.json()["error_description"] == "Invalid authorization code"
 
 
+def test_a_replayed_code_revokes_the_refresh_token_it_gave(
+    browser: httpx.Client, jane: str, email: str
+) -> None:
+    code, verifier = logged_in_code(browser, email)
+    refresh_token = exchange(browser, code, verifier).json()["refresh_token"]
+    assert exchange(browser, code, verifier).status_code == 403
+    response = browser.post(
+        "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": SPA_CLIENT_ID,
+            "refresh_token": refresh_token,
+        },
+    )
+    assert response.status_code == 403
+
+
 def test_a_code_is_redeemed_only_at_its_redirect_uri(
     browser: httpx.Client, jane: str, email: str
 ) -> None:
@@ -504,6 +521,7 @@ def test_an_expired_code_is_refused(browser: httpx.Client, container: Container,
     expired = container.grants.issue(
         CODE,
         {"client_id": SPA_CLIENT_ID, "redirect_uri": CALLBACK, "code_challenge": proof.challenge},
+        family="expired-code",
         seconds=0,
     )
     response = exchange(browser, expired, proof.verifier)
