@@ -119,6 +119,7 @@ def _answer(
                 "redirect_uri": authorization.redirect_uri,
                 "code_challenge": authorization.code_challenge,
                 "user_id": user.user_id,
+                "connection": authorization.connection,
                 "scopes": authorization.scopes,
                 "audience": authorization.audience,
                 "nonce": authorization.nonce,

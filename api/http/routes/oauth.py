@@ -246,7 +246,10 @@ def authorization_code(container: Container, request: Request, form: dict[str, A
         isinstance(verifier, str) and pkce_matches(challenge, verifier)
     ):
         raise OAuthError(403, "invalid_grant", "Failed to verify code verifier")
-    return _browser_tokens(container, client, held, held["nonce"], held["family"])
+    # Rules and Actions ran at the login that issued the code; what they added comes with it.
+    added = Claims(id_token=held["id_token_claims"], access_token=held["access_token_claims"])
+    user = _browser_user(container, held)
+    return _browser_tokens(container, client, user, held, held["nonce"], held["family"], added)
 
 
 def refresh_token(container: Container, request: Request, form: dict[str, Any]) -> Response:
@@ -262,24 +265,47 @@ def refresh_token(container: Container, request: Request, form: dict[str, Any]) 
         raise OAuthError(403, "invalid_grant", INVALID_REFRESH_TOKEN)
     if held["client_id"] != client.client_id:
         raise OAuthError(403, "invalid_grant", INVALID_REFRESH_TOKEN)
-    return _browser_tokens(container, client, held, None, str(held["family"]))
+    user = _browser_user(container, held)
+    # As on Auth0, Rules and Actions run again: a refresh token keeps no claims of its own.
+    login = Login(
+        client_id=client.client_id,
+        client_name=client.name,
+        connection=str(held["connection"]),
+        ip=request.client.host if request.client else "unknown",
+        user_agent=request.headers.get("user-agent", ""),
+        hostname=request.url.hostname or "",
+        request_id=request_id(request) or "",
+        protocol="oauth2-refresh-token",
+        scopes=tuple(held["scopes"]),
+    )
+    added = run_login_code(container, user, login)
+    if added.ran:  # the code may have written the metadata that claims copy
+        user = container.profiles.get_user(user.user_id)
+    return _browser_tokens(container, client, user, held, None, str(held["family"]), added)
 
 
-def _browser_tokens(
-    container: Container,
-    client: Client,
-    held: dict[str, Any],
-    nonce: str | None,
-    family: str,
-) -> Response:
-    """Tokens for a user who logged in through the browser; with `offline_access`, a refresh
-    token too, of the family of the code it comes from."""
+def _browser_user(container: Container, held: dict[str, Any]) -> User:
+    """The user a code or refresh token was issued for, while they exist and are not blocked."""
     try:
         user = container.profiles.get_user(str(held["user_id"]))
     except UserNotFound:
         raise OAuthError(403, "invalid_grant", "The user does not exist.") from None
     if user.profile.get("blocked") is True:
         raise OAuthError(401, "unauthorized", "user is blocked")
+    return user
+
+
+def _browser_tokens(
+    container: Container,
+    client: Client,
+    user: User,
+    held: dict[str, Any],
+    nonce: str | None,
+    family: str,
+    added: Claims,
+) -> Response:
+    """Tokens for a user who logged in through the browser; with `offline_access`, a refresh
+    token too, of the family of the code it comes from."""
     scopes = [str(scope) for scope in held["scopes"]]
     body = user_token_response(
         container.tokens,
@@ -288,7 +314,7 @@ def _browser_tokens(
         [scope for scope in scopes if scope != OFFLINE_ACCESS],
         held["audience"],
         container.settings.claims,
-        Claims(id_token=held["id_token_claims"], access_token=held["access_token_claims"]),
+        added,
         grant=AUTHORIZATION_CODE,
         nonce=nonce,
     )
@@ -302,14 +328,7 @@ def _browser_tokens(
 
 
 # What a refresh token keeps of its login, to issue the same tokens again.
-REFRESH_KEPT = (
-    "client_id",
-    "user_id",
-    "scopes",
-    "audience",
-    "id_token_claims",
-    "access_token_claims",
-)
+REFRESH_KEPT = ("client_id", "user_id", "connection", "scopes", "audience")
 
 
 def pkce_matches(challenge: str, verifier: str) -> bool:

@@ -17,6 +17,7 @@ from metaledger.api.auth.user_tokens import at_hash
 from metaledger.api.bootstrap import Container
 from metaledger.domain.actor import Actor
 from metaledger.domain.profiles import DEFAULT_CONNECTION, NewUser
+from tests.conftest import admin_token
 from tests.support.browser_login import (
     APP_ORIGIN,
     CALLBACK,
@@ -33,6 +34,7 @@ from tests.support.browser_login import (
     post_login,
     redirected,
 )
+from tests.support.server import RunningServer
 
 ISSUER = "http://metaledger.test/"
 SETUP = Actor("client", "setup", "client-credentials", "setup-request")
@@ -527,3 +529,30 @@ def test_an_expired_code_is_refused(browser: httpx.Client, container: Container,
     response = exchange(browser, expired, proof.verifier)
     assert response.status_code == 403
     assert response.json()["error_description"] == "Invalid authorization code"
+
+
+def test_a_refresh_runs_the_rules_again(
+    browser: httpx.Client, server: RunningServer, container: Container, jane: str, email: str
+) -> None:
+    code, verifier = logged_in_code(browser, email)
+    refresh_token = exchange(browser, code, verifier).json()["refresh_token"]
+    script = (
+        "function (user, context, callback) {"
+        " context.idToken['https://example.com/protocol'] = context.protocol;"
+        " callback(null, user, context); }"
+    )
+    admin = {"Authorization": f"Bearer {admin_token(server.base_url)}"}
+    rule = browser.post("/api/v2/rules", json={"name": "protocol", "script": script}, headers=admin)
+    try:
+        response = browser.post(
+            "/oauth/token",
+            data={
+                "grant_type": "refresh_token",
+                "client_id": SPA_CLIENT_ID,
+                "refresh_token": refresh_token,
+            },
+        )
+        claims = claims_of(response.json()["id_token"], container)
+        assert claims["https://example.com/protocol"] == "oauth2-refresh-token"
+    finally:
+        browser.delete(f"/api/v2/rules/{rule.json()['id']}", headers=admin)
