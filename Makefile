@@ -14,7 +14,7 @@ RUN_STAMP := $(VENV)/.installed-run-$(HASH)
 TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install install-run run test lint typecheck pytest postgres bench fuzz kafka kafka-jars node-sdk chromium promtool compose-schema clean
+.PHONY: install install-run run test lint typecheck pytest postgres bench fuzz kafka kafka-jars node-sdk browser-sdks chromium promtool compose-schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,12 @@ chromium:
 	@command -v /usr/bin/chromium >/dev/null 2>&1 \
 		|| { $(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
+# The browser SDKs (auth0-spa-js, Lock) bundled for the browser login tests.
+browser-sdks:
+	@command -v npm >/dev/null 2>&1 \
+		|| { $(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm; }
+	cd tests/e2e/browser_sdks && npm ci --silent --no-audit --no-fund && npm run --silent build
+
 # The official Node.js Auth0 SDK, whose pager a search test drives (Node.js and npm come from
 # Debian's packages when missing).
 node-sdk:
@@ -85,7 +91,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy .
 
-pytest: install postgres kafka-jars node-sdk chromium promtool compose-schema
+pytest: install postgres kafka-jars node-sdk browser-sdks chromium promtool compose-schema
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -109,6 +115,7 @@ ifdef FULL
 	$(BIN)/python -m tests.benchmarks.bench_custom_db --users 1000
 	$(BIN)/python -m tests.benchmarks.bench_audit --backend sqlite --changes 10000000 --users 1000000 --log-users 40000 --seconds 20
 	$(BIN)/python -m tests.benchmarks.bench_audit --backend postgres --changes 10000000 --users 1000000 --log-users 40000 --seconds 20
+	$(BIN)/python -m tests.benchmarks.bench_browser_login --flows 40 --rounds 5 --pages 2000
 else
 	$(BIN)/python -m tests.benchmarks.bench_users_http --users 1000 --requests 2000
 	$(BIN)/python -m tests.benchmarks.bench_side_by_side --workers 2
@@ -124,6 +131,7 @@ else
 	$(BIN)/python -m tests.benchmarks.bench_custom_db --users 200
 	$(BIN)/python -m tests.benchmarks.bench_audit --backend sqlite
 	$(BIN)/python -m tests.benchmarks.bench_audit --backend postgres
+	$(BIN)/python -m tests.benchmarks.bench_browser_login --flows 10 --rounds 2 --pages 200
 endif
 
 # `make fuzz`: the schemathesis run of the suite (tests/fuzz) at FUZZ_CASES cases per store; it

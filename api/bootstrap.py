@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from metaledger.api import stores
+from metaledger.api.auth.browser_grants import BrowserGrants
 from metaledger.api.auth.clients import admin_client
 from metaledger.api.auth.external_issuer import external_issuer
 from metaledger.api.auth.failure_store import BucketStatements
@@ -92,6 +93,8 @@ class Container:
     connections: ConnectionRegistry
     databases: CustomDatabases
     audit: AuditStore
+    # Browser sessions, authorization codes, login tickets and refresh tokens.
+    grants: BrowserGrants
     # Started and stopped with the HTTP app, in order (stopped in reverse).
     background: list[BackgroundService] = field(default_factory=list)
     jobs: Jobs | None = None
@@ -303,6 +306,7 @@ def build_http(settings: Settings) -> Container:
         connections=connections,
         databases=databases,
         audit=audit,
+        grants=stores.browser_grants(profiles),
         background=background,
         jobs=jobs,
     )

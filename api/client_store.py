@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from metaledger.api.auth.clients import CLIENT_CREDENTIALS, Client, ClientRegistry
+from metaledger.api.auth.clients import CLIENT_CREDENTIALS, Client, ClientRegistry, origins_of
 from metaledger.api.code_store import CLIENT, TenantCode
 
 # A public application (a SPA, a native app) authenticates with its client_id alone.
@@ -92,6 +92,10 @@ class StoredClients(ClientRegistry):
             return configured
         document = self.stored(client_id)
         return self._client(document) if document is not None else None
+
+    def cors_origins(self) -> frozenset[str]:
+        stored = (self._client(document) for document in self.code.all(CLIENT))
+        return super().cors_origins() | origins_of(stored)
 
     def is_configured(self, client_id: str) -> bool:
         return super().get(client_id) is not None

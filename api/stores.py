@@ -13,6 +13,7 @@ from typing import TypeVar
 from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
 from eventsourcing.utils import Environment
 
+from metaledger.api.auth.browser_grants import BrowserGrants
 from metaledger.api.auth.failure_store import (
     FailureStatements,
     SqlTables,
@@ -143,6 +144,12 @@ def tenant_code(profiles: UserProfiles) -> TenantCode:
 def job_store(profiles: UserProfiles) -> SqlJobStore:
     """Bulk jobs and their per-line errors, in tables of the event store's database."""
     return SqlJobStore(_side_tables(profiles))
+
+
+def browser_grants(profiles: UserProfiles) -> BrowserGrants:
+    """Browser sessions, codes, login tickets and refresh tokens, in a table of the event
+    store's database."""
+    return BrowserGrants(_side_tables(profiles))
 
 
 def _side_tables(profiles: UserProfiles) -> SqlTables:

@@ -53,13 +53,8 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
     return url
 
 
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str | None) -> Settings:
-    return suite_settings(tmp_path / "data", database_url)
-
-
 def suite_settings(data_dir: Path, database_url: str | None = None) -> Settings:
-    """The suite's settings: the known admin client, the test issuer, cheap hashes."""
+    """The suite's settings: the known admin client, a fixed issuer, cheap password hashes."""
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -71,6 +66,11 @@ def suite_settings(data_dir: Path, database_url: str | None = None) -> Settings:
         argon2_memory_cost_kib=1024,
         argon2_parallelism=1,
     )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return suite_settings(tmp_path / "data", database_url)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,6 +104,16 @@ class ClientRegistry:
     def configured(self) -> list[Client]:
         """The applications given at start-up, in the order given."""
         return list(self._clients.values())
+
+    def cors_origins(self) -> frozenset[str]:
+        """Every application's allowed and web origins: where browsers may call from."""
+        return origins_of(self._clients.values())
+
+
+def origins_of(clients: Iterable[Client]) -> frozenset[str]:
+    return frozenset(
+        origin for client in clients for origin in (*client.allowed_origins, *client.web_origins)
+    )
 
 
 def admin_client(

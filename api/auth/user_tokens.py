@@ -7,6 +7,8 @@ OIDC ID token for the application when `openid` is granted.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import Any
 
 from metaledger.api.auth.claims import OIDC_SCOPES, ClaimMapping, user_claims
@@ -40,8 +42,12 @@ def user_token_response(
     api_audience: str | None,
     claims: tuple[ClaimMapping, ...],
     added: Claims | None = None,
+    *,
+    grant: str = PASSWORD_GRANT,
+    nonce: str | None = None,
 ) -> dict[str, Any]:
-    """`added`: the claims the login's Rules and Actions set."""
+    """`added`: the claims the login's Rules and Actions set; `nonce`: the one the browser's
+    authorization request sent, which its ID token must carry back."""
     added = added or Claims()
     access_claims = dict(added.access_token)
     if added.id_token:
@@ -55,7 +61,7 @@ def user_token_response(
             audience=audiences[0] if len(audiences) == 1 else audiences,
             scopes=scopes,
             client_id=client_id,
-            grant=PASSWORD_GRANT,
+            grant=grant,
             claims=access_claims,
         ),
         "token_type": "Bearer",
@@ -63,7 +69,35 @@ def user_token_response(
         "scope": " ".join(scopes),
     }
     if "openid" in scopes:
-        body["id_token"] = tokens.issue_id_token(
-            {**user_claims(user, frozenset(scopes), claims), **added.id_token}, client_id
+        body["id_token"] = id_token(
+            tokens, user, client_id, scopes, claims, added, nonce, body["access_token"]
         )
     return body
+
+
+def id_token(
+    tokens: TokenService,
+    user: User,
+    client_id: str,
+    scopes: list[str],
+    claims: tuple[ClaimMapping, ...],
+    added: Claims,
+    nonce: str | None,
+    access_token: str | None,
+) -> str:
+    """An ID token; `at_hash` binds it to the access token issued with it, which browser SDKs
+    check."""
+    extra: dict[str, Any] = {"azp": client_id}
+    if nonce is not None:
+        extra["nonce"] = nonce
+    if access_token is not None:
+        extra["at_hash"] = at_hash(access_token)
+    return tokens.issue_id_token(
+        {**user_claims(user, frozenset(scopes), claims), **added.id_token, **extra}, client_id
+    )
+
+
+def at_hash(access_token: str) -> str:
+    """OIDC's access token hash for RS256: the left half of its SHA-256, base64url."""
+    digest = hashlib.sha256(access_token.encode()).digest()
+    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode()

@@ -7,9 +7,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from starlette.staticfiles import StaticFiles
 
 from metaledger.api.bootstrap import Container, running
 from metaledger.api.http.access_log import AccessLogMiddleware
+from metaledger.api.http.browser import routes as browser
+from metaledger.api.http.browser.cors import CorsMiddleware
 from metaledger.api.http.console import install_console
 from metaledger.api.http.errors import install_error_handlers
 from metaledger.api.http.middleware import BodyDeadlineMiddleware, CorrelationIdMiddleware
@@ -61,6 +64,7 @@ def create_app(container: Container) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyDeadlineMiddleware, seconds=container.settings.body_timeout_seconds)
     app.add_middleware(CorrelationIdMiddleware)
+    app.add_middleware(CorsMiddleware, clients=container.clients)
     # Outermost: it reads the request id set inside, and times the whole request.
     app.add_middleware(AccessLogMiddleware, metrics=process_metrics())
     routers = [
@@ -82,9 +86,17 @@ def create_app(container: Container) -> FastAPI:
     ]
     routers += [rules.router, actions.router, log_records.router, audit.router]
     routers.append(applications.router)
+    routers.append(browser.api_router)
     for router in routers:
         app.include_router(router)
     install_openapi(app, routers)
+    app.include_router(browser.router)
+    # follow_symlink: an editable install links each file from a tree of its own.
+    app.mount(
+        f"{browser.PAGES}/static",
+        StaticFiles(directory=browser.HERE / "static", follow_symlink=True),
+        name="login-static",
+    )
     if container.settings.console:
         install_console(app, container)
     return app

@@ -49,6 +49,7 @@ SUCCESSES: dict[tuple[str, str], tuple[str, Any]] = {
     ("GET", "/api/v2/audit/changes"): ("200", shapes.ChangePage),
     ("POST", "/oauth/token"): ("200", shapes.TokenResponse),
     ("POST", "/dbconnections/signup"): ("200", shapes.SignedUp),
+    ("POST", "/co/authenticate"): ("200", shapes.LoginTicket),
     ("GET", "/userinfo"): ("200", shapes.Claims),
     ("GET", "/.well-known/jwks.json"): ("200", shapes.KeySet),
     ("GET", "/.well-known/openid-configuration"): ("200", shapes.Discovery),
@@ -112,10 +113,10 @@ REFUSALS = {
     "503": "Temporarily unavailable: try again",
 }
 ANSWERS_ALWAYS = ("/healthz", "/.well-known/jwks.json", "/.well-known/openid-configuration")
-CLIENT_AUTHENTICATED = ("/oauth/token", "/dbconnections/signup")
-THROTTLED = ("/oauth/token",)
+CLIENT_AUTHENTICATED = ("/oauth/token", "/dbconnections/signup", "/co/authenticate")
+THROTTLED = ("/oauth/token", "/co/authenticate")
 # The Authentication API answers OAuth's error body; the rest, Auth0's.
-OAUTH_ERRORS = ("/oauth/token", "/userinfo")
+OAUTH_ERRORS = ("/oauth/token", "/userinfo", "/co/authenticate")
 
 
 def install_openapi(app: FastAPI, routers: Sequence[APIRouter]) -> None:

@@ -169,6 +169,15 @@ class TokenResponse(BaseModel):
     expires_in: int
     scope: str | None = None
     id_token: str | None = None
+    refresh_token: str | None = None
+
+
+class LoginTicket(BaseModel):
+    """Lock's cross-origin login: a single-use ticket that /authorize redeems."""
+
+    login_ticket: str
+    co_verifier: str
+    co_id: str
 
 
 class Claims(BaseModel):

@@ -18,17 +18,10 @@ from metaledger.api.auth.login_throttle import LoginKey, LoginThrottle, ip_key, 
 from metaledger.api.bootstrap import build_profiles
 from metaledger.api.settings import Settings
 from metaledger.domain.profiles import UserProfiles
+from tests.support.clock import Clock
 
 KEY = login_key("Username-Password-Authentication", "Ada@Example.com", "192.0.2.1")
 ADDRESS = ip_key("192.0.2.1")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import jwt
 from starlette.requests import Request
@@ -72,24 +73,32 @@ class Sessions:
         return hashlib.sha256(self.administrator.password_hash.encode()).hexdigest()[:16]
 
 
-def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
-    """HttpOnly and SameSite=Strict always; Secure when the console is reached over https."""
+def set_cookie(
+    request: Request,
+    response: Response,
+    name: str,
+    value: str,
+    max_age: int,
+    path: str = PATH,
+    samesite: Literal["strict", "lax"] = "strict",
+) -> None:
+    """HttpOnly always (SameSite=Strict unless told); Secure when reached over https."""
     response.set_cookie(
         name,
         value,
         max_age=max_age,
-        path=PATH,
+        path=path,
         httponly=True,
-        samesite="strict",
+        samesite=samesite,
         secure=request.url.scheme == "https",
     )
 
 
-def login_form_token(request: Request) -> str:
-    """The sign-in form's CSRF token: the one its cookie holds, or a new one."""
-    return request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
+def login_form_token(request: Request, cookie: str = LOGIN_COOKIE) -> str:
+    """A sign-in form's CSRF token: the one its cookie holds, or a new one."""
+    return request.cookies.get(cookie) or secrets.token_urlsafe(32)
 
 
-def login_form_matches(request: Request, sent: str) -> bool:
-    held = request.cookies.get(LOGIN_COOKIE, "")
+def login_form_matches(request: Request, sent: str, cookie: str = LOGIN_COOKIE) -> bool:
+    held = request.cookies.get(cookie, "")
     return bool(held and sent) and hmac.compare_digest(held.encode(), sent.encode())

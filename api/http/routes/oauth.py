@@ -1,9 +1,12 @@
-"""Authentication API: `POST /oauth/token` (client credentials, password, password-realm)."""
+"""Authentication API: `POST /oauth/token` (client credentials, password, password-realm,
+authorization_code with PKCE, and rotating refresh tokens)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import ipaddress
 from typing import Any
 
@@ -11,7 +14,15 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from metaledger.api.auth.clients import CLIENT_CREDENTIALS, PASSWORD, PASSWORD_REALM, Client
+from metaledger.api.auth.browser_grants import CODE, REFRESH_TOKEN
+from metaledger.api.auth.clients import (
+    AUTHORIZATION_CODE,
+    CLIENT_CREDENTIALS,
+    PASSWORD,
+    PASSWORD_REALM,
+    Client,
+)
+from metaledger.api.auth.clients import REFRESH_TOKEN as REFRESH_TOKEN_GRANT
 from metaledger.api.auth.login import (
     SuspiciousIp,
     TooManyAttempts,
@@ -29,6 +40,7 @@ from metaledger.api.http.errors import OAuthError
 from metaledger.api.http.responses import json_response
 from metaledger.api.sandbox.pipeline import Claims, CodeRefused, Login, SandboxBusy
 from metaledger.domain.actor import Actor
+from metaledger.domain.errors import UserNotFound
 from metaledger.domain.user import User
 from metaledger.projections.audit.records import (
     BLOCKED_ACCOUNT,
@@ -168,8 +180,171 @@ def password_login(
     socket_ip = request.client.host if request.client else "unknown"
     forwarded = _ip_address(request.headers.get(FORWARDED_FOR, ""))
     ip = forwarded if forwarded and not client.is_public else socket_ip
+    user = authenticate_user(container, connection, username, password, ip)
+    actor = Actor(
+        kind="user",
+        id=user.user_id,
+        grant=PASSWORD_GRANT,
+        request_id=request_id(request),
+        ip=socket_ip,
+    )
+    written = container.profiles.record_login(user.user_id, ip, client.client_id, actor)
+    login = Login(
+        client_id=client.client_id,
+        client_name=client.name,
+        connection=connection,
+        ip=ip,
+        user_agent=request.headers.get("user-agent", ""),
+        hostname=request.url.hostname or "",
+        request_id=actor.request_id or "",
+        scopes=tuple(scopes),
+    )
+    added = run_login_code(container, written.user, login)
+    # The code may have written the user's metadata, which configured claims copy.
+    user_now = container.profiles.get_user(user.user_id) if added.ran else written.user
+    return json_response(
+        user_token_response(
+            container.tokens,
+            user_now,
+            client.client_id,
+            scopes,
+            audience,
+            container.settings.claims,
+            added,
+        )
+    )
+
+
+OFFLINE_ACCESS = "offline_access"
+# Auth0's default absolute lifetime of a rotating refresh token.
+REFRESH_TOKEN_SECONDS = 30 * 24 * 3600
+INVALID_CODE = "Invalid authorization code"
+INVALID_REFRESH_TOKEN = "Unknown or invalid refresh token."
+
+
+def authorization_code(container: Container, request: Request, form: dict[str, Any]) -> Response:
+    """A code from /authorize, redeemed once by the application it was issued to, at the same
+    redirect URI, with the PKCE verifier of its challenge."""
+    client = authenticate_client(container, request, form, AUTHORIZATION_CODE)
+    secret = required(form, "code")
+    held = container.grants.take(CODE, secret)
+    if held is None:
+        # A replayed code may have been stolen: what its first use gave is revoked too.
+        family = container.grants.taken_family(CODE, secret)
+        if family is not None:
+            container.grants.revoke_family(family)
+        raise OAuthError(403, "invalid_grant", INVALID_CODE)
+    if held["client_id"] != client.client_id:
+        raise OAuthError(403, "invalid_grant", INVALID_CODE)
+    if form.get("redirect_uri") != held["redirect_uri"]:
+        raise OAuthError(
+            403, "invalid_grant", "redirect_uri does not match the authorization request"
+        )
+    challenge = held["code_challenge"]
+    verifier = form.get("code_verifier")
+    if challenge is not None and not (
+        isinstance(verifier, str) and pkce_matches(challenge, verifier)
+    ):
+        raise OAuthError(403, "invalid_grant", "Failed to verify code verifier")
+    # Rules and Actions ran at the login that issued the code; what they added comes with it.
+    added = Claims(id_token=held["id_token_claims"], access_token=held["access_token_claims"])
+    user = _browser_user(container, held)
+    return _browser_tokens(container, client, user, held, held["nonce"], held["family"], added)
+
+
+def refresh_token(container: Container, request: Request, form: dict[str, Any]) -> Response:
+    """A rotating refresh token: each use answers a new one of the same family; a token used
+    twice (stolen, or replayed) revokes the whole family."""
+    client = authenticate_client(container, request, form, REFRESH_TOKEN_GRANT)
+    secret = required(form, "refresh_token")
+    held = container.grants.take(REFRESH_TOKEN, secret)
+    if held is None:
+        family = container.grants.taken_family(REFRESH_TOKEN, secret)
+        if family is not None:
+            container.grants.revoke_family(family)
+        raise OAuthError(403, "invalid_grant", INVALID_REFRESH_TOKEN)
+    if held["client_id"] != client.client_id:
+        raise OAuthError(403, "invalid_grant", INVALID_REFRESH_TOKEN)
+    user = _browser_user(container, held)
+    # As on Auth0, Rules and Actions run again: a refresh token keeps no claims of its own.
+    login = Login(
+        client_id=client.client_id,
+        client_name=client.name,
+        connection=str(held["connection"]),
+        ip=request.client.host if request.client else "unknown",
+        user_agent=request.headers.get("user-agent", ""),
+        hostname=request.url.hostname or "",
+        request_id=request_id(request) or "",
+        protocol="oauth2-refresh-token",
+        scopes=tuple(held["scopes"]),
+    )
+    added = run_login_code(container, user, login)
+    if added.ran:  # the code may have written the metadata that claims copy
+        user = container.profiles.get_user(user.user_id)
+    return _browser_tokens(container, client, user, held, None, str(held["family"]), added)
+
+
+def _browser_user(container: Container, held: dict[str, Any]) -> User:
+    """The user a code or refresh token was issued for, while they exist and are not blocked."""
     try:
-        user = container.login.authenticate(connection, username, password, ip)
+        user = container.profiles.get_user(str(held["user_id"]))
+    except UserNotFound:
+        raise OAuthError(403, "invalid_grant", "The user does not exist.") from None
+    if user.profile.get("blocked") is True:
+        raise OAuthError(401, "unauthorized", "user is blocked")
+    return user
+
+
+def _browser_tokens(
+    container: Container,
+    client: Client,
+    user: User,
+    held: dict[str, Any],
+    nonce: str | None,
+    family: str,
+    added: Claims,
+) -> Response:
+    """Tokens for a user who logged in through the browser; with `offline_access`, a refresh
+    token too, of the family of the code it comes from."""
+    scopes = [str(scope) for scope in held["scopes"]]
+    body = user_token_response(
+        container.tokens,
+        user,
+        client.client_id,
+        [scope for scope in scopes if scope != OFFLINE_ACCESS],
+        held["audience"],
+        container.settings.claims,
+        added,
+        grant=AUTHORIZATION_CODE,
+        nonce=nonce,
+    )
+    if OFFLINE_ACCESS in scopes and REFRESH_TOKEN_GRANT in client.grants:
+        kept = {name: held[name] for name in REFRESH_KEPT}
+        body["refresh_token"] = container.grants.issue(
+            REFRESH_TOKEN, {**kept, "family": family}, REFRESH_TOKEN_SECONDS, family
+        )
+        body["scope"] = " ".join(filter(None, (body["scope"], OFFLINE_ACCESS)))
+    return json_response(body)
+
+
+# What a refresh token keeps of its login, to issue the same tokens again.
+REFRESH_KEPT = ("client_id", "user_id", "connection", "scopes", "audience")
+
+
+def pkce_matches(challenge: str, verifier: str) -> bool:
+    """RFC 7636's S256: the challenge is base64url(SHA-256(verifier))."""
+    digest = hashlib.sha256(verifier.encode()).digest()
+    computed = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return hmac.compare_digest(computed, challenge)
+
+
+def authenticate_user(
+    container: Container, connection: str, username: str, password: str, ip: str
+) -> User:
+    """The user whose password this is (through brute-force protection and custom databases);
+    a refusal is the OAuth error Auth0 answers, with how the log records it."""
+    try:
+        return container.login.authenticate(connection, username, password, ip)
     except TooManyAttempts as refused:
         suspicious = isinstance(refused, SuspiciousIp)
         raise OAuthError(
@@ -216,38 +391,6 @@ def password_login(
         raise OAuthError(
             503, "temporarily_unavailable", "Every sandbox worker is busy; try again."
         ) from None
-    actor = Actor(
-        kind="user",
-        id=user.user_id,
-        grant=PASSWORD_GRANT,
-        request_id=request_id(request),
-        ip=socket_ip,
-    )
-    written = container.profiles.record_login(user.user_id, ip, client.client_id, actor)
-    login = Login(
-        client_id=client.client_id,
-        client_name=client.name,
-        connection=connection,
-        ip=ip,
-        user_agent=request.headers.get("user-agent", ""),
-        hostname=request.url.hostname or "",
-        request_id=actor.request_id or "",
-        scopes=tuple(scopes),
-    )
-    added = run_login_code(container, written.user, login)
-    # The code may have written the user's metadata, which configured claims copy.
-    user_now = container.profiles.get_user(user.user_id) if added.ran else written.user
-    return json_response(
-        user_token_response(
-            container.tokens,
-            user_now,
-            client.client_id,
-            scopes,
-            audience,
-            container.settings.claims,
-            added,
-        )
-    )
 
 
 def connection_enabled(container: Container, client: Client, connection: str) -> bool:
@@ -303,6 +446,10 @@ async def token(request: Request, container: ContainerDep) -> Response:
         if grant_type in (PASSWORD, PASSWORD_REALM):
             # Hashing is slow on purpose: off the event loop.
             return await run_in_threadpool(password_login, container, request, form, grant_type)
+        if grant_type == AUTHORIZATION_CODE:
+            return await run_in_threadpool(authorization_code, container, request, form)
+        if grant_type == REFRESH_TOKEN_GRANT:
+            return await run_in_threadpool(refresh_token, container, request, form)
     except OAuthError as error:
         failure = error.failure or Failure(FAILED_EXCHANGE if exchange else FAILED_LOGIN)
         await record(request, failure, error.description, _client_id(request, form))

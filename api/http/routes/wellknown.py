@@ -25,14 +25,22 @@ def openid_configuration(container: ContainerDep) -> Response:
     return json_response(
         {
             "issuer": issuer,
+            "authorization_endpoint": f"{issuer}authorize",
             "token_endpoint": f"{issuer}oauth/token",
+            "end_session_endpoint": f"{issuer}v2/logout",
             "jwks_uri": f"{issuer}.well-known/jwks.json",
             "userinfo_endpoint": f"{issuer}userinfo",
             "grant_types_supported": sorted(GRANT_TYPES),
             "scopes_supported": [*OIDC_SCOPES, *USER_SCOPES],
-            "response_types_supported": ["token"],
+            "response_types_supported": ["code", "token", "id_token", "token id_token"],
+            "response_modes_supported": ["query", "fragment", "form_post", "web_message"],
+            "code_challenge_methods_supported": ["S256"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_post",
+                "client_secret_basic",
+                "none",
+            ],
         }
     )
