@@ -53,7 +53,7 @@ from metaledger.domain.metadata import MetadataLimits
 from metaledger.domain.profiles import UserProfiles
 from metaledger.projections.audit.projector import AuditProjector, AuditProjectorService
 from metaledger.projections.audit.store import AuditStore
-from metaledger.projections.lease import PROJECTOR, FencedTracking, Lease, LeasedService, Worker
+from metaledger.projections.lease import PROJECTOR, FencedTracking, LeasedService, Worker
 from metaledger.projections.lease import RELAY as RELAY_LEASE
 from metaledger.projections.relay.service import RelayConfig, RelayService
 from metaledger.projections.relay.service import build_relay as relay_of
@@ -269,10 +269,8 @@ def _build_http(settings: Settings) -> Container:
     audit = stores.audit_store(settings.store)
     background: list[BackgroundService] = [pool, legacy]
     relays: list[RelayService] = []
-    node = node_name(settings)
-    projector_lease = stores.lease(settings.store, PROJECTOR, node)
-    if settings.embedded_workers and projector_lease is not None:
-        background.extend(_leased_workers(settings, node, projector_lease, profiles, search, audit))
+    if settings.embedded_workers and stores.is_shared(settings.store):
+        background.extend(_leased_workers(settings, profiles, search, audit))
     elif settings.embedded_workers:
         background.append(SearchProjection(profiles, search).service())
         background.append(AuditProjection(profiles, audit, log_retention(settings)).service())
@@ -344,7 +342,7 @@ def _build_http(settings: Settings) -> Container:
         audit=audit,
         background=background,
         jobs=jobs,
-        node=node,
+        node=node_name(settings),
         leases=functools.partial(stores.leases, settings.store),
     )
 
@@ -410,42 +408,58 @@ def build_consumer(settings: Settings, name: str) -> ConsumerRunner | None:
     )
 
 
-def _leased_workers(
-    settings: Settings,
-    node: str,
-    projector_lease: Lease,
-    profiles: UserProfiles,
-    search: SearchStore,
-    audit: AuditStore,
-) -> list[BackgroundService]:
-    """The workers of a node that shares PostgreSQL with others: each runs only while this node
-    holds its lease, and the position writes of each pass the lease's fence."""
-    for store in (search, audit):
+def leased_projectors(
+    settings: Settings, search: SearchProjection, audit: AuditProjection
+) -> LeasedService | None:
+    """The search and audit projectors, run while this node holds the `projector` lease, their
+    position writes passing its fence; None on SQLite (one node runs them unconditionally)."""
+    lease = stores.lease(settings.store, PROJECTOR, node_name(settings))
+    if lease is None:
+        return None
+    for store in (search.store, audit.store):
         if isinstance(store, FencedTracking):
-            store.fence = projector_lease.fence
+            store.fence = lease.fence
+    return LeasedService(lease, lambda: Together([search.service(), audit.service()]))
 
-    def projectors() -> Worker:
-        return Together(
-            [
-                SearchProjection(profiles, search).service(),
-                AuditProjection(profiles, audit, log_retention(settings)).service(),
-            ]
-        )
 
-    workers: list[BackgroundService] = [LeasedService(projector_lease, projectors)]
-    relay_lease = stores.lease(settings.store, RELAY_LEASE, node)
-    if relay_lease is None or not _publishing(settings):
-        return workers
+def leased_relay(
+    settings: Settings, profiles: UserProfiles, *, producer_process: bool = False
+) -> LeasedService | None:
+    """The relay, run while this node holds the `relay` lease, its position writes passing the
+    lease's fence; None on SQLite or when publishing is off."""
+    lease = stores.lease(settings.store, RELAY_LEASE, node_name(settings))
+    if lease is None or relay_config(settings) is None:
+        return None
+    fence = lease.fence
 
     def relay() -> Worker:
-        service = build_relay(settings, profiles)
+        service = build_relay(settings, profiles, producer_process=producer_process)
         assert service is not None  # publishing is on
         recorder = service.relay.position.recorder
         if isinstance(recorder, FencedTracking):
-            recorder.fence = relay_lease.fence
+            recorder.fence = fence
         return service
 
-    workers.append(LeasedService(relay_lease, relay))
+    return LeasedService(lease, relay)
+
+
+def _leased_workers(
+    settings: Settings, profiles: UserProfiles, search: SearchStore, audit: AuditStore
+) -> list[BackgroundService]:
+    """The workers of a node that shares PostgreSQL with others: each runs only while this node
+    holds its lease."""
+    workers: list[BackgroundService] = []
+    projectors = leased_projectors(
+        settings,
+        SearchProjection(profiles, search),
+        AuditProjection(profiles, audit, log_retention(settings)),
+    )
+    if projectors is not None:
+        workers.append(projectors)
+    if _publishing(settings):
+        relay = leased_relay(settings, profiles)
+        if relay is not None:
+            workers.append(relay)
     return workers
 
 

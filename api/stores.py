@@ -173,6 +173,11 @@ _schema_lock = threading.RLock()
 _schema_lock_depth = _Depth()
 
 
+def is_shared(location: StoreLocation) -> bool:
+    """Whether several nodes may use the store (PostgreSQL), their workers then under leases."""
+    return isinstance(location, PostgresDatabase)
+
+
 def lease(location: StoreLocation, name: str, node: str) -> Lease | None:
     """The lease `name` in PostgreSQL; None on SQLite, where one node runs everything."""
     if not isinstance(location, PostgresDatabase):
