@@ -9,9 +9,11 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from metaledger.api.settings import Settings, variable
+from metaledger.api.settings import PREFIX, Settings, variable
+from metaledger.api.stores import is_shared
 
 NODE_LOCK_FILE = "node.lock"
+DATABASE = f"{PREFIX}DATABASE_URL"
 
 
 class NodeRefused(Exception):
@@ -30,9 +32,9 @@ def check_shared_secrets(settings: Settings) -> None:
     if not settings.cluster:
         return
     problems = []
-    if not settings.database_url:
+    if not is_shared(settings.store):
         problems.append(
-            f"{variable('database_url')} is not set: the nodes of a cluster share one PostgreSQL "
+            f"{DATABASE} is not set: the nodes of a cluster share one PostgreSQL "
             "database (SQLite serves a single node)"
         )
     if not settings.signing_key_pem:
@@ -55,7 +57,7 @@ def check_shared_secrets(settings: Settings) -> None:
 def single_node(settings: Settings) -> Iterator[None]:
     """Held while `serve` runs on SQLite files: a second node on the same data directory is
     refused (its writers and followers would race this one's). Nothing on PostgreSQL."""
-    if settings.database_url:
+    if is_shared(settings.store):
         yield
         return
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -69,7 +71,7 @@ def single_node(settings: Settings) -> Iterator[None]:
             raise NodeRefused(
                 f"another metaledger node ({holder}) serves the SQLite files in "
                 f"{settings.data_dir}: SQLite serves one node; run several nodes on PostgreSQL "
-                f"({variable('database_url')})"
+                f"({DATABASE})"
             ) from None
         lock.seek(0)
         lock.truncate()
