@@ -22,8 +22,12 @@ WRITES_PER_PHASE = 20
 
 @pytest.fixture(scope="module")
 def kafka_cluster() -> Iterator[KafkaCluster]:
-    with KafkaCluster() as cluster:
+    cluster = KafkaCluster()
+    cluster.start()
+    try:
         yield cluster
+    finally:
+        cluster.close()
 
 
 def write(client: httpx.Client, user_id: str, count: int, start: int) -> int:

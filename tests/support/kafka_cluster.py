@@ -5,7 +5,6 @@ the same Maven Central jars as the single test broker; topics replicated on all 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from types import TracebackType
 
 from tests.support.kafka_broker import KafkaBroker, _random_cluster_id, find_free_port
 
@@ -62,15 +61,3 @@ class KafkaCluster:
     def close(self) -> None:
         with ThreadPoolExecutor(SIZE) as pool:
             list(pool.map(lambda broker: broker.close(), self.brokers))
-
-    def __enter__(self) -> KafkaCluster:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
