@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from metaledger.api.settings import Settings
 from metaledger.projections.lease import HISTORY_TABLE
 from tests.support.kafka_broker import KafkaBroker
+from tests.support.leases import lease_holder
 from tests.support.ports import free_port
 from tests.support.postgres import PostgresServer
 from tests.support.serve import ServeProcess
@@ -63,13 +64,7 @@ class Cluster:
 
     def holder(self, lease: str) -> str | None:
         """The node that holds `lease` now, as the database says."""
-        with psycopg.connect(self.database_url) as connection:
-            row = connection.execute(
-                "SELECT holder FROM metaledger_leases WHERE name = %s "
-                "AND expires_at > clock_timestamp()",
-                (lease,),
-            ).fetchone()
-        return None if row is None else str(row[0])
+        return lease_holder(self.database_url, lease)
 
     def index_of(self, name: str) -> int:
         return int(name.rsplit("-", 1)[1])
