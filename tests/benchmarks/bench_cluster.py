@@ -1,8 +1,9 @@
 """Several nodes on one PostgreSQL and a three-broker Kafka: PATCH throughput with 1, 2 and 3
-nodes, and failover time from SIGKILL of the active projector's (relay's) node to the first
-event the new active node projects (publishes).
+nodes, failover time from SIGKILL of the active projector's (relay's) node to the first event
+the new active node projects (publishes), and relay throughput to the three brokers.
 
 Run: .venv/bin/python -m tests.benchmarks.bench_cluster [--users N] [--requests N] [--kills N]
+     [--backlog-users N]
 
 Each node is a real `metaledger serve` process (one HTTP process, the workers embedded), on one
 durable PostgreSQL; the load comes from this process, spread evenly over the nodes in use, and
@@ -24,28 +25,39 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import httpx
 import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 
+from metaledger.api import stores
+from metaledger.api.bootstrap import build_profiles
+from metaledger.api.settings import Settings
+from metaledger.projections.relay.position import RelayPosition
+from metaledger.projections.relay.publisher import BATCH_BYTES, LINGER_MS
+from metaledger.projections.relay.topics import TopicSpec, ensure_topic
 from tests.benchmarks.harness import CLIENT_ID, CLIENT_SECRET, Figures, _load
+from tests.support import processes
+from tests.support.backlog import write_backlog
 from tests.support.kafka_cluster import KafkaCluster
 from tests.support.leases import lease_holder
 from tests.support.oauth import client_credentials_token
 from tests.support.ports import free_port
 from tests.support.postgres import PostgresServer
+from tests.support.stream import at_least, read_topic, unique_topic
 from tests.support.users import PASSWORD
 
 ISSUER = "http://metaledger.bench/"
 TOPIC = "metaledger.bench"
+EVENTS_PER_USER = 10
 
 
 @dataclass
@@ -251,12 +263,77 @@ def failover(
         )
 
 
+def relay_throughput(brokers: KafkaCluster, users: int) -> None:
+    """`metaledger relay` publishing a backlog to the three brokers (replication 3, acks=all);
+    baseline in the same run: the bare producer sending as many messages of the same size to a
+    topic replicated the same way."""
+    with tempfile.TemporaryDirectory(prefix="metaledger-bench-relay-") as directory:
+        settings = Settings(data_dir=Path(directory), issuer=ISSUER)
+        profiles = build_profiles(settings)
+        end = write_backlog(profiles, users, EVENTS_PER_USER)
+        profiles.close()
+        topic = unique_topic("bench-cluster")
+        ensure_topic(brokers.bootstrap_servers, TopicSpec(topic, 3, 3))
+        settings = settings.replace(
+            kafka_bootstrap_servers=brokers.bootstrap_servers, kafka_topic=topic
+        )
+        position = stores.relay_position(settings.store)
+        relay = processes.start(settings, "relay", log=Path(directory) / "relay.log")
+        try:
+            first = wait_for_position(position, lambda at: at > 0)
+            started = time.perf_counter()
+            wait_for_position(position, lambda at: at >= end)
+            rate = (end - first) / (time.perf_counter() - started)
+        finally:
+            relay.terminate()
+            relay.wait(60)
+            position.close()
+    size = statistics.fmean(
+        len(m.value or b"") for m in read_topic(brokers.bootstrap_servers, topic, at_least(500))
+    )
+    baseline = bare_producer(brokers.bootstrap_servers, end, int(size))
+    print(f"bare producer, {end:,} messages, replication 3       {baseline:9,.0f} msg/s")
+    print(
+        f"metaledger relay, backlog of {end:,} events, 3 brokers {rate:9,.0f} events/s"
+        f"  {rate / baseline:5.2f}x baseline"
+    )
+
+
+def bare_producer(bootstrap_servers: str, count: int, size: int) -> float:
+    topic = unique_topic("bench-cluster-bare")
+    ensure_topic(bootstrap_servers, TopicSpec(topic, 3, 3))
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=LINGER_MS,
+        batch_size=BATCH_BYTES,
+    )
+    value = b"x" * size
+    started = time.perf_counter()
+    for index in range(count):
+        producer.send(topic, key=f"user{index % 1000}".encode(), value=value)
+    producer.flush()
+    rate = count / (time.perf_counter() - started)
+    producer.close()
+    return rate
+
+
+def wait_for_position(position: RelayPosition, reached: Callable[[int], bool]) -> int:
+    while not reached(at := position.current()):
+        time.sleep(0.01)
+    return at
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--kills", type=int, default=3)
+    parser.add_argument(
+        "--backlog-users", type=int, default=2000, help="relay backlog (x10 events)"
+    )
     args = parser.parse_args()
     postgres = PostgresServer(durable=True)
     postgres.start()
@@ -270,6 +347,8 @@ def main() -> None:
             scaling(nodes, bearer, users, args.requests, args.rounds)
             print()
             failover(nodes, url, bearer, users[0], args.kills, brokers.bootstrap_servers)
+        print()
+        relay_throughput(brokers, args.backlog_users)
     finally:
         brokers.close()
         postgres.stop()
