@@ -267,11 +267,20 @@ class LeasedService:
         self.lease.close()
 
     def _run(self) -> None:
+        failing = False
         while not self._stopping.is_set():
             try:
                 self._step()
+                failing = False
             except Exception as error:
-                log.warning("%s lease: %r", self.lease.name, error)
+                # Once when the database goes away, not at every attempt while it is away.
+                log.log(
+                    logging.DEBUG if failing else logging.WARNING,
+                    "%s lease: %r",
+                    self.lease.name,
+                    error,
+                )
+                failing = True
                 if self.worker is not None and not self.lease.held:
                     self._lost()
             pause = self.lease.ttl / 3 if self.worker is not None else self.standby_interval
