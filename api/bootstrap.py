@@ -416,10 +416,16 @@ def leased_projectors(
     lease = stores.lease(settings.store, PROJECTOR, node_name(settings))
     if lease is None:
         return None
-    for store in (search.store, audit.store):
-        if isinstance(store, FencedTracking):
-            store.fence = lease.fence
-    return LeasedService(lease, lambda: Together([search.service(), audit.service()]))
+    fence = lease.fence
+
+    def projectors() -> Worker:
+        # Fenced from the first term on (the stores are the API's too, which never write).
+        for store in (search.store, audit.store):
+            if isinstance(store, FencedTracking):
+                store.fence = fence
+        return Together([search.service(), audit.service()])
+
+    return LeasedService(lease, projectors)
 
 
 def leased_relay(
