@@ -116,6 +116,7 @@ ifdef FULL
 	$(BIN)/python -m tests.benchmarks.bench_audit --backend sqlite --changes 10000000 --users 1000000 --log-users 40000 --seconds 20
 	$(BIN)/python -m tests.benchmarks.bench_audit --backend postgres --changes 10000000 --users 1000000 --log-users 40000 --seconds 20
 	$(BIN)/python -m tests.benchmarks.bench_browser_login --flows 40 --rounds 5 --pages 2000
+	$(BIN)/python -m tests.benchmarks.bench_cluster --kills 10
 else
 	$(BIN)/python -m tests.benchmarks.bench_users_http --users 1000 --requests 2000
 	$(BIN)/python -m tests.benchmarks.bench_side_by_side --workers 2
@@ -132,6 +133,7 @@ else
 	$(BIN)/python -m tests.benchmarks.bench_audit --backend sqlite
 	$(BIN)/python -m tests.benchmarks.bench_audit --backend postgres
 	$(BIN)/python -m tests.benchmarks.bench_browser_login --flows 10 --rounds 2 --pages 200
+	$(BIN)/python -m tests.benchmarks.bench_cluster --requests 600 --rounds 1 --kills 2
 endif
 
 # `make fuzz`: the schemathesis run of the suite (tests/fuzz) at FUZZ_CASES cases per store; it

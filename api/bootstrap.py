@@ -8,6 +8,7 @@ one store location the settings parsed.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,12 +28,14 @@ from metaledger.api.auth.password_policy import PasswordPolicy
 from metaledger.api.auth.passwords import Passwords
 from metaledger.api.auth.tokens import TokenService
 from metaledger.api.client_store import StoredClients
+from metaledger.api.cluster import node_name
 from metaledger.api.code_store import TenantCode
 from metaledger.api.connection_store import ConnectionRegistry
 from metaledger.api.custom_databases import CustomDatabases
 from metaledger.api.directory import Directory
 from metaledger.api.job_store import SqlJobStore
 from metaledger.api.jobs import JobFiles, JobRunner
+from metaledger.api.observability.leases import Leases
 from metaledger.api.observability.observers import process_telemetry
 from metaledger.api.observability.positions import (
     AUDIT,
@@ -52,6 +55,8 @@ from metaledger.domain.metadata import MetadataLimits
 from metaledger.domain.profiles import UserProfiles
 from metaledger.projections.audit.projector import AuditProjector, AuditProjectorService
 from metaledger.projections.audit.store import AuditStore
+from metaledger.projections.lease import PROJECTOR, FencedTracking, LeasedService, Worker
+from metaledger.projections.lease import RELAY as RELAY_LEASE
 from metaledger.projections.relay.service import RelayConfig, RelayService
 from metaledger.projections.relay.service import build_relay as relay_of
 from metaledger.projections.relay.topics import TopicSpec
@@ -98,6 +103,9 @@ class Container:
     # Started and stopped with the HTTP app, in order (stopped in reverse).
     background: list[BackgroundService] = field(default_factory=list)
     jobs: Jobs | None = None
+    # This node's name in the cluster, and who holds each lease (/readyz, the metrics).
+    node: str = ""
+    leases: Leases = list
 
     def close(self) -> None:
         """Releases what building it opened: the sandbox's workers, the legacy databases'
@@ -153,6 +161,21 @@ class AuditProjection:
         self.profiles.close()
 
 
+@dataclass
+class Together:
+    """Services started and stopped as one (the search and audit projectors, under one lease)."""
+
+    services: list[BackgroundService]
+
+    def start(self) -> None:
+        for service in self.services:
+            service.start()
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+
+
 @contextmanager
 def running(services: Sequence[BackgroundService]) -> Iterator[None]:
     """The services started, and stopped in reverse order on the way out."""
@@ -168,6 +191,13 @@ def running(services: Sequence[BackgroundService]) -> Iterator[None]:
 def build_profiles(settings: Settings, create_tables: bool = True) -> UserProfiles:
     """The event store and the commands on it; without `create_tables`, for helper processes
     that open a store another process made."""
+    if not create_tables:
+        return _profiles(settings, create_tables)
+    with stores.schema_lock(settings.store):
+        return _profiles(settings, create_tables)
+
+
+def _profiles(settings: Settings, create_tables: bool) -> UserProfiles:
     profiles = stores.user_profiles(
         settings.store,
         aggregate_cache_size=settings.aggregate_cache_size,
@@ -212,7 +242,15 @@ def build_jobs(settings: Settings, profiles: UserProfiles) -> Jobs:
 
 
 def build_http(settings: Settings) -> Container:
-    signing_key = SigningKey.load_or_create(settings.data_dir, settings.signing_key_pem)
+    """The API's container; on PostgreSQL its tables are made under the schema lock."""
+    with stores.schema_lock(settings.store):
+        return _build_http(settings)
+
+
+def _build_http(settings: Settings) -> Container:
+    signing_key = SigningKey.load_or_create(
+        settings.data_dir, settings.signing_key_pem
+    ).with_previous(settings.previous_signing_public_key)
     profiles = build_profiles(settings)
     search = stores.search_store(settings.store)
     code = stores.tenant_code(profiles)
@@ -235,7 +273,9 @@ def build_http(settings: Settings) -> Container:
     audit = stores.audit_store(settings.store)
     background: list[BackgroundService] = [pool, legacy]
     relays: list[RelayService] = []
-    if settings.embedded_workers:
+    if settings.embedded_workers and stores.is_shared(settings.store):
+        background.extend(_leased_workers(settings, profiles, search, audit))
+    elif settings.embedded_workers:
         background.append(SearchProjection(profiles, search).service())
         background.append(AuditProjection(profiles, audit, log_retention(settings)).service())
         relays = _embedded_relay(settings, profiles)
@@ -309,17 +349,21 @@ def build_http(settings: Settings) -> Container:
         grants=stores.browser_grants(profiles),
         background=background,
         jobs=jobs,
+        node=node_name(settings),
+        leases=functools.partial(stores.leases, settings.store),
     )
 
 
 def build_projector(settings: Settings) -> SearchProjection:
-    return SearchProjection(build_profiles(settings), stores.search_store(settings.store))
+    with stores.schema_lock(settings.store):
+        return SearchProjection(build_profiles(settings), stores.search_store(settings.store))
 
 
 def build_audit_projector(settings: Settings) -> AuditProjection:
-    return AuditProjection(
-        build_profiles(settings), stores.audit_store(settings.store), log_retention(settings)
-    )
+    with stores.schema_lock(settings.store):
+        return AuditProjection(
+            build_profiles(settings), stores.audit_store(settings.store), log_retention(settings)
+        )
 
 
 def log_retention(settings: Settings) -> timedelta:
@@ -347,9 +391,9 @@ def build_relay(
     config = relay_config(settings, producer_process=producer_process)
     if config is None:
         return None
-    return RelayService(
-        relay_of(config, profiles, stores.relay_position(settings.store)), process_telemetry()
-    )
+    with stores.schema_lock(settings.store):
+        position = stores.relay_position(settings.store)
+    return RelayService(relay_of(config, profiles, position), process_telemetry())
 
 
 def build_consumer(settings: Settings, name: str) -> ConsumerRunner | None:
@@ -357,6 +401,8 @@ def build_consumer(settings: Settings, name: str) -> ConsumerRunner | None:
     if not settings.kafka_bootstrap_servers:
         return None
     make_handler, filename = CONSUMERS[name]
+    with stores.schema_lock(settings.store):
+        database = stores.consumer_database(settings.store, filename)
     return ConsumerRunner(
         ConsumerConfig(
             settings.kafka_bootstrap_servers,
@@ -364,26 +410,92 @@ def build_consumer(settings: Settings, name: str) -> ConsumerRunner | None:
             replication_factor=settings.kafka_replication_factor,
         ),
         make_handler(),
-        stores.consumer_database(settings.store, filename),
+        database,
         observer=process_telemetry(),
     )
 
 
+def leased_projectors(
+    settings: Settings, search: SearchProjection, audit: AuditProjection
+) -> LeasedService | None:
+    """The search and audit projectors, run while this node holds the `projector` lease, their
+    position writes passing its fence; None on SQLite (one node runs them unconditionally)."""
+    lease = stores.lease(settings.store, PROJECTOR, node_name(settings))
+    if lease is None:
+        return None
+    fence = lease.fence
+
+    def projectors() -> Worker:
+        # Fenced from the first term on (the stores are the API's too, which never write).
+        for store in (search.store, audit.store):
+            if isinstance(store, FencedTracking):
+                store.fence = fence
+        return Together([search.service(), audit.service()])
+
+    return LeasedService(lease, projectors)
+
+
+def leased_relay(
+    settings: Settings, profiles: UserProfiles, *, producer_process: bool = False
+) -> LeasedService | None:
+    """The relay, run while this node holds the `relay` lease, its position writes passing the
+    lease's fence; None on SQLite or when publishing is off."""
+    lease = stores.lease(settings.store, RELAY_LEASE, node_name(settings))
+    if lease is None or relay_config(settings) is None:
+        return None
+    fence = lease.fence
+
+    def relay() -> Worker:
+        service = build_relay(settings, profiles, producer_process=producer_process)
+        assert service is not None  # publishing is on
+        recorder = service.relay.position.recorder
+        if isinstance(recorder, FencedTracking):
+            recorder.fence = fence
+        return service
+
+    return LeasedService(lease, relay)
+
+
+def _leased_workers(
+    settings: Settings, profiles: UserProfiles, search: SearchStore, audit: AuditStore
+) -> list[BackgroundService]:
+    """The workers of a node that shares PostgreSQL with others: each runs only while this node
+    holds its lease."""
+    workers: list[BackgroundService] = []
+    projectors = leased_projectors(
+        settings,
+        SearchProjection(profiles, search),
+        AuditProjection(profiles, audit, log_retention(settings)),
+    )
+    if projectors is not None:
+        workers.append(projectors)
+    if _publishing(settings):
+        relay = leased_relay(settings, profiles)
+        if relay is not None:
+            workers.append(relay)
+    return workers
+
+
 def _embedded_relay(settings: Settings, profiles: UserProfiles) -> list[RelayService]:
     """The relay to run beside the API; none, said plainly, when publishing is off."""
-    relay = build_relay(settings, profiles)
-    if relay is None:
+    relay = build_relay(settings, profiles) if _publishing(settings) else None
+    return [] if relay is None else [relay]
+
+
+def _publishing(settings: Settings) -> bool:
+    """Whether a broker is configured; says so in the log, and where the stream goes."""
+    if not settings.kafka_bootstrap_servers:
         log.warning(
             "Kafka publishing is off (METALEDGER_KAFKA_BOOTSTRAP_SERVERS is not set): events "
             "are kept in the store and published from the relay's position once it is set"
         )
-        return []
+        return False
     log.info(
         "publishing the change stream to %s on %s",
         settings.kafka_topic,
         settings.kafka_bootstrap_servers,
     )
-    return [relay]
+    return True
 
 
 def _relay_position(settings: Settings, relays: list[RelayService]) -> dict[str, Position]:

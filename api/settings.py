@@ -135,6 +135,14 @@ class Settings(BaseSettings):
     # /readyz says not ready when the search read model or the relay is more than this many
     # events behind the event log.
     ready_max_lag_events: Positive = 1000
+    # Several nodes on one PostgreSQL: each refuses to start without the secrets they must share
+    # (METALEDGER_SIGNING_KEY, the admin client) rather than generate its own. `node_name`
+    # names this node in the leases, /readyz and the metrics (unset: host:port/pid).
+    cluster: bool = False
+    node_name: str | None = None
+    # During a signing key rotation: the previous key's public PEM, still in the JWKS and still
+    # accepted, so that tokens it signed stay valid until they expire.
+    previous_signing_public_key: str | None = None
 
     @field_validator("issuer")
     @classmethod

@@ -8,6 +8,9 @@ PostgreSQL every store is a set of tables in the one database.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
@@ -36,6 +39,13 @@ from metaledger.domain.storage import (
 from metaledger.projections.audit.postgres import PostgresAuditStore
 from metaledger.projections.audit.sqlite import SQLiteAuditStore
 from metaledger.projections.audit.store import AuditStore
+from metaledger.projections.lease import (
+    FencedTracking,
+    Lease,
+    LeaseState,
+    create_tables,
+    lease_states,
+)
 from metaledger.projections.relay.position import RelayPosition
 from metaledger.projections.search.postgres import PostgresSearchStore
 from metaledger.projections.search.sqlite import SQLiteSearchStore
@@ -51,6 +61,10 @@ RELAY_NAME = "relay"
 AUDIT_NAME = "audit"
 
 Recorder = TypeVar("Recorder", bound=TrackingRecorder)
+
+# The key of the session advisory lock that every process holds while it creates or upgrades
+# tables in PostgreSQL: concurrent CREATE TABLE IF NOT EXISTS collide on the catalog.
+SCHEMA_LOCK_KEY = 0x6D6C_7363  # "mlsc"
 
 
 class StoreNotFound(Exception):
@@ -119,7 +133,57 @@ def audit_store(location: StoreLocation) -> AuditStore:
 
 def relay_position(location: StoreLocation) -> RelayPosition:
     env = library_env(location, RELAY_FILE, pool_size=1, max_overflow=1)
+    if isinstance(location, PostgresDatabase):  # its writes may pass a lease's fence
+        return RelayPosition(_tracking_recorder(RELAY_NAME, env, FencedTracking))
     return RelayPosition(_factory(RELAY_NAME, env).tracking_recorder())
+
+
+@contextmanager
+def schema_lock(location: StoreLocation) -> Iterator[None]:
+    """On PostgreSQL, held while this process makes its stores: any number of nodes starting at
+    once create or upgrade the tables one after the other (the others find them made). The
+    leases' tables are made here too. Taken again inside, it is already held."""
+    if not isinstance(location, PostgresDatabase):
+        yield
+        return
+    with _schema_lock:
+        if _schema_lock_depth.value:
+            _schema_lock_depth.value += 1
+            try:
+                yield
+            finally:
+                _schema_lock_depth.value -= 1
+            return
+        with location.connect() as connection:
+            connection.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+            _schema_lock_depth.value = 1
+            try:
+                create_tables(connection)
+                yield
+            finally:
+                _schema_lock_depth.value = 0
+                connection.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
+
+
+class _Depth(threading.local):
+    value = 0
+
+
+# The threads of a process take the lock in turn; the one that holds it may take it again.
+_schema_lock = threading.RLock()
+_schema_lock_depth = _Depth()
+
+
+def is_shared(location: StoreLocation) -> bool:
+    """Whether several nodes may use the store (PostgreSQL), their workers then under leases."""
+    return isinstance(location, PostgresDatabase)
+
+
+def lease(location: StoreLocation, name: str, node: str) -> Lease | None:
+    """The lease `name` in PostgreSQL; None on SQLite, where one node runs everything."""
+    if not isinstance(location, PostgresDatabase):
+        return None
+    return Lease(location.connect, name, node)
 
 
 def consumer_database(location: StoreLocation, filename: str) -> Database:
@@ -169,3 +233,11 @@ def _tracking_recorder(name: str, env: dict[str, str], kind: type[Recorder]) -> 
 def _factory(name: str, env: dict[str, str]) -> InfrastructureFactory[TrackingRecorder]:
     env["CREATE_TABLE"] = "y"
     return InfrastructureFactory[TrackingRecorder].construct(Environment(name, env))
+
+
+def leases(location: StoreLocation) -> list[LeaseState]:
+    """Who holds each lease of the cluster now; none on SQLite."""
+    if not isinstance(location, PostgresDatabase):
+        return []
+    with location.connect() as connection:
+        return lease_states(connection)

@@ -19,9 +19,23 @@ class SigningKey:
     def __init__(self, private_key: rsa.RSAPrivateKey) -> None:
         self.private_key = private_key
         self.public_key = private_key.public_key()
-        self.public_jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(self.public_key))
-        self.kid = _thumbprint(self.public_jwk)
-        self.public_jwk.update({"kid": self.kid, "alg": "RS256", "use": "sig"})
+        self.public_jwk = _public_jwk(self.public_key)
+        self.kid = self.public_jwk["kid"]
+        # The previous key's, during a rotation: published and accepted, never used to sign.
+        self.previous: dict[str, rsa.RSAPublicKey] = {}
+
+    def with_previous(self, public_pem: str | None) -> SigningKey:
+        """This key, with the previous one's public key (a PEM) kept beside it."""
+        if public_pem:
+            key = serialization.load_pem_public_key(public_pem.encode())
+            if not isinstance(key, rsa.RSAPublicKey):
+                raise ValueError("METALEDGER_PREVIOUS_SIGNING_PUBLIC_KEY must be an RSA public key")
+            self.previous[_public_jwk(key)["kid"]] = key
+        return self
+
+    def verifying_key(self, kid: object) -> rsa.RSAPublicKey:
+        """The public key a token names by its `kid`: the previous one's, else this one."""
+        return self.previous.get(kid, self.public_key) if isinstance(kid, str) else self.public_key
 
     @classmethod
     def from_pem(cls, pem: str | bytes) -> SigningKey:
@@ -51,7 +65,13 @@ class SigningKey:
         return cls(key)
 
     def jwks(self) -> dict[str, Any]:
-        return {"keys": [self.public_jwk]}
+        return {"keys": [self.public_jwk, *(_public_jwk(key) for key in self.previous.values())]}
+
+
+def _public_jwk(public_key: rsa.RSAPublicKey) -> dict[str, Any]:
+    jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(public_key))
+    jwk.update({"kid": _thumbprint(jwk), "alg": "RS256", "use": "sig"})
+    return jwk
 
 
 def _thumbprint(jwk: dict[str, Any]) -> str:

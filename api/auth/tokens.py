@@ -157,7 +157,7 @@ class TokenService:
             return external.decode(token)
         claims: dict[str, Any] = jwt.decode(
             token,
-            self.key.public_key,
+            self.key.verifying_key(jwt.get_unverified_header(token).get("kid")),
             algorithms=["RS256"],
             audience=audience,
             issuer=self.issuer,

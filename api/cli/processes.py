@@ -187,3 +187,13 @@ def _stop_with_supervisor() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
+
+
+def run_until_signalled(service: BackgroundService) -> None:
+    """Runs `service` in the background of this process until SIGINT or SIGTERM, then stops it
+    (a command whose worker runs under a lease: the lease's thread starts and stops it)."""
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    with running([service]):
+        stopping.wait()

@@ -21,8 +21,14 @@ from rich.console import Console
 from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 
-from metaledger.api.bootstrap import build_audit_projector, build_profiles, build_projector
+from metaledger.api.bootstrap import (
+    build_audit_projector,
+    build_profiles,
+    build_projector,
+    leased_projectors,
+)
 from metaledger.api.cli import audit
+from metaledger.api.cli.processes import run_until_signalled
 from metaledger.api.observability import metrics
 from metaledger.api.observability.positions import SEARCH, one_follower
 from metaledger.api.settings import Settings
@@ -39,9 +45,20 @@ READ_MODELS = ("search", "audit", "all")
 
 def project(settings: Settings, _: argparse.Namespace) -> int:
     projection = build_projector(settings)
+    audit_projection = build_audit_projector(settings)
+    leased = leased_projectors(settings, projection, audit_projection)
+    if leased is not None:  # one of several nodes: it projects while it holds the lease
+        end = projection.profiles.recorder.max_notification_id
+        metrics.serve_metrics(settings, [one_follower(end, SEARCH, projection.store.position)])
+        print("metaledger: projecting while this node holds the projector lease", file=sys.stderr)
+        try:
+            run_until_signalled(leased)
+        finally:
+            audit_projection.close()
+            projection.close()
+        return 0
     service = projection.service()
     # The audit projector follows the log beside it, in a thread of its own.
-    audit_projection = build_audit_projector(settings)
     audit_service = audit_projection.service()
 
     def stop(_signal: int, _frame: FrameType | None) -> None:

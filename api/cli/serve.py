@@ -6,6 +6,7 @@ import argparse
 import functools
 import gc
 import logging
+import sys
 from typing import Any
 
 from fastapi import FastAPI
@@ -14,10 +15,12 @@ from metaledger.api import logs
 from metaledger.api.auth.clients import admin_client_source
 from metaledger.api.bootstrap import build_http
 from metaledger.api.cli.processes import run_server, serve_in_processes
+from metaledger.api.cluster import NodeRefused, check_shared_secrets, single_node
 from metaledger.api.http.app import create_app
 from metaledger.api.http.connections import ServerLimits
 from metaledger.api.http.console.administrator import console_source
 from metaledger.api.observability import metrics
+from metaledger.api.observability.leases import LeaseCollector
 from metaledger.api.observability.positions import PositionsCollector
 from metaledger.api.settings import Settings
 
@@ -25,15 +28,25 @@ log = logging.getLogger("metaledger.serve")
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
-    # Every process of this run, the HTTP processes it spawns too, keeps its metrics there.
-    with metrics.multiprocess_directory():
-        return _serve(settings, args)
+    try:
+        check_shared_secrets(settings)
+        # Every process of this run, the HTTP processes it spawns too, keeps its metrics there.
+        with single_node(settings), metrics.multiprocess_directory():
+            return _serve(settings, args)
+    except NodeRefused as error:
+        print(f"metaledger: {error}", file=sys.stderr)
+        return 2
 
 
 def _serve(settings: Settings, _: argparse.Namespace) -> int:
     container = build_http(settings)
     metrics.serve_metrics(
-        settings, [PositionsCollector(container.positions)], metrics.DEFAULT_SERVE_PORT
+        settings,
+        [
+            PositionsCollector(container.positions),
+            LeaseCollector(container.node, container.leases),
+        ],
+        metrics.DEFAULT_SERVE_PORT,
     )
     collect_cycles_rarely()
     processes = f", {settings.http_processes} HTTP processes" if settings.http_processes > 1 else ""

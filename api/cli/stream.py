@@ -14,7 +14,14 @@ from types import FrameType
 
 import orjson
 
-from metaledger.api.bootstrap import CONSUMERS, build_consumer, build_profiles, build_relay
+from metaledger.api.bootstrap import (
+    CONSUMERS,
+    build_consumer,
+    build_profiles,
+    build_relay,
+    leased_relay,
+)
+from metaledger.api.cli.processes import run_until_signalled
 from metaledger.api.cli.terminal import add_color_argument, console
 from metaledger.api.observability import metrics
 from metaledger.api.observability.positions import RELAY, one_follower
@@ -38,6 +45,18 @@ def relay_arguments(parser: argparse.ArgumentParser) -> None:
 
 def relay(settings: Settings, args: argparse.Namespace) -> int:
     profiles = build_profiles(settings)
+    leased = (
+        None
+        if args.from_position is not None
+        else leased_relay(settings, profiles, producer_process=True)
+    )
+    if leased is not None:  # one of several nodes: it publishes while it holds the lease
+        print("metaledger: relaying while this node holds the relay lease", file=sys.stderr)
+        try:
+            run_until_signalled(leased)
+        finally:
+            profiles.close()
+        return 0
     # The relay's own process: producing runs beside it in a child of its own.
     service = build_relay(settings, profiles, producer_process=True)
     if service is None:

@@ -220,7 +220,25 @@ class PartState(BaseModel):
     lag: int | None = None  # events of the log it has not applied or published yet
 
 
+class LeaseHolder(BaseModel):
+    """Who runs one background worker of a cluster (`projector`, `relay`)."""
+
+    holder: str
+    generation: int
+    live: bool
+    this_node: bool
+
+
+class ClusterState(BaseModel):
+    """On PostgreSQL: this node's name and the holder of each worker's lease."""
+
+    node: str
+    status: str | None = None  # `unavailable` when the leases could not be read
+    leases: dict[str, LeaseHolder] = {}
+
+
 class Readiness(Health):
     """`/readyz`: each part's state (store, search, and relay when publishing is on)."""
 
     checks: dict[str, PartState]
+    cluster: ClusterState | None = None

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.postgres import PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed
@@ -38,6 +38,7 @@ from metaledger.projections.audit.store import (
     schema_statements,
     value_rows,
 )
+from metaledger.projections.lease import FencedTracking
 from metaledger.projections.search.errors import QueryTimeout
 
 
@@ -45,7 +46,7 @@ def _same(aggregate_id: UUID) -> UUID:
     return aggregate_id
 
 
-class PostgresAuditStore(AuditReads, PostgresTrackingRecorder):
+class PostgresAuditStore(AuditReads, FencedTracking):
     dialect = POSTGRES
     translator = LogQueryTranslator(POSTGRES)
 

@@ -13,12 +13,13 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.postgres import PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed
 
 from metaledger.domain.storage import POSTGRES, vacuum
+from metaledger.projections.lease import FencedTracking
 from metaledger.projections.search.bitmaps import CollectedBitmaps, Rows, ValueBitmaps
 from metaledger.projections.search.conditions import Tables
 from metaledger.projections.search.errors import QueryTimeout
@@ -47,7 +48,7 @@ from metaledger.projections.search.store import (
 )
 
 
-class PostgresSearchStore(PostgresTrackingRecorder):
+class PostgresSearchStore(FencedTracking):
     def __init__(
         self,
         datastore: PostgresDatastore,

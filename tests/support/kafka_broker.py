@@ -419,10 +419,8 @@ class KafkaBroker:
         host, port, cport = self._host, self._port, self._controller_port
         props = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.bootstrap.servers": f"{host}:{cport}",
             "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
-            "advertised.listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
+            **self._quorum_config(),
             "inter.broker.listener.name": "PLAINTEXT",
             "controller.listener.names": "CONTROLLER",
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
@@ -434,6 +432,18 @@ class KafkaBroker:
         (self._data_dir / "server.properties").write_text(text)
         (self._data_dir / "log4j2.properties").write_text(_LOG4J2_BROKER)
         (self._data_dir / "log4j2-tools.properties").write_text(_LOG4J2_TOOLS)
+
+    def _quorum_config(self) -> dict[str, str]:
+        """A quorum of this broker alone (a cluster's members name every voter)."""
+        host, port, cport = self._host, self._port, self._controller_port
+        return {
+            "node.id": "1",
+            "controller.quorum.bootstrap.servers": f"{host}:{cport}",
+            "advertised.listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
+        }
+
+    def _format_options(self) -> list[str]:
+        return ["--standalone", "--cluster-id", _random_cluster_id()]
 
     def _classpath_options(self, lib: Path) -> list[str]:
         return ["-cp", str(lib / "*")]
@@ -455,9 +465,7 @@ class KafkaBroker:
         command += [
             "kafka.tools.StorageTool",
             "format",
-            "--standalone",
-            "--cluster-id",
-            _random_cluster_id(),
+            *self._format_options(),
             "--config",
             str(self._data_dir / "server.properties"),
         ]

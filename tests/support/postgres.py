@@ -71,7 +71,7 @@ class PostgresServer:
         """Starts the server on its data (after `start` made it, or after `halt`)."""
         options = (
             f"-p {self.port} -k {self.directory} -h 127.0.0.1 "
-            "-c max_connections=200 -c shared_buffers=256MB"
+            "-c max_connections=500 -c shared_buffers=256MB"
         )
         if not self.durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from metaledger.api.http.deps import ContainerDep
 from metaledger.api.http.responses import json_response
+from metaledger.api.observability.leases import cluster_state
 from metaledger.api.observability.readiness import readiness
 
 router = APIRouter(tags=["health"])
@@ -28,9 +29,12 @@ async def healthz() -> Response:
 )
 def readyz(container: ContainerDep) -> Response:
     state = readiness(container.positions, container.settings.ready_max_lag_events)
+    # Which node runs each background worker (on PostgreSQL, where nodes may be several).
+    cluster = cluster_state(container.node, container.leases)
+    extra = {"cluster": cluster} if cluster is not None else {}
     if state.ready:
         return json_response(
-            {"status": "ready", "position": state.position, "checks": state.checks}
+            {"status": "ready", "position": state.position, "checks": state.checks, **extra}
         )
     # Auth0's error body, and each part's state beside it.
     return json_response(
@@ -40,6 +44,7 @@ def readyz(container: ContainerDep) -> Response:
             "message": f"Not ready: {'; '.join(state.problems)}.",
             "errorCode": "not_ready",
             "checks": state.checks,
+            **extra,
         },
         503,
         {"Retry-After": "5"},
