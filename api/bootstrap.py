@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from metaledger.api import stores
 from metaledger.api.auth.clients import ClientRegistry, admin_client
@@ -48,8 +48,9 @@ from metaledger.consumers.entitlements import EntitlementsHandler
 from metaledger.consumers.runner import ConsumerConfig, ConsumerRunner, Handler
 from metaledger.domain.metadata import MetadataLimits
 from metaledger.domain.profiles import UserProfiles
-from metaledger.projections.audit.projector import AuditProjector, AuditProjectorService
+from metaledger.projections.audit.projector import AuditProjector
 from metaledger.projections.audit.store import AuditStore
+from metaledger.projections.batches import BatchProjector, Projections
 from metaledger.projections.relay.service import RelayConfig, RelayService
 from metaledger.projections.relay.service import build_relay as relay_of
 from metaledger.projections.relay.topics import TopicSpec
@@ -122,8 +123,10 @@ class SearchProjection:
     profiles: UserProfiles
     store: SearchStore
 
-    def service(self) -> ProjectorService:
-        return ProjectorService(Projector(self.profiles, self.store), process_telemetry())
+    def service(self, *also: BatchProjector[Any]) -> ProjectorService:
+        """The search projector, and the projectors `also` fed from the same reads of the log."""
+        projectors = [Projector(self.profiles, self.store), *also]
+        return ProjectorService(Projections(projectors), process_telemetry())
 
     def close(self) -> None:
         self.store.close()
@@ -140,9 +143,6 @@ class AuditProjection:
 
     def projector(self) -> AuditProjector:
         return AuditProjector(self.profiles, self.store, retention=self.retention)
-
-    def service(self) -> AuditProjectorService:
-        return AuditProjectorService(self.projector(), process_telemetry())
 
     def close(self) -> None:
         self.store.close()
@@ -232,8 +232,8 @@ def build_http(settings: Settings) -> Container:
     background: list[BackgroundService] = [pool, legacy]
     relays: list[RelayService] = []
     if settings.embedded_workers:
-        background.append(SearchProjection(profiles, search).service())
-        background.append(AuditProjection(profiles, audit, log_retention(settings)).service())
+        audit_projector = AuditProjection(profiles, audit, log_retention(settings)).projector()
+        background.append(SearchProjection(profiles, search).service(audit_projector))
         relays = _embedded_relay(settings, profiles)
         background.extend(relays)
     background.append(jobs.runner)

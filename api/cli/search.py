@@ -21,7 +21,13 @@ from rich.console import Console
 from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 
-from metaledger.api.bootstrap import build_audit_projector, build_profiles, build_projector
+from metaledger.api import stores
+from metaledger.api.bootstrap import (
+    AuditProjection,
+    build_profiles,
+    build_projector,
+    log_retention,
+)
 from metaledger.api.cli import audit
 from metaledger.api.observability import metrics
 from metaledger.api.observability.positions import SEARCH, one_follower
@@ -39,13 +45,14 @@ READ_MODELS = ("search", "audit", "all")
 
 def project(settings: Settings, _: argparse.Namespace) -> int:
     projection = build_projector(settings)
-    service = projection.service()
-    # The audit projector follows the log beside it, in a thread of its own.
-    audit_projection = build_audit_projector(settings)
-    audit_service = audit_projection.service()
+    # The audit projector reads the same batches of the log as the search projector.
+    audit_store = stores.audit_store(settings.store)
+    audit_projector = AuditProjection(
+        projection.profiles, audit_store, log_retention(settings)
+    ).projector()
+    service = projection.service(audit_projector)
 
     def stop(_signal: int, _frame: FrameType | None) -> None:
-        audit_service.stop()
         service.stop()
 
     signal.signal(signal.SIGINT, stop)
@@ -54,12 +61,10 @@ def project(settings: Settings, _: argparse.Namespace) -> int:
     metrics.serve_metrics(settings, [one_follower(end, SEARCH, projection.store.position)])
     position = projection.store.position() or 0
     print(f"metaledger: projecting from position {position}", file=sys.stderr)
-    audit_service.start()
     try:
         service.run()
     finally:
-        audit_service.stop()
-        audit_projection.close()
+        audit_store.close()
         projection.close()
     return 0
 
