@@ -21,8 +21,9 @@ baseline and the lag, default 5,000 users), --rate R and --seconds S (live write
 3. Lag: `metaledger project` (search and audit projectors, fed from one read of each batch)
    as its own process follows metadata patches written through the domain at R per second by
    8 threads; lag runs from the write's commit to each read model (search, audit) reaching its
-   position, p50/p95/p99 per read model. Baselines, same run: the write's own latency, and
-   the sequential scan of the event log of part 2 (what answering without a read model costs).
+   position, p50/p95/p99 per read model, and the projector's processor time per write.
+   Baselines, same run: the write's own latency, and the sequential scan of the event log of
+   part 2 (what answering without a read model costs).
 """
 
 from __future__ import annotations
