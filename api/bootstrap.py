@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from metaledger.api import stores
 from metaledger.api.auth.browser_grants import BrowserGrants
@@ -53,8 +53,9 @@ from metaledger.consumers.entitlements import EntitlementsHandler
 from metaledger.consumers.runner import ConsumerConfig, ConsumerRunner, Handler
 from metaledger.domain.metadata import MetadataLimits
 from metaledger.domain.profiles import UserProfiles
-from metaledger.projections.audit.projector import AuditProjector, AuditProjectorService
+from metaledger.projections.audit.projector import AuditProjector
 from metaledger.projections.audit.store import AuditStore
+from metaledger.projections.batches import BatchProjector, Projections
 from metaledger.projections.lease import PROJECTOR, FencedTracking, LeasedService, Worker
 from metaledger.projections.lease import RELAY as RELAY_LEASE
 from metaledger.projections.relay.service import RelayConfig, RelayService
@@ -134,8 +135,10 @@ class SearchProjection:
     profiles: UserProfiles
     store: SearchStore
 
-    def service(self) -> ProjectorService:
-        return ProjectorService(Projector(self.profiles, self.store), process_telemetry())
+    def service(self, *also: BatchProjector[Any]) -> ProjectorService:
+        """The search projector, and the projectors `also` fed from the same reads of the log."""
+        projectors = [Projector(self.profiles, self.store), *also]
+        return ProjectorService(Projections(projectors), process_telemetry())
 
     def close(self) -> None:
         self.store.close()
@@ -153,27 +156,9 @@ class AuditProjection:
     def projector(self) -> AuditProjector:
         return AuditProjector(self.profiles, self.store, retention=self.retention)
 
-    def service(self) -> AuditProjectorService:
-        return AuditProjectorService(self.projector(), process_telemetry())
-
     def close(self) -> None:
         self.store.close()
         self.profiles.close()
-
-
-@dataclass
-class Together:
-    """Services started and stopped as one (the search and audit projectors, under one lease)."""
-
-    services: list[BackgroundService]
-
-    def start(self) -> None:
-        for service in self.services:
-            service.start()
-
-    def stop(self) -> None:
-        for service in reversed(self.services):
-            service.stop()
 
 
 @contextmanager
@@ -276,8 +261,8 @@ def _build_http(settings: Settings) -> Container:
     if settings.embedded_workers and stores.is_shared(settings.store):
         background.extend(_leased_workers(settings, profiles, search, audit))
     elif settings.embedded_workers:
-        background.append(SearchProjection(profiles, search).service())
-        background.append(AuditProjection(profiles, audit, log_retention(settings)).service())
+        audit_projector = AuditProjection(profiles, audit, log_retention(settings)).projector()
+        background.append(SearchProjection(profiles, search).service(audit_projector))
         relays = _embedded_relay(settings, profiles)
         background.extend(relays)
     background.append(jobs.runner)
@@ -430,7 +415,7 @@ def leased_projectors(
         for store in (search.store, audit.store):
             if isinstance(store, FencedTracking):
                 store.fence = fence
-        return Together([search.service(), audit.service()])
+        return search.service(audit.projector())
 
     return LeasedService(lease, projectors)
 

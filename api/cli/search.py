@@ -57,12 +57,10 @@ def project(settings: Settings, _: argparse.Namespace) -> int:
             audit_projection.close()
             projection.close()
         return 0
-    service = projection.service()
-    # The audit projector follows the log beside it, in a thread of its own.
-    audit_service = audit_projection.service()
+    # The audit projector reads the same batches of the log as the search projector.
+    service = projection.service(audit_projection.projector())
 
     def stop(_signal: int, _frame: FrameType | None) -> None:
-        audit_service.stop()
         service.stop()
 
     signal.signal(signal.SIGINT, stop)
@@ -71,11 +69,9 @@ def project(settings: Settings, _: argparse.Namespace) -> int:
     metrics.serve_metrics(settings, [one_follower(end, SEARCH, projection.store.position)])
     position = projection.store.position() or 0
     print(f"metaledger: projecting from position {position}", file=sys.stderr)
-    audit_service.start()
     try:
         service.run()
     finally:
-        audit_service.stop()
         audit_projection.close()
         projection.close()
     return 0

@@ -3,6 +3,7 @@ the "C" collation, so that both backends order keys and ids alike)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -11,12 +12,10 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed
 
-from metaledger.domain.storage import POSTGRES, vacuum
+from metaledger.domain.storage import POSTGRES
 from metaledger.projections.audit.logquery import LogQueryTranslator
 from metaledger.projections.audit.records import FROM_API, AuditUser, LogRecord, log_id
 from metaledger.projections.audit.store import (
@@ -38,7 +37,7 @@ from metaledger.projections.audit.store import (
     schema_statements,
     value_rows,
 )
-from metaledger.projections.lease import FencedTracking
+from metaledger.projections.readmodel import PostgresReadModel, copy_rows
 from metaledger.projections.search.errors import QueryTimeout
 
 
@@ -46,31 +45,18 @@ def _same(aggregate_id: UUID) -> UUID:
     return aggregate_id
 
 
-class PostgresAuditStore(AuditReads, FencedTracking):
+class PostgresAuditStore(AuditReads, PostgresReadModel):
     dialect = POSTGRES
     translator = LogQueryTranslator(POSTGRES)
 
-    def __init__(
-        self,
-        datastore: PostgresDatastore,
-        *,
-        tracking_table_name: str = "audit_tracking",
-        application_name: str = "UserProfiles",
-    ):
-        super().__init__(datastore, tracking_table_name=tracking_table_name)
-        self.application_name = application_name
-        self.statement_timeout = STATEMENT_TIMEOUT_SECONDS
-        self.schema = datastore.schema
+    statement_timeout = STATEMENT_TIMEOUT_SECONDS
+    erasable = TABLES
+
+    def prepare(self) -> list[str]:
         self.statements = Statements(POSTGRES, f"{self.schema}.")
-        self.ddl = schema_statements(POSTGRES, f"{self.schema}.")
-        self.sql_create_statements.extend(Composed([SQL(s)]) for s in self.ddl)
-        self._vacuum_again = False
+        return schema_statements(POSTGRES, f"{self.schema}.")
 
     # Reads
-
-    def position(self) -> int | None:
-        position: int | None = self.max_tracking_id(self.application_name)
-        return position
 
     def users(self, aggregate_ids: Collection[UUID]) -> dict[UUID, AuditUser]:
         with self.datastore.get_connection() as connection, connection.cursor() as curs:
@@ -114,22 +100,11 @@ class PostgresAuditStore(AuditReads, FencedTracking):
     # Writes
 
     def apply(self, batch: AuditBatch) -> None:
-        if self._vacuum_again:
-            # A transaction older than the erasure (another follower's, a reader's) keeps the
-            # dead rows from the first VACUUM; by the next batch it has ended.
-            self._vacuum()
-        with self.datastore.transaction(commit=True) as curs:
-            self._insert_tracking(curs, Tracking(self.application_name, batch.position))
-            self._write(curs, batch)
-        self._vacuum_again = bool(batch.erased)
-        if batch.erased:
-            self._vacuum()
+        self.write_batch(
+            batch.position, functools.partial(self._write, batch=batch), bool(batch.erased)
+        )
 
-    def _vacuum(self) -> None:
-        with self.datastore.get_connection() as connection:
-            vacuum(connection, [self.statements.table(table) for table in TABLES])
-
-    def _write(self, curs: Cursor[DictRow], batch: AuditBatch) -> None:
+    def _write(self, curs: Cursor[DictRow], *, batch: AuditBatch) -> None:
         for sql in self.statements.erase if batch.erased else ():
             curs.executemany(sql, [(aggregate_id,) for aggregate_id in batch.erased])
         _many(
@@ -142,20 +117,22 @@ class PostgresAuditStore(AuditReads, FencedTracking):
         )
         # COPY: a batch holds several change rows and values an event, and COPY sends them in
         # one stream, where an INSERT a row costs a round of the protocol.
-        _copy(
+        copy_rows(
             curs,
             self.statements.table(CHANGES_TABLE),
             CHANGE_COLUMNS,
             [change_row(x, _same) for x in batch.changes],
         )
-        _copy(curs, self.statements.table(VALUES_TABLE), VALUE_COLUMNS, value_rows(batch.changes))
+        copy_rows(
+            curs, self.statements.table(VALUES_TABLE), VALUE_COLUMNS, value_rows(batch.changes)
+        )
         if batch.erased:  # the erased users' records, rendered again, replace the old ones
             curs.execute(
                 f"DELETE FROM {self.statements.table(LOGS_TABLE)} WHERE log_id = ANY(%s)",
                 ([r.log_id for r in batch.records],),
             )
         records = [record_row(r, _same) for r in batch.records]
-        _copy(curs, self.statements.table(LOGS_TABLE), LOG_COLUMNS, records)
+        copy_rows(curs, self.statements.table(LOGS_TABLE), LOG_COLUMNS, records)
 
     def record(self, records: Sequence[LogRecord]) -> None:
         with self.datastore.transaction(commit=True) as curs:
@@ -191,9 +168,6 @@ class PostgresAuditStore(AuditReads, FencedTracking):
                 curs.execute(f"ANALYZE {self.statements.table(table)}")
             self._insert_tracking(curs, Tracking(self.application_name, position))
 
-    def close(self) -> None:
-        self.datastore.close()
-
 
 class _Writer:
     def __init__(self, store: PostgresAuditStore, curs: Cursor[DictRow]) -> None:
@@ -201,19 +175,10 @@ class _Writer:
         self.curs = curs
 
     def write(self, batch: AuditBatch) -> None:
-        self.store._write(self.curs, batch)
+        self.store._write(self.curs, batch=batch)
 
     def users(self, aggregate_ids: Collection[UUID]) -> dict[UUID, AuditUser]:
         return self.store._users(self.curs, aggregate_ids)
-
-
-def _copy(
-    curs: Cursor[DictRow], table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
-) -> None:
-    if rows:
-        with curs.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
 
 
 def _many(curs: Cursor[DictRow], sql: str, rows: Sequence[tuple[Any, ...]]) -> None:

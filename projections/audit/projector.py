@@ -18,14 +18,12 @@ from typing import Protocol
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Notification
 
-from metaledger.domain.application import batch_decoder
 from metaledger.domain.erasure import is_erased
 from metaledger.domain.user import User
 from metaledger.projections.audit.records import AuditUser, render, track
 from metaledger.projections.audit.store import AuditBatch, AuditStore
-from metaledger.projections.follower import Follower, FollowerObserver, catch_up
+from metaledger.projections.batches import BatchProjector, Decoded, decoded
 
 log = logging.getLogger("metaledger.audit")
 
@@ -38,7 +36,7 @@ class UserLookup(Protocol):
     def users(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, AuditUser]: ...
 
 
-class AuditProjector:
+class AuditProjector(BatchProjector[AuditBatch]):
     def __init__(
         self,
         application: Application[UUID],
@@ -47,36 +45,14 @@ class AuditProjector:
         retention: timedelta | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.application = application
-        self.store = store
-        self.batch_size = batch_size
+        super().__init__(application, store, batch_size)
+        self.store: AuditStore = store
         self.retention = retention
         self.clock = clock
-        self._position: int | None = None
         self._pruned_at = float("-inf")
 
-    def project_batch(self) -> int:
-        """Applies the next batch of events, if any; returns how many were read."""
-        self.prune_when_due()
-        if self._position is None:
-            self._position = self.store.position() or 0
-        notifications = self.application.recorder.select_notifications(
-            self._position, self.batch_size, inclusive_of_start=False
-        )
-        if notifications:
-            try:
-                self.store.apply(self.fold(notifications))
-            except BaseException:
-                self._position = None
-                raise
-            self._position = notifications[-1].id
-        return len(notifications)
-
-    def catch_up(self) -> int:
-        return catch_up(self.project_batch, self.batch_size)
-
-    def fold(self, notifications: Sequence[Notification]) -> AuditBatch:
-        batch = fold(self.application, notifications, self.store)
+    def fold(self, events: Sequence[Decoded]) -> AuditBatch:
+        batch = fold(events, self.store)
         for aggregate_id in batch.erased:
             self._rerender(aggregate_id, batch)
         return batch
@@ -95,7 +71,8 @@ class AuditProjector:
                 record, _ = render(positions[version], event, user)  # erased: no changes
                 batch.records.append(record)
 
-    def prune_when_due(self) -> None:
+    def tend(self) -> None:
+        """Prunes the records written directly past the retention period, once a minute."""
         if self.retention is None or time.monotonic() - self._pruned_at < PRUNE_INTERVAL_SECONDS:
             return
         self._pruned_at = time.monotonic()
@@ -104,27 +81,21 @@ class AuditProjector:
             log.info("pruned %d log records older than %s", pruned, self.retention)
 
 
-def fold(
-    application: Application[UUID], notifications: Sequence[Notification], users: UserLookup
-) -> AuditBatch:
-    """The rows of a batch of notifications; users are read from `users` as needed."""
-    batch = AuditBatch(position=notifications[-1].id)
-    decode = batch_decoder(application.mapper, notifications)
-    decoded: list[tuple[int, User.Event]] = []
-    for notification in notifications:
-        try:
-            event = decode(notification)
-        except Exception as error:  # unknown topic, or a payload that cannot be read
-            log.warning("skipped event %d (%s): %r", notification.id, notification.topic, error)
+def fold(events: Sequence[Decoded], users: UserLookup) -> AuditBatch:
+    """The rows of a batch of events; users are read from `users` as needed."""
+    batch = AuditBatch(position=events[-1][0].id)
+    user_events: list[tuple[int, User.Event]] = []
+    for notification, event in events:
+        if isinstance(event, Exception):
+            log.warning("skipped event %d (%s): %r", notification.id, notification.topic, event)
             batch.skipped += 1
-            continue
-        if isinstance(event, User.Event):
-            decoded.append((notification.id, event))
+        elif isinstance(event, User.Event):
+            user_events.append((notification.id, event))
         else:
             batch.skipped += 1
-    known = users.users(list({event.originator_id for _, event in decoded}))
+    known = users.users(list({event.originator_id for _, event in user_events}))
     stored = {aggregate_id: replace(user) for aggregate_id, user in known.items()}
-    for position, event in decoded:
+    for position, event in user_events:
         user = track(known, event)
         record, changes = render(position, event, user)
         batch.records.append(record)
@@ -156,7 +127,7 @@ def rebuild(
             position, REBUILD_BATCH_SIZE, stop=end, inclusive_of_start=False
         ):
             position = notifications[-1].id
-            batch = fold(application, notifications, writer)
+            batch = fold(decoded(application, notifications), writer)
             # The events of an erased user read as erased already: nothing to render again.
             batch.erased = []
             writer.write(batch)
@@ -164,16 +135,3 @@ def rebuild(
             if report is not None:
                 report(done, end)
     return done
-
-
-class AuditProjectorService(Follower):
-    """The audit projector beside the API (embedded) or in `metaledger project`."""
-
-    def __init__(self, projector: AuditProjector, observer: FollowerObserver | None = None) -> None:
-        super().__init__(
-            "audit-projector",
-            projector.project_batch,
-            projector.batch_size,
-            projector.application.recorder,
-            observer=observer,
-        )

@@ -7,6 +7,7 @@ transaction of its own.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
 from collections.abc import Collection, Iterator, Sequence
@@ -16,9 +17,9 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteCursor
 
-from metaledger.domain.storage import SECURE_DELETE, SQLITE, truncate_wal
+from metaledger.domain.storage import SECURE_DELETE, SQLITE
 from metaledger.projections.audit.logquery import LogQueryTranslator
 from metaledger.projections.audit.records import FROM_API, AuditUser, LogRecord, log_id
 from metaledger.projections.audit.store import (
@@ -36,6 +37,7 @@ from metaledger.projections.audit.store import (
     schema_statements,
     value_rows,
 )
+from metaledger.projections.readmodel import SQLiteReadModel
 from metaledger.projections.search.errors import QueryTimeout
 
 _PROGRESS_INTERVAL = 1_000
@@ -51,25 +53,19 @@ def _id_of(raw: bytes) -> UUID:
     return UUID(bytes=bytes(raw))
 
 
-class SQLiteAuditStore(AuditReads, SQLiteTrackingRecorder):
+class SQLiteAuditStore(AuditReads, SQLiteReadModel):
     dialect = SQLITE
     statements = Statements(SQLITE)
     translator = LogQueryTranslator(SQLITE)
     ddl = schema_statements(SQLITE)
 
-    def __init__(self, datastore: SQLiteDatastore, application_name: str = "UserProfiles"):
-        super().__init__(datastore)
-        self.application_name = application_name
-        self.statement_timeout = STATEMENT_TIMEOUT_SECONDS
-        self._truncate_again = False
+    statement_timeout = STATEMENT_TIMEOUT_SECONDS
+    label = "audit read model"
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *self.ddl]
 
     # Reads
-
-    def position(self) -> int | None:
-        return self.max_tracking_id(self.application_name)
 
     def users(self, aggregate_ids: Collection[UUID]) -> dict[UUID, AuditUser]:
         with self.datastore.transaction(commit=False) as c:
@@ -104,22 +100,11 @@ class SQLiteAuditStore(AuditReads, SQLiteTrackingRecorder):
     # Writes
 
     def apply(self, batch: AuditBatch) -> None:
-        if self._truncate_again:
-            # A reader that kept the WAL from being truncated after an erasure is gone by now.
-            self._truncate_wal()
-        with self.datastore.transaction(commit=True) as c:
-            c.execute(SECURE_DELETE)
-            self._insert_tracking(c, Tracking(self.application_name, batch.position))
-            self._write(c, batch)
-        self._truncate_again = bool(batch.erased)
-        if batch.erased:
-            self._truncate_wal()
+        self.write_batch(
+            batch.position, functools.partial(self._write, batch=batch), bool(batch.erased)
+        )
 
-    def _truncate_wal(self) -> None:
-        with self.datastore.get_connection(commit=True) as connection:
-            truncate_wal(connection.cursor(), "audit read model")
-
-    def _write(self, c: SQLiteCursor, batch: AuditBatch) -> None:
+    def _write(self, c: SQLiteCursor, *, batch: AuditBatch) -> None:
         for sql in self.statements.erase if batch.erased else ():
             c.executemany(sql, [(aggregate_id.bytes,) for aggregate_id in batch.erased])
         c.executemany(
@@ -170,9 +155,6 @@ class SQLiteAuditStore(AuditReads, SQLiteTrackingRecorder):
             c.execute("ANALYZE")
             self._insert_tracking(c, Tracking(self.application_name, position))
 
-    def close(self) -> None:
-        self.datastore.close()
-
 
 class _Writer:
     def __init__(self, store: SQLiteAuditStore, cursor: SQLiteCursor) -> None:
@@ -180,7 +162,7 @@ class _Writer:
         self.cursor = cursor
 
     def write(self, batch: AuditBatch) -> None:
-        self.store._write(self.cursor, batch)
+        self.store._write(self.cursor, batch=batch)
 
     def users(self, aggregate_ids: Collection[UUID]) -> dict[UUID, AuditUser]:
         return _users(self.cursor, aggregate_ids)

@@ -6,6 +6,7 @@ prefix wildcard is an index range and both backends sort alike.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, Protocol
@@ -13,13 +14,11 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed
 
-from metaledger.domain.storage import POSTGRES, vacuum
-from metaledger.projections.lease import FencedTracking
+from metaledger.domain.storage import POSTGRES
+from metaledger.projections.readmodel import PostgresReadModel, copy_rows
 from metaledger.projections.search.bitmaps import CollectedBitmaps, Rows, ValueBitmaps
 from metaledger.projections.search.conditions import Tables
 from metaledger.projections.search.errors import QueryTimeout
@@ -48,18 +47,11 @@ from metaledger.projections.search.store import (
 )
 
 
-class PostgresSearchStore(FencedTracking):
-    def __init__(
-        self,
-        datastore: PostgresDatastore,
-        *,
-        tracking_table_name: str = "search_tracking",
-        application_name: str = "UserProfiles",
-    ):
-        super().__init__(datastore, tracking_table_name=tracking_table_name)
-        self.application_name = application_name
-        self.statement_timeout = STATEMENT_TIMEOUT_SECONDS
-        self.schema = datastore.schema
+class PostgresSearchStore(PostgresReadModel):
+    statement_timeout = STATEMENT_TIMEOUT_SECONDS
+    erasable = (USERS_TABLE, METADATA_TABLE, VALUES_TABLE, BITMAPS_TABLE)
+
+    def prepare(self) -> list[str]:
         tables = Tables(
             f"{self.schema}.{USERS_TABLE}",
             f"{self.schema}.{METADATA_TABLE}",
@@ -73,8 +65,7 @@ class PostgresSearchStore(FencedTracking):
             f"{self.schema}.{BITMAPS_TABLE}",
             f"{self.schema}.{VALUES_TABLE}",
         )
-        # The read model's own tables and indexes (besides the library's tracking table).
-        self.ddl = [
+        return [
             *schema_statements(POSTGRES, f"{self.schema}."),
             *self.bitmaps.ddl,
             # A path and a value are not independent: without statistics on the pairs, the
@@ -82,7 +73,6 @@ class PostgresSearchStore(FencedTracking):
             f"CREATE STATISTICS IF NOT EXISTS {self.schema}.{METADATA_TABLE}_values (mcv) "
             f"ON path, text FROM {self.schema}.{METADATA_TABLE}",
         ]
-        self.sql_create_statements.extend(Composed([SQL(s)]) for s in self.ddl)
 
     # Reads
 
@@ -124,10 +114,6 @@ class PostgresSearchStore(FencedTracking):
         curs.execute(count.text, count.params)
         return _first(curs)
 
-    def position(self) -> int | None:
-        position: int | None = self.max_tracking_id(self.application_name)
-        return position
-
     def load(self, aggregate_ids: Collection[UUID]) -> dict[UUID, StoredUser]:
         with self.datastore.get_connection() as connection:  # one statement: no transaction
             curs = connection.execute(
@@ -152,18 +138,12 @@ class PostgresSearchStore(FencedTracking):
     # Writes
 
     def apply(self, batch: Batch) -> None:
-        with self.datastore.transaction(commit=True) as curs:
-            # First: refuses a position already recorded, and serialises concurrent projectors.
-            self._insert_tracking(curs, Tracking(self.application_name, batch.position))
-            # The rest in one round trip: queued in a pipeline (which takes no COPY).
-            with curs.connection.pipeline():
-                self._write(curs, batch, _insert_rows, self.bitmaps)
-        if batch.erased:
-            # The tables that held the user's values; VACUUM reads each of their indexes whole,
-            # so the cost grows with the read model (erasures in one batch share it).
-            tables = (USERS_TABLE, METADATA_TABLE, VALUES_TABLE, BITMAPS_TABLE)
-            with self.datastore.get_connection() as connection:
-                vacuum(connection, [f"{self.schema}.{table}" for table in tables])
+        self.write_batch(batch.position, functools.partial(self._pipelined, batch), batch.erased)
+
+    def _pipelined(self, batch: Batch, curs: Cursor[DictRow]) -> None:
+        """The rows in one round trip: queued in a pipeline (which takes no COPY)."""
+        with curs.connection.pipeline():
+            self._write(curs, batch, _insert_rows, self.bitmaps)
 
     def _write(
         self, curs: Cursor[DictRow], batch: Batch, insert: RowWriter, bitmaps: BitmapWrites
@@ -220,16 +200,14 @@ class PostgresSearchStore(FencedTracking):
             for statement in tables:
                 curs.execute(statement)
             collected = CollectedBitmaps(self.bitmaps)
-            yield lambda batch: self._write(curs, batch, _copy_rows, collected)
+            # COPY: a rebuild writes many rows.
+            yield lambda batch: self._write(curs, batch, copy_rows, collected)
             collected.write(curs)
             for statement in indexes:  # built once from sorted keys: faster than row by row
                 curs.execute(statement)
             curs.execute(f"ANALYZE {self.schema}.{USERS_TABLE}")
             curs.execute(f"ANALYZE {self.schema}.{METADATA_TABLE}")
             self._insert_tracking(curs, Tracking(self.application_name, position))
-
-    def close(self) -> None:
-        self.datastore.close()
 
 
 class BitmapWrites(Protocol):
@@ -253,16 +231,6 @@ def _insert_rows(
     if rows:
         markers = ", ".join("%s" for _ in columns)
         curs.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({markers})", rows)
-
-
-def _copy_rows(
-    curs: Cursor[DictRow], table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
-) -> None:
-    """COPY, for the many rows of a rebuild."""
-    if rows:
-        with curs.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
 
 
 def _first(curs: Cursor[DictRow]) -> int:

@@ -25,10 +25,10 @@ from eventsourcing.application import Application
 from eventsourcing.domain import CanInitAggregate
 from eventsourcing.persistence import Notification
 
-from metaledger.domain.application import batch_decoder
 from metaledger.domain.erasure import is_erased
 from metaledger.domain.user import User
-from metaledger.projections.follower import Follower, FollowerObserver, catch_up
+from metaledger.projections.batches import BatchProjector, Decoded, Projections, decoded
+from metaledger.projections.follower import Follower, FollowerObserver
 from metaledger.projections.search.documents import Indexed, RemovedUser, metadata_entries, user_row
 from metaledger.projections.search.store import Batch, SearchStore, SkippedEvent
 
@@ -62,45 +62,21 @@ class Progress:
     events: int  # events applied or skipped
 
 
-class Projector:
+class Projector(BatchProjector[Batch]):
     def __init__(
         self,
         application: Application[UUID],
         store: SearchStore,
         batch_size: int = LIVE_BATCH_SIZE,
     ) -> None:
-        self.application = application
-        self.store = store
-        self.batch_size = batch_size
-        # The position this projector wrote last; read again from the store after a failure,
-        # which is also how it learns that another process moved it.
-        self._position: int | None = None
+        super().__init__(application, store, batch_size)
+        self.store: SearchStore = store
 
-    def project_batch(self) -> int:
-        """Applies the next batch of events, if any; returns how many were read."""
-        if self._position is None:
-            self._position = self.store.position() or 0
-        notifications = self.application.recorder.select_notifications(
-            self._position, self.batch_size, inclusive_of_start=False
-        )
-        if notifications:
-            try:
-                self.store.apply(self.fold(notifications))
-            except BaseException:
-                self._position = None
-                raise
-            self._position = notifications[-1].id
-        return len(notifications)
-
-    def catch_up(self) -> int:
-        """Applies every event recorded so far; returns how many."""
-        return catch_up(self.project_batch, self.batch_size)
-
-    def fold(self, notifications: Sequence[Notification]) -> Batch:
-        batch = Batch(position=notifications[-1].id)
-        events = _decoded(self.application, notifications, batch)
-        tracked = self._load({event.originator_id for _, event in events})
-        _fold(events, tracked, batch)
+    def fold(self, events: Sequence[Decoded]) -> Batch:
+        batch = Batch(position=events[-1][0].id)
+        user_events = _user_events(events, batch)
+        tracked = self._load({event.originator_id for _, event in user_events})
+        _fold(user_events, tracked, batch)
         return batch
 
     def _load(self, aggregate_ids: set[UUID]) -> dict[UUID, _Tracked]:
@@ -112,23 +88,17 @@ class Projector:
         return tracked
 
 
-def _decoded(
-    application: Application[UUID], notifications: Sequence[Notification], batch: Batch
-) -> list[tuple[Notification, User.Event]]:
-    """The user events among `notifications`; the others are recorded in `batch` as skipped."""
-    decode = batch_decoder(application.mapper, notifications)
-    events = []
-    for notification in notifications:
-        try:
-            event = decode(notification)
-        except Exception as error:  # unknown topic, or a payload that cannot be read
-            batch.skipped.append(_skipped(notification, f"unreadable: {error!r}"))
-            continue
-        if not isinstance(event, User.Event):
+def _user_events(events: Sequence[Decoded], batch: Batch) -> list[tuple[Notification, User.Event]]:
+    """The user events among `events`; the others are recorded in `batch` as skipped."""
+    found = []
+    for notification, event in events:
+        if isinstance(event, Exception):
+            batch.skipped.append(_skipped(notification, f"unreadable: {event!r}"))
+        elif not isinstance(event, User.Event):
             batch.skipped.append(_skipped(notification, "not a user event"))
-            continue
-        events.append((notification, event))
-    return events
+        else:
+            found.append((notification, event))
+    return found
 
 
 def _fold(
@@ -294,7 +264,7 @@ def _pass(
             if passes == 1
             else [n for n in notifications if cast(UUID, n.originator_id).int % passes == part]
         )
-        for notification, event in _decoded(application, ours, batch):
+        for notification, event in _user_events(decoded(application, ours), batch):
             _apply(notification, event, tracked, deleted, batch)
         progress = Progress(
             progress.done + len(notifications), progress.total, progress.events + len(ours)
@@ -306,14 +276,15 @@ def _pass(
 
 
 class ProjectorService(Follower):
-    """The projector beside the API (embedded mode, in a thread) or as the whole of
-    `metaledger project`: catches up, then follows new events as they are recorded."""
+    """The projectors beside the API (embedded mode, in a thread) or as the whole of
+    `metaledger project`: catch up, then follow new events as they are recorded. Named for
+    search, the read model every deployment has; the audit projector reads the same batches."""
 
-    def __init__(self, projector: Projector, observer: FollowerObserver | None = None) -> None:
+    def __init__(self, projections: Projections, observer: FollowerObserver | None = None) -> None:
         super().__init__(
             "search-projector",
-            projector.project_batch,
-            projector.batch_size,
-            projector.application.recorder,
+            projections.project_batch,
+            projections.batch_size,
+            projections.recorder,
             observer=observer,
         )

@@ -7,6 +7,7 @@ application name only, and the projector's writes do not contend for the event s
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -14,9 +15,10 @@ from contextlib import contextmanager
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteCursor
 
-from metaledger.domain.storage import SECURE_DELETE, SQLITE, truncate_wal
+from metaledger.domain.storage import SQLITE
+from metaledger.projections.readmodel import SQLiteReadModel
 from metaledger.projections.search.conditions import Tables, reads_metadata
 from metaledger.projections.search.errors import QueryTimeout
 from metaledger.projections.search.query import QueryTranslator
@@ -60,16 +62,14 @@ def _uuid_bytes(aggregate_id: UUID) -> bytes:
     return aggregate_id.bytes
 
 
-class SQLiteSearchStore(SQLiteTrackingRecorder):
+class SQLiteSearchStore(SQLiteReadModel):
     translator = QueryTranslator(SQLITE, TABLES)
     statements = Statements(SQLITE, TABLES)
     # The read model's own tables and indexes (besides the library's tracking table).
     ddl = schema_statements(SQLITE)
 
-    def __init__(self, datastore: SQLiteDatastore, application_name: str = "UserProfiles"):
-        super().__init__(datastore)
-        self.application_name = application_name
-        self.statement_timeout = STATEMENT_TIMEOUT_SECONDS
+    statement_timeout = STATEMENT_TIMEOUT_SECONDS
+    label = "read model"
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *self.ddl]
@@ -110,9 +110,6 @@ class SQLiteSearchStore(SQLiteTrackingRecorder):
         c.execute(probe.text, probe.params)
         return bool(c.fetchone()[0] >= _MANY_MATCHES)
 
-    def position(self) -> int | None:
-        return self.max_tracking_id(self.application_name)
-
     def load(self, aggregate_ids: Collection[UUID]) -> dict[UUID, StoredUser]:
         found: dict[UUID, StoredUser] = {}
         with self.datastore.transaction(commit=False) as c:
@@ -134,18 +131,9 @@ class SQLiteSearchStore(SQLiteTrackingRecorder):
     # Writes
 
     def apply(self, batch: Batch) -> None:
-        with self.datastore.transaction(commit=True) as c:
-            # On every write, not just an erasure's: the versions of a user's rows that updates
-            # and deletions freed earlier are still in the pages otherwise, out of its reach.
-            c.execute(SECURE_DELETE)
-            # First write: takes the write lock, and refuses a position already recorded.
-            self._insert_tracking(c, Tracking(self.application_name, batch.position))
-            self._write(c, batch)
-        if batch.erased:
-            with self.datastore.get_connection(commit=True) as connection:
-                truncate_wal(connection.cursor(), "read model")
+        self.write_batch(batch.position, functools.partial(self._write, batch=batch), batch.erased)
 
-    def _write(self, c: SQLiteCursor, batch: Batch) -> None:
+    def _write(self, c: SQLiteCursor, *, batch: Batch) -> None:
         c.executemany(self.statements.delete_metadata, removed_entries(batch))
         c.executemany(
             f"DELETE FROM {USERS_TABLE} WHERE key = ?", [(user.key,) for user in batch.deletions]
@@ -172,13 +160,10 @@ class SQLiteSearchStore(SQLiteTrackingRecorder):
             c.execute("DELETE FROM tracking WHERE application_name = ?", (self.application_name,))
             for statement in tables:
                 c.execute(statement)
-            yield lambda batch: self._write(c, batch)
+            yield lambda batch: self._write(c, batch=batch)
             for statement in indexes:  # built once from sorted keys: faster than row by row
                 c.execute(statement)
             c.execute(f"PRAGMA analysis_limit = {_ANALYSIS_ROWS}")
             c.execute("ANALYZE")  # statistics for the query planner
             self._insert_tracking(c, Tracking(self.application_name, position))
             c.execute(f"PRAGMA cache_size = -{_DEFAULT_CACHE_KIB}")
-
-    def close(self) -> None:
-        self.datastore.close()

@@ -16,9 +16,10 @@ rebuild, default 40,000 users ≈ 150,000 events), --rate R and --seconds S (liv
 2. Rebuild: a real event log (creations, metadata patches, logins, deletions, interleaved),
    projected from position 0 by `metaledger rebuild`'s code. Baseline: reading and decoding
    the same log without projecting it.
-3. Lag: `metaledger project` as its own process follows metadata patches written at R per
-   second; lag runs from the write's commit to the read model reaching its position.
-   Baseline: the write's own latency.
+3. Lag: `metaledger project` (which keeps the audit read model from the same reads) as its
+   own process follows metadata patches written at R per second; lag runs from the write's
+   commit to the read model reaching its position. Baseline: the write's own latency; and the
+   projector's processor time per write, which the machine's other work hardly moves.
 Everything shares the machine's two cores (and, for PostgreSQL, the server started here).
 """
 
@@ -34,7 +35,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -431,6 +432,8 @@ def bench_rebuild(settings: Settings, profiles: UserProfiles, store: SearchStore
 
 
 WRITERS = 8
+# The read model each `metaledger project` keeps, by name: how to open it (picklable).
+SEARCH_ONLY = {"search": stores.search_store}
 
 
 def watch_positions(
@@ -438,23 +441,26 @@ def watch_positions(
     ready: Any,
     stop: Any,
     reached: Any,
-    opener: Callable[[StoreLocation], Followed] = stores.search_store,
+    openers: Mapping[str, Callable[[StoreLocation], Followed]],
 ) -> None:
     """In a process of its own, so that the writers' work does not delay what it sees: the
-    moment (monotonic clock, shared by the machine's processes) each position was reached by
-    the read model `opener` opens (picklable: a module-level function)."""
-    store = opener(settings.store)
-    seen: list[tuple[float, int]] = []
-    last = 0
+    moments (monotonic clock, shared by the machine's processes) each read model that
+    `openers` open (module-level functions) reached each position."""
+    watched = {name: opener(settings.store) for name, opener in openers.items()}
+    seen: dict[str, list[tuple[float, int]]] = {name: [] for name in watched}
+    last = dict.fromkeys(watched, 0)
     while not stop.is_set():
-        position = store.position() or 0
-        if position != last:
-            seen.append((time.monotonic(), position))
-            last = position
+        for name, store in watched.items():
+            position = store.position() or 0
+            if position != last[name]:
+                seen[name].append((time.monotonic(), position))
+                last[name] = position
+        if all(last.values()):
             ready.set()
         time.sleep(0.002)  # a query each time: finer would load the database it measures
     reached.put(seen)
-    store.close()
+    for store in watched.values():
+        store.close()
 
 
 class Followed(Protocol):
@@ -468,16 +474,21 @@ class Followed(Protocol):
 def bench_lag(
     settings: Settings,
     profiles: UserProfiles,
-    store: Followed,
     live: list[str],
     rate: int,
     seconds: float,
-    opener: Callable[[StoreLocation], Followed] = stores.search_store,
-) -> Latencies:
+    openers: Mapping[str, Callable[[StoreLocation], Followed]] = SEARCH_ONLY,
+) -> dict[str, Latencies]:
+    """Each read model's lag: from a write's commit to the read model reaching its position."""
+    followed = [opener(settings.store) for opener in openers.values()]
+
+    def behind(position: int) -> bool:
+        return any((store.position() or 0) < position for store in followed)
+
     projector = processes.start(settings, "project", log=settings.data_dir / "project.log")
     spawn = multiprocessing.get_context("spawn")
     ready, stop, reached = spawn.Event(), spawn.Event(), spawn.Queue()
-    watcher = spawn.Process(target=watch_positions, args=(settings, ready, stop, reached, opener))
+    watcher = spawn.Process(target=watch_positions, args=(settings, ready, stop, reached, openers))
     try:
         actor = Actor(kind="client", id="bench", grant="client-credentials")
         # A first write projected: the projector process is up and following (the rebuild
@@ -485,7 +496,7 @@ def bench_lag(
         first = profiles.update_user(
             live[0], UserUpdate(buckets={"app_metadata": {"seats": -1}}), actor
         )
-        while (store.position() or 0) < (first.position or 0):
+        while behind(first.position or 0):
             time.sleep(0.05)
         watcher.start()
         ready.wait(timeout=60)  # the watcher has seen the position the writes start from
@@ -493,6 +504,7 @@ def bench_lag(
         write_ms: list[float] = []
         count = int(rate * seconds)
         started = time.monotonic()
+        cpu_before = cpu_seconds(projector.pid)
 
         def writer(first: int) -> None:
             chooser = random.Random(first)
@@ -517,30 +529,61 @@ def bench_lag(
             thread.join()
         achieved = len(writes) / (time.monotonic() - started)
         last = max(position for _, position in writes)
-        while (store.position() or 0) < last:
+        while behind(last):
             time.sleep(0.01)
+        # The projector's processor time for the writes: unlike the lag, the machine's other
+        # work hardly moves it.
+        cpu_ms = (cpu_seconds(projector.pid) - cpu_before) * 1000 / len(writes)
         time.sleep(0.05)
         stop.set()
-        seen: list[tuple[float, int]] = reached.get(timeout=30)
+        seen: dict[str, list[tuple[float, int]]] = reached.get(timeout=30)
         watcher.join(timeout=30)
     finally:
         projector.terminate()
         projector.wait(timeout=30)
+        for store in followed:
+            store.close()
+    writes_figures = Latencies("write", write_ms)
+    print(
+        f"  {achieved:,.0f} writes/s for {seconds:.0f} s (the write itself: "
+        f"p50 {writes_figures.percentile(0.5):.1f} ms, "
+        f"p99 {writes_figures.percentile(0.99):.1f} ms); the projector's CPU time "
+        f"{cpu_ms:.2f} ms a write",
+        flush=True,
+    )
+    lags = {}
+    for name, moments in seen.items():
+        figures = Latencies(f"{name} lag", _lags(writes, moments))
+        print(
+            f"  {figures.name:<12} p50 {figures.percentile(0.5):6.1f} ms  "
+            f"p95 {figures.percentile(0.95):6.1f} ms  p99 {figures.percentile(0.99):6.1f} ms",
+            flush=True,
+        )
+        lags[name] = figures
+    return lags
+
+
+def cpu_seconds(pid: int) -> float:
+    """The processor time (user and system) process `pid` has used, from Linux's /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _lags(writes: list[tuple[float, int]], seen: list[tuple[float, int]]) -> list[float]:
+    """Milliseconds from each write's commit to the first moment its position was reached."""
     lags = []
     for committed, position in writes:
         at = next(at for at, reached_position in seen if reached_position >= position)
         lags.append(max(0.0, (at - committed) * 1000))
-    figures = Latencies("lag", lags)
-    writes_figures = Latencies("write", write_ms)
-    print(
-        f"  {achieved:,.0f} writes/s for {seconds:.0f} s: "
-        f"lag p50 {figures.percentile(0.5):.1f} ms, "
-        f"p95 {figures.percentile(0.95):.1f} ms, p99 {figures.percentile(0.99):.1f} ms "
-        f"(the write itself: p50 {writes_figures.percentile(0.5):.1f} ms, "
-        f"p99 {writes_figures.percentile(0.99):.1f} ms)",
-        flush=True,
-    )
-    return figures
+    return lags
+
+
+def lag_arguments(parser: argparse.ArgumentParser, log_users: int, seconds: float) -> None:
+    """The options of a benchmark that writes an event log and follows it live."""
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--log-users", type=int, default=log_users)
+    parser.add_argument("--rate", type=int, default=500)
+    parser.add_argument("--seconds", type=float, default=seconds)
 
 
 # The run
@@ -562,11 +605,8 @@ def databases(backend: str) -> Iterator[Callable[[], str | None]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    lag_arguments(parser, log_users=40_000, seconds=20.0)
     parser.add_argument("--users", type=int, default=1_000_000)
-    parser.add_argument("--log-users", type=int, default=40_000)
-    parser.add_argument("--rate", type=int, default=500)
-    parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
     rnd = random.Random(20260601)
     targets = {"sqlite": 150.0, "postgres": 50.0}
@@ -592,7 +632,7 @@ def main() -> None:
         rebuild_rate = bench_rebuild(settings, profiles, store)
 
         print(f"3. live projection at {args.rate} writes/s", flush=True)
-        lag = bench_lag(settings, profiles, store, live, args.rate, args.seconds)
+        lag = bench_lag(settings, profiles, live, args.rate, args.seconds)["search"]
         store.close()
         profiles.close()
 

@@ -29,6 +29,7 @@ from metaledger.projections.audit.store import (
     Cursor,
     LogQuery,
 )
+from metaledger.projections.batches import decoded
 
 ADMIN = Actor(kind="client", id="admin-console", grant="client-credentials", ip="10.0.0.1")
 SUPPORT = Actor(kind="client", id="support-tool", grant="client-credentials", ip="10.0.0.2")
@@ -97,7 +98,7 @@ class AuditStoreContract:
         self, profiles: UserProfiles, projector: AuditProjector, store: AuditStore
     ) -> None:
         create(profiles, "ada@example.com")
-        batch = projector.fold(profiles.recorder.select_notifications(0, 10))
+        batch = projector.fold(decoded(profiles, profiles.recorder.select_notifications(0, 10)))
         store.apply(AuditBatch(position=batch.position))
 
         with pytest.raises(IntegrityError):
@@ -300,7 +301,7 @@ class AuditStoreContract:
         rebuild(profiles, store)
 
         pruned = AuditProjector(profiles, store, retention=timedelta(days=30))
-        pruned.prune_when_due()
+        pruned.tend()
 
         assert [r.ip for r in logs(store, "type:f")] == ["192.0.2.2"]
 

@@ -23,6 +23,7 @@ from metaledger.domain.actor import Actor
 from metaledger.domain.profiles import DEFAULT_CONNECTION, NewUser, UserProfiles, UserUpdate
 from metaledger.domain.storage import StoreLocation
 from metaledger.domain.user import User
+from metaledger.projections.batches import decoded
 from metaledger.projections.search.projector import Projector
 from metaledger.projections.search.store import Batch, SearchRequest, SearchStore, SkippedEvent
 
@@ -45,7 +46,7 @@ def project_all(projector: Projector) -> None:
 def pending_batch(profiles: UserProfiles, projector: Projector) -> Batch:
     """The batch of every event recorded so far, folded but not applied."""
     notifications = profiles.recorder.select_notifications(0, 100, inclusive_of_start=False)
-    return projector.fold(notifications)
+    return projector.fold(decoded(profiles, notifications))
 
 
 def found(store: SearchStore, q: str | None, **request: Any) -> list[str]:

@@ -95,7 +95,7 @@ def test_the_read_model_catching_up_makes_the_service_ready_again(
     SearchProjection(container.profiles, container.search).service().step()
     assert httpx.get(f"{server.base_url}/readyz").status_code == 503  # audit is behind still
     retention = log_retention(container.settings)
-    AuditProjection(container.profiles, container.audit, retention).service().step()
+    AuditProjection(container.profiles, container.audit, retention).projector().project_batch()
     assert httpx.get(f"{server.base_url}/readyz").status_code == 200
 
 

@@ -25,6 +25,7 @@ STORAGE_FACE_USERS = (
     "metaledger.api.auth.failure_store",
     "metaledger.projections.search.",
     "metaledger.projections.audit.",
+    "metaledger.projections.readmodel",
     "metaledger.consumers.database",
 )
 FRAMEWORKS = ("fastapi", "starlette", "uvicorn", "kafka", "psycopg_pool")
