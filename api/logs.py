@@ -69,11 +69,15 @@ _TRIGGERS = (
 
 def redact(text: str) -> str:
     """`text` with every secret in it replaced."""
+    return _SECRETS.sub(_replacement, text) if _has_trigger(text) else text
+
+
+def _has_trigger(text: str) -> bool:
     lowered = text.lower()
-    for trigger in _TRIGGERS:  # a plain loop: a generator costs more than the checks
+    for trigger in _TRIGGERS:  # noqa: SIM110 (a plain loop: a generator costs more)
         if trigger in lowered:
-            return _SECRETS.sub(_replacement, text)
-    return text
+            return True
+    return False
 
 
 def _replacement(match: re.Match[str]) -> str:
@@ -95,16 +99,22 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "pid": record.process,
-            "message": redact(record.getMessage()),
+            "message": record.getMessage(),
             **{
-                key: _redacted(value)
+                key: value
                 for key, value in vars(record).items()
                 if key not in _STANDARD and value is not None
             },
         }
         if record.exc_info:
-            line["exception"] = redact(self.formatException(record.exc_info))
-        return orjson.dumps(line, default=lambda value: redact(str(value))).decode()
+            line["exception"] = self.formatException(record.exc_info)
+        text = orjson.dumps(line, default=str).decode()
+        # A secret in any field shows in the whole line: the line is checked once, and only one
+        # with a trigger (rarely a request's line) is redacted field by field.
+        if not _has_trigger(text):
+            return text
+        redacted = {key: _redacted(value) for key, value in line.items()}
+        return orjson.dumps(redacted, default=lambda value: redact(str(value))).decode()
 
 
 class TextFormatter(logging.Formatter):

@@ -191,6 +191,12 @@ class Settings(BaseSettings):
         return (os.cpu_count() or 1) if isinstance(self.store, PostgresDatabase) else 1
 
     @property
+    def store_is_local(self) -> bool:
+        """SQLite files beside the process: a read is a local file read, not a server round
+        trip."""
+        return not isinstance(self.store, PostgresDatabase)
+
+    @property
     def management_audience(self) -> str:
         return f"{self.issuer}api/v2/"
 

@@ -70,15 +70,23 @@ def _log_line(scope: Scope, route: str, status: int, seconds: float, level: int)
     request_id = state.get("request_id", "-")
     actor = state.get("actor")
     duration = round(seconds * 1000, 2)
-    log.log(
+    # The record is made and handed to the handlers directly: `Logger.log` would also walk the
+    # stack for the caller's file and line, which no format shows.
+    record = log.makeRecord(
+        log.name,
         level,
+        __file__,
+        0,
         "%s %s %d %.1f ms request %s%s",
-        scope["method"],
-        scope["path"],
-        status,
-        duration,
-        request_id,
-        f" by {actor}" if actor else "",
+        (
+            scope["method"],
+            scope["path"],
+            status,
+            duration,
+            request_id,
+            f" by {actor}" if actor else "",
+        ),
+        None,
         extra={
             "method": scope["method"],
             "path": scope["path"],
@@ -89,3 +97,4 @@ def _log_line(scope: Scope, route: str, status: int, seconds: float, level: int)
             "actor": actor,
         },
     )
+    log.handle(record)

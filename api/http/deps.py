@@ -42,7 +42,16 @@ def _unauthorized(message: str) -> ApiError:
     )
 
 
-async def get_principal(request: Request, container: ContainerDep) -> Principal:
+async def get_principal(request: Request) -> Principal:
+    return verified_principal(request)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def verified_principal(request: Request) -> Principal:
+    """Who the request's bearer token speaks for; 401 without a valid one."""
+    container: Container = request.app.state.container
     header = request.headers.get("authorization")
     if not header:
         raise _unauthorized("Missing authentication")
@@ -58,21 +67,22 @@ async def get_principal(request: Request, container: ContainerDep) -> Principal:
     return principal
 
 
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
-
-
 def insufficient_scope(message: str) -> ApiError:
     return ApiError(403, message, "insufficient_scope")
 
 
 @dataclass(frozen=True)
 class ScopeCheck:
-    """A dependency requiring one of `scopes` (the OpenAPI document lists them)."""
+    """A dependency requiring a valid token with one of `scopes` (the OpenAPI document lists
+    them)."""
 
     scopes: tuple[str, ...]
     message: str
 
-    async def __call__(self, principal: PrincipalDep) -> Principal:
+    # The token is verified here, not in a nested dependency: FastAPI resolves each level of
+    # dependencies anew on every request, and that costs more than the check itself.
+    async def __call__(self, request: Request) -> Principal:
+        principal = verified_principal(request)
         if not principal.has_any(*self.scopes):
             raise insufficient_scope(self.message)
         return principal

@@ -19,7 +19,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from metaledger.api.http import job_models
 from metaledger.api.http import response_models as shapes
-from metaledger.api.http.deps import get_principal
+from metaledger.api.http.deps import ScopeCheck, get_principal
 from metaledger.api.http.routes import clients as applications
 from metaledger.api.http.routes import rules
 
@@ -216,7 +216,7 @@ def _scopes(dependant: Dependant) -> set[str] | None:
     needs_token = False
     scopes: set[str] = set()
     for call in _calls(dependant):
-        needs_token = needs_token or call is get_principal
+        needs_token = needs_token or call is get_principal or isinstance(call, ScopeCheck)
         scopes.update(getattr(call, "scopes", ()))
     return scopes if needs_token else None
 

@@ -112,6 +112,18 @@ def test_a_secret_in_an_extra_field_or_a_traceback_is_redacted_in_json() -> None
     assert orjson.loads(line)["body"] == '{"client_secret": [redacted]}'
 
 
+def test_a_secret_in_a_field_that_is_not_text_is_redacted_in_json() -> None:
+    class Header:
+        def __str__(self) -> str:
+            return "Bearer abc.def.ghi"
+
+    record = logging.LogRecord("x", logging.INFO, "", 0, "sent", (), None)
+    record.header = Header()
+    line = logs.JsonFormatter().format(record)
+    assert "abc.def" not in line
+    assert orjson.loads(line)["header"] == "[redacted]"
+
+
 def test_warnings_and_uncaught_exceptions_become_json_lines(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from metaledger.api.auth.tokens import Principal
@@ -22,6 +24,7 @@ from metaledger.api.http.errors import ApiError, invalid_body
 from metaledger.api.http.query_params import MAX_INT64, invalid_query, parse_instant
 from metaledger.api.http.responses import VERSION_HEADER, json_response, position_headers
 from metaledger.api.http.schemas import CreateUserRequest, UpdateUserRequest
+from metaledger.api.http.store_reads import read_store
 from metaledger.domain.metadata import APP_METADATA, USER_METADATA
 from metaledger.domain.profiles import (
     CONTROL_CHARACTER_MESSAGE,
@@ -132,7 +135,7 @@ def create_user(
     description="With `as_of` or `version` (metaledger extensions), the user exactly as they "
     "were then; 404 before the user existed, once deleted, and for an erased user.",
 )
-def get_user(
+async def get_user(
     id: str,
     container: ContainerDep,
     principal: Annotated[
@@ -149,11 +152,13 @@ def get_user(
         raise invalid_query("Use either as_of or version, not both.")
     headers = {}
     if as_of is not None:
-        user = user_as_of(container.profiles, user_id, parse_instant(as_of, "as_of"))
+        instant = parse_instant(as_of, "as_of")
+        user = await run_in_threadpool(user_as_of, container.profiles, user_id, instant)
     elif version is not None:
-        user = user_at_version(container.profiles, user_id, version)
+        user = await run_in_threadpool(user_at_version, container.profiles, user_id, version)
     else:
-        user = container.profiles.get_user(user_id)
+        # The hot read: a cached user and the events stored since.
+        user = await read_store(container.settings, partial(container.profiles.get_user, user_id))
     if as_of is not None or version is not None:
         headers[VERSION_HEADER] = str(user.version)
     return json_response(select_fields(user.as_auth0(), fields, include_fields), headers=headers)
@@ -243,7 +248,7 @@ def delete_user(
 
 
 @router.get("/users-by-email", summary="Search users by email (exact, case-sensitive)")
-def users_by_email(
+async def users_by_email(
     container: ContainerDep,
     _: Annotated[Principal, Depends(any_scope("read:users"))],
     email: Annotated[str, Query(min_length=1)],
@@ -254,5 +259,5 @@ def users_by_email(
         raise invalid_query(
             f"Query validation error: '{CONTROL_CHARACTER_MESSAGE}' on property email."
         )
-    users = container.profiles.users_by_email(email)
+    users = await read_store(container.settings, partial(container.profiles.users_by_email, email))
     return json_response([select_fields(u.as_auth0(), fields, include_fields) for u in users])
