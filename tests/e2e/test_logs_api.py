@@ -142,7 +142,15 @@ def test_changes_filter_by_old_value_and_time(http: httpx.Client, users: list[st
 
 
 @pytest.mark.parametrize(
-    "params", [{"before": "not-a-cursor"}, {"since": "yesterday"}, {"take": "0"}]
+    "params",
+    [
+        {"before": "not-a-cursor"},
+        {"since": "yesterday"},
+        {"take": "0"},
+        {"to": "ad\x00min"},
+        {"from": "\x00"},
+        {"key": "app_metadata.\x00"},
+    ],
 )
 def test_bad_change_filters_are_400(http: httpx.Client, params: dict[str, str]) -> None:
     refused = http.get("/api/v2/audit/changes", params=params)
