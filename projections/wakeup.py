@@ -22,10 +22,6 @@ from psycopg.sql import SQL, Identifier
 POSTGRES_FALLBACK_INTERVAL = 0.1
 # How often a SQLite follower looks at the event store's WAL file: a `stat`, microseconds.
 WAL_CHECK_SECONDS = 0.002
-# Writes come in bursts (every group commit notifies): listening this much longer after a
-# notification lets one step take the burst in one transaction, and drains the notifications
-# that step covers, which would otherwise each wake the follower for nothing.
-POSTGRES_GATHER_SECONDS = 0.01
 
 
 class Wakeup(Protocol):
@@ -95,8 +91,14 @@ class PostgresNotifications:
     def wait(self) -> None:
         notified = any(True for _ in self._connection.notifies(timeout=self.interval, stop_after=1))
         if notified:
-            for _ in self._connection.notifies(timeout=POSTGRES_GATHER_SECONDS):
-                pass
+            self.drain()
+
+    def drain(self) -> int:
+        """Takes the notifications already received (commits during the step before), without
+        waiting for more; returns how many. The step that follows reads all they announce, so
+        none of them wakes the follower again; waiting for a burst to end would only delay it
+        (the commits that come during the step make the next step's batch)."""
+        return sum(1 for _ in self._connection.notifies(timeout=0))
 
     def interrupt(self) -> None:
         """The waiting thread returns within the fallback interval."""
