@@ -73,12 +73,12 @@ def users_in_log(
             break
         position = rows[-1]["position"]
         ids = {row["originator_id"]: as_uuid(row["originator_id"]) for row in rows}
-        keys = profiles.keys.lookup(set(ids.values()))
+        ciphers = profiles.keys.ciphers(list(set(ids.values())))
         for row in rows:
             aggregate_id = ids[row["originator_id"]]
             topic, version = row["topic"], row["originator_version"]
             state = profiles.shredding_mapper.decode_state(
-                aggregate_id, version, topic, bytes(row["state"]), keys[aggregate_id].cipher
+                aggregate_id, version, topic, bytes(row["state"]), ciphers[aggregate_id]
             )
             if as_of is not None and state["timestamp"] > as_of:
                 continue

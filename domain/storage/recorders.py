@@ -140,8 +140,8 @@ class SideTables:
     def user_keys_of(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, KeyRecord]:
         if not aggregate_ids:
             return {}
-        ids = self.dialect.list_param([self.dialect.id_param(id_) for id_ in aggregate_ids])
-        return key_records(self.rows(self.user_keys.select, (ids,)))
+        ids = {self.dialect.id_param(id_): id_ for id_ in aggregate_ids}
+        return key_records(self.rows(self.user_keys.select, (self.dialect.list_param(ids),)), ids)
 
     def version_at(self, aggregate_id: UUID, moment: datetime) -> int | None:
         """The user's last version recorded at or before `moment`, None if there is none."""
