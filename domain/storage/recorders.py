@@ -141,7 +141,9 @@ class SideTables:
         if not aggregate_ids:
             return {}
         ids = {self.dialect.id_param(id_): id_ for id_ in aggregate_ids}
-        return key_records(self.rows(self.user_keys.select, (self.dialect.list_param(ids),)), ids)
+        return key_records(
+            self.rows(self.user_keys.select, (self.dialect.list_param(list(ids)),)), ids
+        )
 
     def version_at(self, aggregate_id: UUID, moment: datetime) -> int | None:
         """The user's last version recorded at or before `moment`, None if there is none."""
