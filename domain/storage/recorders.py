@@ -94,6 +94,15 @@ class SideTables:
         self._events_of_topics_after = (
             f"{after} AND {dialect.any_of.format('topic')} ORDER BY position LIMIT {p}"
         )
+        # The same rows with each user's data key beside: one indexed lookup a row in the
+        # database costs less than a second query and its ids mapped back in Python.
+        keys_table = dialect.table(prefix + USER_KEYS_TABLE, schema)
+        self._events_with_keys_after = (
+            f"SELECT e.{dialect.position} AS position, e.originator_id, e.originator_version, "
+            f"e.topic, e.state, k.key FROM {events_table} e LEFT JOIN {keys_table} k "
+            f"ON k.aggregate_id = e.originator_id WHERE e.{dialect.position} > {p} "
+            f"ORDER BY position LIMIT {p}"
+        )
         self.email_index = EmailIndexStatements(dialect, prefix + EMAIL_INDEX_TABLE, schema)
         self.user_keys = UserKeyStatements(dialect, prefix + USER_KEYS_TABLE, schema)
         self.event_times = EventTimeStatements(dialect, prefix + EVENT_TIMES_TABLE, schema)
@@ -158,6 +167,9 @@ class SideTables:
             params = (position, self.dialect.list_param(topics), limit)
             return self.rows(self._events_of_topics_after, params)
         return self.rows(self._events_after, (position, limit))
+
+    def events_with_keys_after(self, position: int, limit: int) -> list[Any]:
+        return self.rows(self._events_with_keys_after, (position, limit))
 
 
 def _id_text(originator_id: UUID | str) -> str:

@@ -142,16 +142,6 @@ class KeyRing:
             found.update(self._load_entries(missing))
         return found
 
-    def ciphers(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, AESGCM | None]:
-        """Every user's cipher (None for a destroyed key), read in one query past the cache:
-        for a pass over every user, which would evict the live entries for no later hit."""
-        records = self._load(aggregate_ids)
-        ciphers: dict[UUID, AESGCM | None] = dict.fromkeys(aggregate_ids)
-        for aggregate_id, record in records.items():
-            if record.key:
-                ciphers[aggregate_id] = AESGCM(record.key)
-        return ciphers
-
     def forget(self, aggregate_id: UUID) -> None:
         with self._lock:
             self._entries.pop(aggregate_id, None)
