@@ -29,9 +29,10 @@ from metaledger.domain.jobs import bulk_collection_pace
 from metaledger.domain.ports import as_uuid
 from metaledger.domain.profiles import UserProfiles
 from metaledger.domain.upcasting import upcast
-from metaledger.domain.user import User
+from metaledger.domain.user import User, user_of_created
 
 PAGE = 5000
+CREATED: Any = User.UserCreated  # type: ignore[attr-defined]
 FORMATS = ("json", "csv")
 # What a CSV export holds when no fields are named (a JSON export holds the whole user).
 DEFAULT_FIELDS = (
@@ -98,7 +99,9 @@ def users_in_log(
             # Built as the library's mapper builds an event: no __init__, the fields as stored.
             event: Any = object.__new__(cls)
             object.__setattr__(event, "__dict__", state)
-            users[aggregate_id] = event.mutate(users.get(aggregate_id))
+            users[aggregate_id] = (
+                user_of_created(event) if cls is CREATED else event.mutate(users.get(aggregate_id))
+            )
     for user in users.values():
         if not user.deleted and (connection is None or user.connection == connection):
             yield user
