@@ -67,6 +67,11 @@ class EventRows(Protocol):
         bulk readers: the notification log without the library's per-row objects."""
         ...
 
+    def events_with_keys_after(self, position: int, limit: int) -> list[Any]:
+        """The rows of `events_after` with their user's data `key` beside (None once the key
+        is destroyed, or where there never was one), for readers that unseal every event."""
+        ...
+
 
 def as_uuid(value: UUID | str) -> UUID:
     """An aggregate id read back from either backend (the rows of `EventRows` hold either)."""

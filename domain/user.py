@@ -255,3 +255,17 @@ def created_user(**fields: Any) -> User:
     user: User = created.mutate(None)
     user.pending_events.append(created)
     return user
+
+
+CREATED_FIELDS = ("user_id", "connection", "profile", "user_metadata", "app_metadata", "actor")
+
+
+def user_of_created(created: Any) -> User:
+    """What `created.mutate(None)` makes of a UserCreated read from the store: the library
+    matches the event's fields against two constructors' signatures for each user, which cost
+    a bulk reader (the export) a tenth of its time."""
+    user: User = object.__new__(User)
+    user.__base_init__(created.originator_id, created.originator_version, created.timestamp)
+    # The constructor's body, as the library's mutate calls it.
+    user.__init__(**{name: vars(created)[name] for name in CREATED_FIELDS})  # type: ignore[misc]
+    return user

@@ -94,6 +94,15 @@ class SideTables:
         self._events_of_topics_after = (
             f"{after} AND {dialect.any_of.format('topic')} ORDER BY position LIMIT {p}"
         )
+        # The same rows with each user's data key beside: one indexed lookup a row in the
+        # database costs less than a second query and its ids mapped back in Python.
+        keys_table = dialect.table(prefix + USER_KEYS_TABLE, schema)
+        self._events_with_keys_after = (
+            f"SELECT e.{dialect.position} AS position, e.originator_id, e.originator_version, "
+            f"e.topic, e.state, k.key FROM {events_table} e LEFT JOIN {keys_table} k "
+            f"ON k.aggregate_id = e.originator_id WHERE e.{dialect.position} > {p} "
+            f"ORDER BY position LIMIT {p}"
+        )
         self.email_index = EmailIndexStatements(dialect, prefix + EMAIL_INDEX_TABLE, schema)
         self.user_keys = UserKeyStatements(dialect, prefix + USER_KEYS_TABLE, schema)
         self.event_times = EventTimeStatements(dialect, prefix + EVENT_TIMES_TABLE, schema)
@@ -140,8 +149,10 @@ class SideTables:
     def user_keys_of(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, KeyRecord]:
         if not aggregate_ids:
             return {}
-        ids = self.dialect.list_param([self.dialect.id_param(id_) for id_ in aggregate_ids])
-        return key_records(self.rows(self.user_keys.select, (ids,)))
+        ids = {self.dialect.id_param(id_): id_ for id_ in aggregate_ids}
+        return key_records(
+            self.rows(self.user_keys.select, (self.dialect.list_param(list(ids)),)), ids
+        )
 
     def version_at(self, aggregate_id: UUID, moment: datetime) -> int | None:
         """The user's last version recorded at or before `moment`, None if there is none."""
@@ -156,6 +167,9 @@ class SideTables:
             params = (position, self.dialect.list_param(topics), limit)
             return self.rows(self._events_of_topics_after, params)
         return self.rows(self._events_after, (position, limit))
+
+    def events_with_keys_after(self, position: int, limit: int) -> list[Any]:
+        return self.rows(self._events_with_keys_after, (position, limit))
 
 
 def _id_text(originator_id: UUID | str) -> str:

@@ -307,6 +307,36 @@ class EventRowsContract:
 
         assert positions(rows) == [position_of(w) for w in patches[:2]]
 
+    def test_rows_with_keys_are_the_rows_after_the_position_with_each_users_key(
+        self, profiles: UserProfiles
+    ) -> None:
+        first = create(profiles, "ada@example.com")
+        grace = create(profiles, "grace@example.com").user
+        patch_app_metadata(profiles, grace.user_id, {"plan": "pro"})
+
+        rows = profiles.event_rows.events_with_keys_after(position_of(first), 100)
+
+        plain = profiles.event_rows.events_after(position_of(first), 100)
+        key = profiles.user_keys.user_keys_of([grace.id])[grace.id].key
+        assert [{**row} for row in rows] == [{**row, "key": key} for row in plain]
+
+    def test_rows_of_an_erased_user_come_with_no_key(self, profiles: UserProfiles) -> None:
+        user = create(profiles, "ada@example.com").user
+        profiles.delete_user(user.user_id, ACTOR, erase=True)
+
+        rows = profiles.event_rows.events_with_keys_after(0, 100)
+
+        assert [row["key"] for row in rows] == [None, None]
+
+    def test_the_limit_caps_the_rows_with_keys_to_the_first_ones(
+        self, profiles: UserProfiles
+    ) -> None:
+        written = [create(profiles, f"user{n}@example.com") for n in range(4)]
+
+        rows = profiles.event_rows.events_with_keys_after(0, 2)
+
+        assert positions(rows) == [position_of(w) for w in written[:2]]
+
 
 class SqlTablesContract:
     """`SqlTables`: other components' statements on tables of their own in the event store's

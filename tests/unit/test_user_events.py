@@ -9,7 +9,7 @@ from eventsourcing.utils import get_topic
 
 from metaledger.domain.actor import Actor
 from metaledger.domain.errors import UserNotFound
-from metaledger.domain.user import REDACTED, User, created_user
+from metaledger.domain.user import REDACTED, User, created_user, user_of_created
 
 ACTOR = Actor(kind="client", id="client-1", grant="client-credentials", request_id="req-1")
 
@@ -124,15 +124,18 @@ def test_stored_topics_keep_the_module_path_events_were_first_stored_under() -> 
     ]
 
 
+JANE: dict[str, Any] = {
+    "user_id": "auth0|0123456789abcdef01234567",
+    "connection": "Username-Password-Authentication",
+    "profile": {"email": "jane@example.com"},
+    "user_metadata": {"hobby": "surfing"},
+    "app_metadata": {"plan": "pro"},
+    "actor": ACTOR.as_dict(),
+}
+
+
 def test_created_user_is_what_the_decorated_constructor_makes() -> None:
-    fields: dict[str, Any] = {
-        "user_id": "auth0|0123456789abcdef01234567",
-        "connection": "Username-Password-Authentication",
-        "profile": {"email": "jane@example.com"},
-        "user_metadata": {"hobby": "surfing"},
-        "app_metadata": {"plan": "pro"},
-        "actor": ACTOR.as_dict(),
-    }
+    fields = JANE
     made, built = User(**fields), created_user(**fields)
     (made_event,) = made.collect_events()
     (built_event,) = built.collect_events()
@@ -146,3 +149,11 @@ def test_created_user_is_what_the_decorated_constructor_makes() -> None:
         "_created_on": None,
         "_modified_on": None,
     }
+
+
+def test_a_user_of_its_created_event_is_what_the_librarys_mutate_makes() -> None:
+    (created,) = created_user(**JANE).collect_events()
+
+    built, mutated = user_of_created(created), created.mutate(None)
+
+    assert list(vars(built).items()) == list(vars(mutated).items())
