@@ -3,15 +3,17 @@ and the download of an export's file."""
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 
 from metaledger.api.auth.tokens import Principal
 from metaledger.api.bootstrap import Jobs
@@ -272,8 +274,26 @@ def download_export(
         raise ApiError(403, "Only administrators may download exports.", "insufficient_scope")
     job = job_or_404(jobs, id)
     path = jobs.files.export(job.id, job.params.get("format", "json"))
-    if job.type != EXPORT or job.status != COMPLETED or not path.exists():
-        raise ApiError(404, "The export file does not exist or has expired.", "inexistent_file")
-    return FileResponse(
-        path, media_type="application/gzip", filename=f"{job.id}.{path.name.split('.', 1)[1]}"
+    gone = ApiError(404, "The export file does not exist or has expired.", "inexistent_file")
+    if job.type != EXPORT or job.status != COMPLETED:
+        raise gone
+    try:
+        # Opened here: the file may expire at any moment, and an open file stays readable.
+        file = path.open("rb")
+    except FileNotFoundError:
+        raise gone from None
+    filename = f"{job.id}.{path.name.split('.', 1)[1]}"
+    return StreamingResponse(
+        _chunks(file),
+        media_type="application/gzip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Length": str(os.fstat(file.fileno()).st_size),
+        },
     )
+
+
+def _chunks(file: BinaryIO) -> Iterator[bytes]:
+    with file:
+        while chunk := file.read(COPY_BUFFER):
+            yield chunk
