@@ -54,6 +54,7 @@ DOLLAR_KEY_MESSAGE = (
     "Example: user_metadata.$foo"
 )
 NUL_MESSAGE = "{what} may not contain NUL (\\u0000) characters"
+SURROGATE_MESSAGE = "{what} must be valid Unicode (no lone surrogate such as \\ud800)"
 
 # JSON numbers are kept as 64-bit integers (as orjson, PostgreSQL jsonb and SQLite read them).
 INT64 = range(-(2**63), 2**63)
@@ -178,15 +179,33 @@ def _check_keys(bucket: str, place: Place, item: dict[str, Any]) -> None:
             raise payload_error(
                 NUL_MESSAGE.format(what="Property names"), place_name(bucket, place)
             )
+        if not is_unicode(key):
+            raise payload_error(
+                SURROGATE_MESSAGE.format(what="Property names"), place_name(bucket, place)
+            )
 
 
 def check_storable(root: str, place: Place, value: Any) -> None:
     """Refuses a scalar that a store would refuse or change: text with NUL (PostgreSQL's text
-    and jsonb cannot hold it) and an integer beyond 64 bits."""
+    and jsonb cannot hold it) or a lone surrogate (no JSON encoder writes it), and an integer
+    beyond 64 bits."""
     if isinstance(value, str) and "\0" in value:
         raise payload_error(NUL_MESSAGE.format(what="Strings"), place_name(root, place))
+    if isinstance(value, str) and not is_unicode(value):
+        raise payload_error(SURROGATE_MESSAGE.format(what="Strings"), place_name(root, place))
     if isinstance(value, int) and not isinstance(value, bool) and value not in INT64:
         raise payload_error(f"Integer {value} is outside the 64-bit range", place_name(root, place))
+
+
+def is_unicode(text: str) -> bool:
+    """False for text holding a lone surrogate, which UTF-8 cannot encode."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_limits(bucket: str, metadata: Metadata, limits: MetadataLimits) -> None:

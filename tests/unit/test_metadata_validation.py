@@ -31,6 +31,9 @@ from metaledger.domain.metadata import (
         ("app_metadata", {"email": "x@y.z"}, "reserved: email"),
         ("app_metadata", {"user_id": "x", "blocked": True}, "reserved: blocked, user_id"),
         ("user_metadata", {"big": 2**64}, "outside the 64-bit range"),
+        ("user_metadata", {"hobby": "\ud800"}, "must be valid Unicode"),
+        ("app_metadata", {"roles": ["ok", "x\udfff"]}, "must be valid Unicode"),
+        ("user_metadata", {"\ud83d": 1}, "must be valid Unicode"),
     ],
 )
 def test_bad_patches_are_refused_with_a_clear_message(
