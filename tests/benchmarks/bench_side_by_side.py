@@ -29,7 +29,7 @@ import aiohttp
 import httpx
 
 from tests.benchmarks import plain_crud
-from tests.benchmarks.harness import Call, Figures, admin_token, load, serve
+from tests.benchmarks.harness import Call, Figures, admin_token, answering, load, serve
 from tests.support.ports import free_port
 from tests.support.postgres import PostgresServer
 from tests.support.users import PASSWORD
@@ -72,21 +72,8 @@ def plain_server(database: str, workers: int) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base_url}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("the plain-CRUD app did not start")
-            time.sleep(0.1)
+    with answering(process, f"{base_url}/healthz", "the plain-CRUD app"):
         yield base_url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def creating(target: Target, offset: int) -> Call:

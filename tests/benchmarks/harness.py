@@ -74,21 +74,29 @@ def serve(database_url: str | None, extra_env: dict[str, str] | None = None) -> 
             stderr=subprocess.DEVNULL,
         )
         base_url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base_url}/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("metaledger serve did not become ready")
-                time.sleep(0.1)
+        with answering(process, f"{base_url}/readyz", "metaledger serve"):
             yield base_url
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+
+
+@contextmanager
+def answering(process: subprocess.Popen[bytes], url: str, name: str) -> Iterator[None]:
+    """Returns once `url` answers 200 (refusing a process that exits or takes over a minute),
+    and stops the process on the way out."""
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"{name} did not become ready")
+            time.sleep(0.1)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def admin_token(base_url: str) -> str:
