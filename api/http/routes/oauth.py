@@ -222,20 +222,27 @@ INVALID_CODE = "Invalid authorization code"
 INVALID_REFRESH_TOKEN = "Unknown or invalid refresh token."
 
 
+def _taken_by(
+    container: Container, client: Client, kind: str, secret: str, invalid: str
+) -> dict[str, Any]:
+    """The grant behind `secret`, taken once, by the application it was issued to. A secret
+    used again may have been stolen: what its first use gave (its family) is revoked."""
+    held = container.grants.take(kind, secret)
+    if held is None:
+        family = container.grants.taken_family(kind, secret)
+        if family is not None:
+            container.grants.revoke_family(family)
+        raise OAuthError(403, "invalid_grant", invalid)
+    if held["client_id"] != client.client_id:
+        raise OAuthError(403, "invalid_grant", invalid)
+    return held
+
+
 def authorization_code(container: Container, request: Request, form: dict[str, Any]) -> Response:
     """A code from /authorize, redeemed once by the application it was issued to, at the same
     redirect URI, with the PKCE verifier of its challenge."""
     client = authenticate_client(container, request, form, AUTHORIZATION_CODE)
-    secret = required(form, "code")
-    held = container.grants.take(CODE, secret)
-    if held is None:
-        # A replayed code may have been stolen: what its first use gave is revoked too.
-        family = container.grants.taken_family(CODE, secret)
-        if family is not None:
-            container.grants.revoke_family(family)
-        raise OAuthError(403, "invalid_grant", INVALID_CODE)
-    if held["client_id"] != client.client_id:
-        raise OAuthError(403, "invalid_grant", INVALID_CODE)
+    held = _taken_by(container, client, CODE, required(form, "code"), INVALID_CODE)
     if form.get("redirect_uri") != held["redirect_uri"]:
         raise OAuthError(
             403, "invalid_grant", "redirect_uri does not match the authorization request"
@@ -257,14 +264,7 @@ def refresh_token(container: Container, request: Request, form: dict[str, Any]) 
     twice (stolen, or replayed) revokes the whole family."""
     client = authenticate_client(container, request, form, REFRESH_TOKEN_GRANT)
     secret = required(form, "refresh_token")
-    held = container.grants.take(REFRESH_TOKEN, secret)
-    if held is None:
-        family = container.grants.taken_family(REFRESH_TOKEN, secret)
-        if family is not None:
-            container.grants.revoke_family(family)
-        raise OAuthError(403, "invalid_grant", INVALID_REFRESH_TOKEN)
-    if held["client_id"] != client.client_id:
-        raise OAuthError(403, "invalid_grant", INVALID_REFRESH_TOKEN)
+    held = _taken_by(container, client, REFRESH_TOKEN, secret, INVALID_REFRESH_TOKEN)
     user = _browser_user(container, held)
     # As on Auth0, Rules and Actions run again: a refresh token keeps no claims of its own.
     login = Login(
