@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -38,6 +39,9 @@ PROFILE_ATTRIBUTES = (
 REDACTED = "[redacted]"
 
 
+# Remembered: every read and write of a user derives it, and a name-based UUID costs a SHA-1
+# and a UUID object (a twentieth of a warm GET's time).
+@lru_cache(maxsize=16_384)
 def user_aggregate_id(user_id: str) -> UUID:
     """The event-store id of a user: stable, so a second create of one user_id conflicts."""
     return uuid5(USER_NAMESPACE, user_id)
