@@ -24,6 +24,7 @@ import orjson
 
 FORMATS = ("auto", "text", "json")
 QUIET_LIBRARIES = ("kafka", "eventsourcing", "psycopg", "httpx", "urllib3", "asyncio")
+ACCESS_LOGGER = "metaledger.access"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Attributes every LogRecord has; the others were passed in `extra` and go into the JSON line
 # (but uvicorn's copy of its message with terminal colours).
@@ -131,8 +132,9 @@ def resolve_format(log_format: str) -> str:
     return "text" if sys.stderr.isatty() else "json"
 
 
-def configure(level: str = "INFO", log_format: str = "auto") -> None:
-    """Sets up the root logger once per process; a bad level or format raises ValueError."""
+def configure(level: str = "INFO", log_format: str = "auto", access_lines: bool = True) -> None:
+    """Sets up the root logger once per process; a bad level or format raises ValueError.
+    Without `access_lines`, requests are logged only when they fail on the server's side."""
     if log_format not in FORMATS:
         raise ValueError(
             f"METALEDGER_LOG_FORMAT must be one of {', '.join(FORMATS)}: {log_format!r}"
@@ -154,6 +156,10 @@ def configure(level: str = "INFO", log_format: str = "auto") -> None:
     libraries = numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING)
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(libraries)
+    # Behind a proxy that logs every request already, the line is a second copy, and the
+    # largest cost metaledger adds to a short request (~14 % of a warm GET's processor time).
+    access = logging.NOTSET if access_lines else max(numeric, logging.WARNING)
+    logging.getLogger(ACCESS_LOGGER).setLevel(access)
 
 
 def _log_uncaught(

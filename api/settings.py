@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     # Logging: a level (DEBUG, INFO, WARNING, ERROR) and a format, `text`, `json` (one object
     # a line, for log collectors) or `auto` (text on a terminal, JSON otherwise).
     log_level: str = "INFO"
+    # One line per request (method, path, status, duration, request id, actor); off, only the
+    # requests that fail on the server's side (5xx) are logged.
+    access_log: bool = True
     # Tenant code (Rules and Actions): worker processes, each context's memory cap, the
     # deadline of a whole login pipeline, and the hosts its outgoing HTTP may reach.
     sandbox_workers: Positive = 2

@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-        logs.configure(settings.log_level, settings.log_format)
+        logs.configure(settings.log_level, settings.log_format, settings.access_log)
     except ValidationError as error:
         print(f"metaledger: refused settings:\n{describe_error(error)}", file=sys.stderr)
         return 2

@@ -94,7 +94,7 @@ def _serve(settings: Settings, _: argparse.Namespace) -> int:
 
 def http_process_app(settings: Settings) -> FastAPI:
     """The app of one of several HTTP processes."""
-    logs.configure(settings.log_level, settings.log_format)
+    logs.configure(settings.log_level, settings.log_format, settings.access_log)
     collect_cycles_rarely()
     return create_app(build_http(settings))
 

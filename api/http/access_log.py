@@ -11,9 +11,10 @@ import time
 from prometheus_client.metrics import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from metaledger.api.logs import ACCESS_LOGGER
 from metaledger.api.observability.metrics import Metrics, route_label
 
-log = logging.getLogger("metaledger.access")
+log = logging.getLogger(ACCESS_LOGGER)
 
 Series = tuple[Counter, Histogram]
 

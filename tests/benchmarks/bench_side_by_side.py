@@ -4,8 +4,11 @@ search `app_metadata.plan:"pro"` (50 a page), create; 8 and 16 clients; 1, 2 and
 processes each.
 
 Run: .venv/bin/python -m tests.benchmarks.bench_side_by_side [--users N] [--requests N]
-     [--workers 1,2,4] [--rounds N] [--backend sqlite|postgres|both]
+     [--workers 1,2,4] [--rounds N] [--backend sqlite|postgres|both] [--access-log]
      (FULL=1 in the environment: 10,000 users and 4,000 requests a phase)
+
+Neither side logs a line per request unless --access-log: the plain app runs without uvicorn's
+access log, so metaledger runs with METALEDGER_ACCESS_LOG=false to compare like with like.
 
 Both servers run for the whole of a configuration; each phase runs on one, then on the other,
 the order turned round every round, so that what else the machine does falls on both alike.
@@ -195,7 +198,11 @@ def bench_configuration(
     label: str, metaledger_url: str | None, plain_database: str, workers: int, args: Options
 ) -> None:
     cheap_hashes = {"METALEDGER_ARGON2_TIME_COST": "1", "METALEDGER_ARGON2_MEMORY_COST_KIB": "1024"}
-    environment = {"METALEDGER_HTTP_WORKERS": str(workers), **cheap_hashes}
+    environment = {
+        "METALEDGER_HTTP_WORKERS": str(workers),
+        "METALEDGER_ACCESS_LOG": str(args.access_log).lower(),
+        **cheap_hashes,
+    }
     with (
         serve(metaledger_url, environment) as base_url,
         plain_server(plain_database, workers) as plain_url,
@@ -204,7 +211,8 @@ def bench_configuration(
             Target("metaledger", base_url, admin_token(base_url), []),
             Target("plain", plain_url, plain_crud.TOKEN, []),
         )
-        print(f"\n== {label}, {workers} HTTP process(es): metaledger vs plain CRUD ==")
+        lines = "a line per request" if args.access_log else "no request lines on either side"
+        print(f"\n== {label}, {workers} HTTP process(es), {lines}: metaledger vs plain CRUD ==")
         per_round = args.users // (args.rounds * len(CLIENTS))
         for clients in CLIENTS:
             interleaved(
@@ -235,6 +243,7 @@ class Options:
     workers: list[int]
     rounds: int
     backend: str
+    access_log: bool
 
 
 def bench_sqlite(args: Options) -> None:
@@ -267,6 +276,12 @@ def main() -> None:
     options.add_argument("--workers", default="1,2,4")
     options.add_argument("--rounds", type=int, default=2)
     options.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    options.add_argument(
+        "--access-log",
+        action="store_true",
+        help="metaledger logs a line per request (its default); without, neither side logs "
+        "requests, as the plain app runs (uvicorn --no-access-log)",
+    )
     parsed = options.parse_args()
     args = Options(
         parsed.users,
@@ -274,6 +289,7 @@ def main() -> None:
         [int(n) for n in parsed.workers.split(",")],
         parsed.rounds,
         parsed.backend,
+        parsed.access_log,
     )
     if args.backend in ("sqlite", "both"):
         bench_sqlite(args)

@@ -44,6 +44,16 @@ def test_third_party_libraries_log_warnings_only_while_ours_log_at_the_level_set
     assert logging.getLogger("metaledger.relay").isEnabledFor(logging.INFO)
 
 
+def test_without_access_lines_only_requests_failing_on_the_server_are_logged() -> None:
+    logs.configure("INFO", "json", access_lines=False)
+    access = logging.getLogger(logs.ACCESS_LOGGER)
+    assert not access.isEnabledFor(logging.INFO)  # 2xx, 3xx, 4xx
+    assert access.isEnabledFor(logging.WARNING)  # 5xx
+    assert logging.getLogger("metaledger.serve").isEnabledFor(logging.INFO)
+    logs.configure("INFO", "json")
+    assert access.isEnabledFor(logging.INFO)
+
+
 def test_at_debug_the_libraries_speak_too() -> None:
     logs.configure("debug", "json")
     assert logging.getLogger("kafka.conn").isEnabledFor(logging.DEBUG)
