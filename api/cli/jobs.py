@@ -28,7 +28,7 @@ from metaledger.api.bootstrap import build_jobs, build_profiles, open_profiles
 from metaledger.api.jobs import run_import
 from metaledger.api.settings import Settings
 from metaledger.api.stores import StoreNotFound
-from metaledger.domain.exports import FORMATS, ExportField, users_in_log, write_export
+from metaledger.domain.exports import FORMATS, ExportField, documents_in_log, write_export
 from metaledger.domain.imports import ImportFileError, check_file
 from metaledger.domain.jobs import IMPORT, PROCESSING, Job, new_job_id
 
@@ -138,7 +138,7 @@ def run_export_command(settings: Settings, args: argparse.Namespace) -> int:
                 args.file,
                 args.format,
                 parse_fields(args.fields),
-                users_in_log(profiles, args.connection, as_of),
+                documents_in_log(profiles, args.connection, as_of),
                 args.limit,
                 lambda count: progress.update(task, completed=count),
                 gzipped=args.file.suffix == ".gz",
