@@ -7,8 +7,10 @@ Run: .venv/bin/python -m tests.benchmarks.bench_jobs [--users N] [--http-users N
 
 Every user has a bcrypt hash computed beforehand (one hash, as cost would otherwise dominate
 the file's making) and five metadata keys. The import runs as `metaledger import` runs it (the
-job store, the domain's bulk path, group commit), in this process; the export writes gzipped
-newline-delimited JSON.
+job store, the domain's bulk path, group commit), in this process; the exports write gzipped
+newline-delimited JSON, once replaying the event log (what an `as_of` export does) and once
+from the search read model (an export of the present, once the projector has caught up: its
+catching up is timed apart, as a server's projector follows the log as it is written).
 """
 
 from __future__ import annotations
@@ -25,10 +27,13 @@ import bcrypt
 import orjson
 import psycopg
 
+from metaledger.api import stores
 from metaledger.api.bootstrap import build_jobs, build_profiles
-from metaledger.api.jobs import run_export, run_import
+from metaledger.api.jobs import REPLAY, ExportSource, run_export, run_import
 from metaledger.api.settings import Settings
-from metaledger.domain.jobs import EXPORT, IMPORT, Job, new_job_id
+from metaledger.domain.jobs import EXPORT, IMPORT, Job, JobStore, new_job_id
+from metaledger.domain.profiles import UserProfiles
+from metaledger.projections.search.projector import REBUILD_BATCH_SIZE, Projector
 from tests.benchmarks.harness import admin_token, load, serve
 from tests.support.postgres import PostgresServer
 from tests.support.users import PASSWORD
@@ -122,14 +127,27 @@ def bench_backend(label: str, database_url: str | None, count: int, http_count: 
         run_import(profiles, jobs.store, job, source)
         print(line("import (bulk job)", count, time.perf_counter() - started, baselines))
 
-        export = Job(new_job_id(), EXPORT, CONNECTION, time.time(), {"format": "json"})
-        jobs.store.add(export)
+        written, seconds = timed_export(profiles, jobs.store, data, REPLAY)
+        print(line("export replaying the log (as as_of does)", written, seconds, baselines))
+        search = stores.search_store(settings.store)
         started = time.perf_counter()
-        written = run_export(profiles, jobs.store, export, data / "export.json.gz")
-        print(
-            line("export (gzipped JSON lines)", written, time.perf_counter() - started, baselines)
-        )
+        events = Projector(profiles, search, REBUILD_BATCH_SIZE).catch_up()
+        print(line("  the search projector catching up", events, time.perf_counter() - started, {}))
+        written, seconds = timed_export(profiles, jobs.store, data, ExportSource(search, 0))
+        print(line("export from the search read model", written, seconds, baselines))
+        search.close()
         profiles.close()
+
+
+def timed_export(
+    profiles: UserProfiles, store: JobStore, directory: Path, source: ExportSource
+) -> tuple[int, float]:
+    """How many users an export job of gzipped JSON lines wrote, and in how many seconds."""
+    export = Job(new_job_id(), EXPORT, CONNECTION, time.time(), {"format": "json"})
+    store.add(export)
+    started = time.perf_counter()
+    written = run_export(profiles, store, export, directory / "export.json.gz", source=source)
+    return written, time.perf_counter() - started
 
 
 def main() -> None:
