@@ -52,6 +52,12 @@ def format_timestamp(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
+def format_stored_timestamp(text: str) -> str:
+    """What `format_timestamp` makes of a moment stored as RFC 3339 text (as the transcoder
+    writes it: microseconds unless they are zero, then the offset), without parsing it."""
+    return text[:23] + "Z" if text[19:20] == "." else text[:19] + ".000Z"
+
+
 class User(Aggregate):
     """A user of one connection with its two metadata buckets."""
 
@@ -214,18 +220,20 @@ class User(Aggregate):
 
     def as_auth0(self) -> dict[str, Any]:
         """The Auth0 user object (never the password hash)."""
-        return auth0_document(self.__dict__)
+        return auth0_document(
+            self.__dict__, format_timestamp(self.created_on), format_timestamp(self.modified_on)
+        )
 
 
-def auth0_document(state: Mapping[str, Any]) -> dict[str, Any]:
-    """The Auth0 user object of a user's state (its attributes, as a snapshot holds them, with
-    `_created_on` and `_modified_on` as datetimes): read models that keep the state make the
-    document without restoring the aggregate."""
+def auth0_document(state: Mapping[str, Any], created_at: str, updated_at: str) -> dict[str, Any]:
+    """The Auth0 user object of a user's state (its attributes, as a snapshot holds them) and
+    its two times as Auth0 writes them: read models that keep the state make the document
+    without restoring the aggregate."""
     provider, _, bare_id = state["user_id"].partition("|")
     body: dict[str, Any] = {
         "user_id": state["user_id"],
-        "created_at": format_timestamp(state["_created_on"]),
-        "updated_at": format_timestamp(state["_modified_on"]),
+        "created_at": created_at,
+        "updated_at": updated_at,
         "identities": [
             {
                 "connection": state["connection"],
