@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ FIELDS = [
     ExportField("logins_count"),
     ExportField("last_login"),
 ]
+# Only keeps a broken projector from hanging the test: projecting a user takes milliseconds.
+WAIT_SECONDS = 60
 # The users the seeded history leaves, in creation order.
 LIVE = ["auth0|ada", "auth0|bob", "auth0|dee", "auth0|fay"]
 
@@ -165,6 +168,19 @@ class ExportSourcesContract:
 
         assert [row.get("email") for row in documents][-1] == "late@example.com"
 
+    def test_an_export_waits_for_the_read_model_to_reach_the_logs_end(
+        self, profiles: UserProfiles, store: SearchStore, end: int
+    ) -> None:
+        profiles.create_user(NewUser(DEFAULT_CONNECTION, {"email": "late@example.com"}), ACTOR)
+        projecting = threading.Thread(target=project_all, args=(Projector(profiles, store),))
+        # The projector starts once the export has seen the read model behind.
+        pages = PagesRead(store, first_look=projecting.start)
+
+        documents = list(ExportSource(pages, WAIT_SECONDS).documents(profiles, None, None))
+        projecting.join()
+
+        assert (pages.read, documents[-1].get("email")) == (2, "late@example.com")
+
     def test_an_export_reads_the_read_model_once_it_has_reached_the_logs_end(
         self, profiles: UserProfiles, store: SearchStore, end: int
     ) -> None:
@@ -185,11 +201,20 @@ class ExportSourcesContract:
 
 
 class PagesRead:
-    """The read model, counting the export pages read from it."""
+    """The read model, counting the export pages read from it; `first_look` is called once the
+    first position read from it is taken."""
 
-    def __init__(self, store: SearchStore) -> None:
+    def __init__(self, store: SearchStore, first_look: Callable[[], None] = lambda: None) -> None:
         self.store = store
         self.read = 0
+        self.first_look: Callable[[], None] | None = first_look
+
+    def position(self) -> int | None:
+        seen = self.store.position()
+        if self.first_look is not None:
+            self.first_look()
+            self.first_look = None
+        return seen
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)
