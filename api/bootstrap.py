@@ -34,7 +34,7 @@ from metaledger.api.connection_store import ConnectionRegistry
 from metaledger.api.custom_databases import CustomDatabases
 from metaledger.api.directory import Directory
 from metaledger.api.job_store import SqlJobStore
-from metaledger.api.jobs import JobFiles, JobRunner
+from metaledger.api.jobs import ExportSource, JobFiles, JobRunner
 from metaledger.api.observability.leases import Leases
 from metaledger.api.observability.observers import process_telemetry
 from metaledger.api.observability.positions import (
@@ -210,8 +210,11 @@ def passwords(settings: Settings) -> Passwords:
     )
 
 
-def build_jobs(settings: Settings, profiles: UserProfiles) -> Jobs:
-    """The job store beside the event store, and the runner of its queue."""
+def build_jobs(
+    settings: Settings, profiles: UserProfiles, search: SearchStore | None = None
+) -> Jobs:
+    """The job store beside the event store, and the runner of its queue (whose exports of the
+    present read the `search` read model, when given)."""
     store = stores.job_store(profiles)
     files = JobFiles(settings.data_dir / "jobs")
     runner = JobRunner(
@@ -222,6 +225,7 @@ def build_jobs(settings: Settings, profiles: UserProfiles) -> Jobs:
         stale_seconds=settings.jobs_stale_seconds,
         expiry_seconds=settings.export_expiry_seconds,
         observer=process_telemetry(),
+        export_source=ExportSource(search, settings.export_read_model_wait_seconds),
     )
     return Jobs(Directory(settings.connections), store, files, runner)
 
@@ -240,7 +244,7 @@ def _build_http(settings: Settings) -> Container:
     search = stores.search_store(settings.store)
     code = stores.tenant_code(profiles)
     pool = WorkerPool(settings.sandbox_workers, settings.sandbox_memory_mib * 1024 * 1024)
-    jobs = build_jobs(settings, profiles)
+    jobs = build_jobs(settings, profiles, search)
     connections = ConnectionRegistry(jobs.directory, code)
     # Users may belong to the connections created through the API too.
     profiles.connections = connections

@@ -9,16 +9,18 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from metaledger.domain.exports import ExportField, users_in_log, write_export
+from metaledger.domain.exports import ExportField, documents_in_log, write_export
 from metaledger.domain.imports import UserImporter
 from metaledger.domain.jobs import COMPLETED, EXPORT, FAILED, IMPORT, Job, JobStore
 from metaledger.domain.profiles import UserProfiles
+from metaledger.projections.search.exports import documents_in_read_model
+from metaledger.projections.search.store import SearchStore, wait_for
 
 log = logging.getLogger("metaledger.jobs")
 POLL_SECONDS = 1.0
@@ -54,12 +56,41 @@ def run_import(
     store.finish(job.id, COMPLETED, total, None, time.time())
 
 
+@dataclass(frozen=True)
+class ExportSource:
+    """Where an export of the present reads its users: the search read model, once it has
+    followed the log to where the log ended when the job started (waiting at most
+    `wait_seconds`), else a replay of the log."""
+
+    search: SearchStore | None
+    wait_seconds: float
+
+    def documents(
+        self, profiles: UserProfiles, connection: str | None, as_of: datetime | None
+    ) -> Iterator[dict[str, Any]]:
+        if as_of is None and self.search is not None:
+            end = profiles.recorder.max_notification_id() or 0
+            if wait_for(self.search, end, self.wait_seconds):
+                return documents_in_read_model(self.search, end, connection)
+            log.warning(
+                "the search read model has not reached position %d within %s s: the export "
+                "replays the event log instead",
+                end,
+                self.wait_seconds,
+            )
+        return documents_in_log(profiles, connection, as_of)
+
+
+REPLAY = ExportSource(None, 0)
+
+
 def run_export(
     profiles: UserProfiles,
     store: JobStore,
     job: Job,
     path: Path,
     progress: Callable[[int], None] = lambda written: None,
+    source: ExportSource = REPLAY,
 ) -> int:
     """Writes an export job's file, and records how it ended."""
     params: dict[str, Any] = job.params
@@ -70,7 +101,7 @@ def run_export(
         partial,
         params.get("format", "json"),
         fields,
-        users_in_log(profiles, job.connection or None, as_of),
+        source.documents(profiles, job.connection or None, as_of),
         params.get("limit"),
         progress,
     )
@@ -105,8 +136,10 @@ class JobRunner:
         stale_seconds: float,
         expiry_seconds: float,
         observer: JobObserver,
+        export_source: ExportSource = REPLAY,
     ) -> None:
         self.profiles = profiles
+        self.export_source = export_source
         self.observer = observer
         self.store = store
         self.files = files
@@ -166,7 +199,7 @@ class JobRunner:
                 path.unlink(missing_ok=True)
             elif job.type == EXPORT:
                 path = self.files.export(job.id, job.params.get("format", "json"))
-                run_export(self.profiles, self.store, job, path, checkpoint)
+                run_export(self.profiles, self.store, job, path, checkpoint, self.export_source)
         except Exception as error:
             if self._stopping.is_set():
                 # The process is stopping (and its store closing): the job resumes from its

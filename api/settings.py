@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     jobs_concurrency: Positive = 1
     jobs_stale_seconds: Positive = 30
     export_expiry_seconds: Positive = 3600
+    # An export of the present waits this long for the search read model to reach the log's
+    # end (it reads the users from there), then replays the log instead; 0 waits not at all.
+    export_read_model_wait_seconds: Annotated[float, Field(ge=0)] = 30.0
     log_format: str = "auto"
     # /metrics on a port of its own (Prometheus' text format): the host it binds and the port;
     # unset, `serve` uses 9464 and the other commands serve no metrics; 0 turns them off.

@@ -107,6 +107,13 @@ def users_in_log(
             yield user
 
 
+def documents_in_log(
+    profiles: UserProfiles, connection: str | None = None, as_of: datetime | None = None
+) -> Iterator[dict[str, Any]]:
+    """The Auth0 document of every user `users_in_log` yields."""
+    return (user.as_auth0() for user in users_in_log(profiles, connection, as_of))
+
+
 def value_at(document: dict[str, Any], path: str) -> Any:
     """The value at `path` ("user_metadata.plan"), None where any part is missing."""
     if path in document:
@@ -123,16 +130,17 @@ def write_export(
     path: Path,
     file_format: str,
     fields: Sequence[ExportField],
-    users: Iterator[User],
+    documents: Iterator[dict[str, Any]],
     limit: int | None = None,
     progress: Callable[[int], None] = lambda written: None,
     *,
     gzipped: bool = True,
 ) -> int:
-    """Writes the users to a file at `path`, gzipped unless told; returns how many."""
+    """Writes the users' Auth0 documents to a file at `path`, gzipped unless told; returns how
+    many."""
     written = 0
     with contextlib.ExitStack() as files:
-        files.enter_context(bulk_collection_pace())  # the fold runs as the users are read
+        files.enter_context(bulk_collection_pace())  # a replay folds as the users are read
         if gzipped:
             # Level 1: several times faster than the default, and JSON compresses well anyway.
             out: gzip.GzipFile | BinaryIO = files.enter_context(
@@ -146,10 +154,9 @@ def write_export(
         if writer is not None:
             writer.writerow([field.column for field in columns])
         lines: list[bytes] = []  # JSON lines, written a page at a time
-        for user in users:
+        for document in documents:
             if limit is not None and written >= limit:
                 break
-            document = user.as_auth0()
             if writer is not None:
                 writer.writerow([_cell(value_at(document, f.name)) for f in columns])
             else:

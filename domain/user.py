@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -36,6 +37,8 @@ PROFILE_ATTRIBUTES = (
     "blocked",
     "password_hash",
 )
+# The profile attributes a user object shows: every one but the password hash.
+SHOWN_PROFILE_ATTRIBUTES = tuple(name for name in PROFILE_ATTRIBUTES if name != "password_hash")
 REDACTED = "[redacted]"
 
 
@@ -51,6 +54,12 @@ def format_timestamp(moment: datetime) -> str:
     """ISO-8601 in UTC with milliseconds, as Auth0 writes timestamps."""
     # isoformat is a few times cheaper than strftime; the relay formats three per event
     return moment.isoformat(timespec="milliseconds")[:23] + "Z"
+
+
+def format_stored_timestamp(text: str) -> str:
+    """What `format_timestamp` makes of a moment stored as RFC 3339 text (as the transcoder
+    writes it: microseconds unless they are zero, then the offset), without parsing it."""
+    return text[:23] + "Z" if text[19:20] == "." else text[:19] + ".000Z"
 
 
 class User(Aggregate):
@@ -215,31 +224,41 @@ class User(Aggregate):
 
     def as_auth0(self) -> dict[str, Any]:
         """The Auth0 user object (never the password hash)."""
-        provider, _, bare_id = self.user_id.partition("|")
-        body: dict[str, Any] = {
-            "user_id": self.user_id,
-            "created_at": format_timestamp(self.created_on),
-            "updated_at": format_timestamp(self.modified_on),
-            "identities": [
-                {
-                    "connection": self.connection,
-                    "user_id": bare_id,
-                    "provider": provider,
-                    "isSocial": False,
-                }
-            ],
-            "user_metadata": self.user_metadata,
-            "app_metadata": self.app_metadata,
-            "logins_count": self.logins_count,
-        }
-        for name in PROFILE_ATTRIBUTES:
-            if name != "password_hash" and name in self.profile:
-                body[name] = self.profile[name]
-        if self.last_login is not None:
-            body["last_login"] = self.last_login
-        if self.last_ip is not None:
-            body["last_ip"] = self.last_ip
-        return body
+        return auth0_document(
+            self.__dict__, format_timestamp(self.created_on), format_timestamp(self.modified_on)
+        )
+
+
+def auth0_document(state: Mapping[str, Any], created_at: str, updated_at: str) -> dict[str, Any]:
+    """The Auth0 user object of a user's state (its attributes, as a snapshot holds them) and
+    its two times as Auth0 writes them: read models that keep the state make the document
+    without restoring the aggregate."""
+    provider, _, bare_id = state["user_id"].partition("|")
+    body: dict[str, Any] = {
+        "user_id": state["user_id"],
+        "created_at": created_at,
+        "updated_at": updated_at,
+        "identities": [
+            {
+                "connection": state["connection"],
+                "user_id": bare_id,
+                "provider": provider,
+                "isSocial": False,
+            }
+        ],
+        "user_metadata": state["user_metadata"],
+        "app_metadata": state["app_metadata"],
+        "logins_count": state["logins_count"],
+    }
+    profile = state["profile"]
+    for name in SHOWN_PROFILE_ATTRIBUTES:
+        if name in profile:
+            body[name] = profile[name]
+    if state["last_login"] is not None:
+        body["last_login"] = state["last_login"]
+    if state["last_ip"] is not None:
+        body["last_ip"] = state["last_ip"]
+    return body
 
 
 USER_AGGREGATE_TOPIC = get_topic(User)

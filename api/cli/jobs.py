@@ -4,6 +4,8 @@ on the store the settings name, with a progress bar and a summary.
 An import is recorded as a job like one sent over HTTP (its events name it as their actor, and
 `GET /api/v2/jobs/{id}` and `/errors` show it); its file is copied beside the server's uploads, so
 that if the command dies a running server resumes the job once it has been silent long enough.
+An export of the present reads the search read model when it has reached the log's end, else
+it replays the log.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from metaledger.api import stores
 from metaledger.api.bootstrap import build_jobs, build_profiles, open_profiles
-from metaledger.api.jobs import run_import
+from metaledger.api.jobs import ExportSource, run_import
 from metaledger.api.settings import Settings
 from metaledger.api.stores import StoreNotFound
-from metaledger.domain.exports import FORMATS, ExportField, users_in_log, write_export
+from metaledger.domain.exports import FORMATS, ExportField, write_export
 from metaledger.domain.imports import ImportFileError, check_file
 from metaledger.domain.jobs import IMPORT, PROCESSING, Job, new_job_id
 
@@ -131,6 +134,9 @@ def run_export_command(settings: Settings, args: argparse.Namespace) -> int:
     except StoreNotFound as missing:
         err.print(f"metaledger: {missing}")
         return 1
+    # The read model when it has followed the log to its end already (no server may be running
+    # to move it on, so the command does not wait), else a replay of the log.
+    search = stores.search_store(settings.store)
     try:
         with bar(err, "exporting") as progress:
             task = progress.add_task("export", total=None)
@@ -138,12 +144,13 @@ def run_export_command(settings: Settings, args: argparse.Namespace) -> int:
                 args.file,
                 args.format,
                 parse_fields(args.fields),
-                users_in_log(profiles, args.connection, as_of),
+                ExportSource(search, 0).documents(profiles, args.connection, as_of),
                 args.limit,
                 lambda count: progress.update(task, completed=count),
                 gzipped=args.file.suffix == ".gz",
             )
     finally:
+        search.close()
         profiles.close()
     err.print(f"{written} users written to {args.file} ({args.format})")
     return 0

@@ -15,7 +15,7 @@ from uuid import UUID
 import psycopg
 from eventsourcing.persistence import Tracking
 from psycopg import Cursor
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 
 from metaledger.domain.storage import POSTGRES
 from metaledger.projections.readmodel import PostgresReadModel, copy_rows
@@ -39,6 +39,7 @@ from metaledger.projections.search.store import (
     Statements,
     StoredUser,
     added_entries,
+    export_page_parameters,
     inserted_users,
     removed_entries,
     schema_statements,
@@ -123,6 +124,19 @@ class PostgresSearchStore(PostgresReadModel):
                 row["aggregate_id"]: StoredUser(row["key"], row["version"], bytes(row["state"]))
                 for row in curs.fetchall()
             }
+
+    def states_after(
+        self, after_key: int, up_to_key: int, limit: int, connection: str | None
+    ) -> list[tuple[int, bytes]]:
+        with (
+            self.datastore.get_connection() as database,
+            database.cursor(row_factory=tuple_row) as curs,  # cheaper than a dict a row
+        ):
+            curs.execute(
+                self.statements.states_after(connection),
+                export_page_parameters(after_key, up_to_key, limit, connection),
+            )
+            return curs.fetchall()
 
     def skipped_events(self) -> list[SkippedEvent]:
         with self.datastore.transaction(commit=False) as curs:

@@ -37,6 +37,7 @@ from metaledger.projections.search.store import (
     StoredUser,
     added_entries,
     chunks,
+    export_page_parameters,
     inserted_users,
     removed_entries,
     schema_statements,
@@ -122,6 +123,16 @@ class SQLiteSearchStore(SQLiteReadModel):
                 for key, aggregate_id, version, state in c.fetchall():
                     found[UUID(bytes=aggregate_id)] = StoredUser(key, version, state)
         return found
+
+    def states_after(
+        self, after_key: int, up_to_key: int, limit: int, connection: str | None
+    ) -> list[tuple[int, bytes]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                self.statements.states_after(connection),
+                export_page_parameters(after_key, up_to_key, limit, connection),
+            )
+            return c.fetchall()  # type: ignore[no-any-return]
 
     def skipped_events(self) -> list[SkippedEvent]:
         with self.datastore.transaction(commit=False) as c:

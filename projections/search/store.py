@@ -135,6 +135,12 @@ class SearchStore(Protocol):
 
     def load(self, aggregate_ids: Collection[UUID]) -> dict[UUID, StoredUser]: ...
 
+    def states_after(
+        self, after_key: int, up_to_key: int, limit: int, connection: str | None
+    ) -> list[tuple[int, bytes]]:
+        """(key, state) of the first `limit` users (of `connection`, if named) whose key is
+        past `after_key` and at most `up_to_key`, in key order: an export's page."""
+
     def apply(self, batch: Batch) -> None:
         """Writes the batch and its position in one transaction; a position that is not past
         the recorded one raises (the batch was already applied) and writes nothing. After a
@@ -228,6 +234,15 @@ class PositionWatch:
                 delay = min(delay * 2, MAX_POLL_DELAY)
 
 
+def export_page_parameters(
+    after_key: int, up_to_key: int, limit: int, connection: str | None
+) -> tuple[Any, ...]:
+    """The parameters of `Statements.states_after`."""
+    if connection is None:
+        return (after_key, up_to_key, limit)
+    return (after_key, up_to_key, connection, limit)
+
+
 def chunks(items: Collection[Any], size: int) -> Iterator[list[Any]]:
     listed = list(items)
     for start in range(0, len(listed), size):
@@ -270,6 +285,15 @@ class Statements:
     def select_users(self, condition: str) -> str:
         return (
             f"SELECT key, aggregate_id, version, state FROM {self.tables.users} WHERE {condition}"
+        )
+
+    def states_after(self, connection: str | None) -> str:
+        """The parameters: after key, up to key[, connection], limit."""
+        m = self.dialect.placeholder
+        of_connection = f" AND connection = {m}" if connection is not None else ""
+        return (
+            f"SELECT key, state FROM {self.tables.users} WHERE key > {m} AND key <= {m}"
+            f"{of_connection} ORDER BY key LIMIT {m}"
         )
 
     def page(self, request: SearchRequest, correlated: bool = False) -> Sql:

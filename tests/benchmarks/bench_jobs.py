@@ -3,12 +3,15 @@ run: one POST /api/v2/users per user over HTTP, and a bare bulk INSERT of the sa
 empty table (the limit the storage sets).
 
 Run: .venv/bin/python -m tests.benchmarks.bench_jobs [--users N] [--http-users N]
-     [--backend sqlite|postgres|both]
+     [--backend sqlite|postgres|both] [--export-rounds N]
 
 Every user has a bcrypt hash computed beforehand (one hash, as cost would otherwise dominate
 the file's making) and five metadata keys. The import runs as `metaledger import` runs it (the
-job store, the domain's bulk path, group commit), in this process; the export writes gzipped
-newline-delimited JSON.
+job store, the domain's bulk path, group commit), in this process; the exports write gzipped
+newline-delimited JSON, once replaying the event log (what an `as_of` export does) and once
+from the search read model (an export of the present, once the projector has caught up: its
+catching up is timed apart, as a server's projector follows the log as it is written), the two
+interleaved for a few rounds, each reported by its median round with its CPU time.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import argparse
 import sqlite3
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +29,21 @@ import bcrypt
 import orjson
 import psycopg
 
+from metaledger.api import stores
 from metaledger.api.bootstrap import build_jobs, build_profiles
-from metaledger.api.jobs import run_export, run_import
+from metaledger.api.jobs import REPLAY, ExportSource, run_export, run_import
 from metaledger.api.settings import Settings
-from metaledger.domain.jobs import EXPORT, IMPORT, Job, new_job_id
+from metaledger.domain.jobs import EXPORT, IMPORT, Job, JobStore, new_job_id
+from metaledger.domain.profiles import UserProfiles
+from metaledger.projections.search.projector import REBUILD_BATCH_SIZE, Projector
 from tests.benchmarks.harness import admin_token, load, serve
 from tests.support.postgres import PostgresServer
 from tests.support.users import PASSWORD
 
 CONNECTION = "Username-Password-Authentication"
 PLANS = ("free", "pro", "enterprise")
+REPLAYED = "export replaying the log (as as_of does)"
+FROM_READ_MODEL = "export from the search read model"
 
 
 def users(count: int) -> list[dict[str, Any]]:
@@ -100,7 +109,9 @@ def http_creates(database_url: str | None, count: int) -> float:
     return figures.throughput
 
 
-def bench_backend(label: str, database_url: str | None, count: int, http_count: int) -> None:
+def bench_backend(
+    label: str, database_url: str | None, count: int, http_count: int, rounds: int
+) -> None:
     print(f"\n== {label}, {count} users ==")
     rows = users(count)
     with tempfile.TemporaryDirectory(prefix="metaledger-bench-jobs-") as directory:
@@ -122,14 +133,49 @@ def bench_backend(label: str, database_url: str | None, count: int, http_count: 
         run_import(profiles, jobs.store, job, source)
         print(line("import (bulk job)", count, time.perf_counter() - started, baselines))
 
-        export = Job(new_job_id(), EXPORT, CONNECTION, time.time(), {"format": "json"})
-        jobs.store.add(export)
+        search = stores.search_store(settings.store)
         started = time.perf_counter()
-        written = run_export(profiles, jobs.store, export, data / "export.json.gz")
+        events = Projector(profiles, search, REBUILD_BATCH_SIZE).catch_up()
+        print(line("  the search projector catching up", events, time.perf_counter() - started, {}))
+        sources = {REPLAYED: REPLAY, FROM_READ_MODEL: ExportSource(search, 0)}
+        timings: dict[str, list[Timing]] = {name: [] for name in sources}
+        for _ in range(rounds):  # interleaved: both sources see the same load
+            for name, export_source in sources.items():
+                timings[name].append(timed_export(profiles, jobs.store, data, export_source))
+        medians = {
+            name: sorted(runs, key=lambda t: t.wall)[len(runs) // 2]
+            for name, runs in timings.items()
+        }
+        for name, median in medians.items():
+            cpu_rate = median.written / median.cpu
+            print(
+                f"{line(name, median.written, median.wall, baselines)}  {cpu_rate:8.0f} users/CPU-s"
+            )
+        replayed, read = medians[REPLAYED], medians[FROM_READ_MODEL]
         print(
-            line("export (gzipped JSON lines)", written, time.perf_counter() - started, baselines)
+            f"  read model / replay (medians of {rounds}): {replayed.wall / read.wall:.2f}x wall, "
+            f"{replayed.cpu / read.cpu:.2f}x CPU"
         )
+        search.close()
         profiles.close()
+
+
+@dataclass(frozen=True)
+class Timing:
+    written: int
+    wall: float  # seconds
+    cpu: float  # seconds of this process's CPU time: steadier than the wall on a busy machine
+
+
+def timed_export(
+    profiles: UserProfiles, store: JobStore, directory: Path, source: ExportSource
+) -> Timing:
+    """An export job of gzipped JSON lines: how many users it wrote, and in how long."""
+    export = Job(new_job_id(), EXPORT, CONNECTION, time.time(), {"format": "json"})
+    store.add(export)
+    started, cpu = time.perf_counter(), time.process_time()
+    written = run_export(profiles, store, export, directory / "export.json.gz", source=source)
+    return Timing(written, time.perf_counter() - started, time.process_time() - cpu)
 
 
 def main() -> None:
@@ -137,15 +183,20 @@ def main() -> None:
     options.add_argument("--users", type=int, default=1_000_000)
     options.add_argument("--http-users", type=int, default=5_000)
     options.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    options.add_argument("--export-rounds", type=int, default=3)
     args = options.parse_args()
     if args.backend in ("sqlite", "both"):
-        bench_backend("SQLite (embedded default)", None, args.users, args.http_users)
+        bench_backend(
+            "SQLite (embedded default)", None, args.users, args.http_users, args.export_rounds
+        )
     if args.backend in ("postgres", "both"):
         postgres = PostgresServer(durable=True)
         postgres.start()
         try:
             url = postgres.url(postgres.create_database())
-            bench_backend("PostgreSQL (fsync on)", url, args.users, args.http_users)
+            bench_backend(
+                "PostgreSQL (fsync on)", url, args.users, args.http_users, args.export_rounds
+            )
         finally:
             postgres.stop()
 

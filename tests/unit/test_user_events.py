@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 from eventsourcing.utils import get_topic
+from hypothesis import given
+from hypothesis import strategies as st
 
 from metaledger.domain.actor import Actor
 from metaledger.domain.errors import UserNotFound
-from metaledger.domain.user import REDACTED, User, created_user, user_of_created
+from metaledger.domain.user import (
+    REDACTED,
+    User,
+    created_user,
+    format_stored_timestamp,
+    format_timestamp,
+    user_of_created,
+)
 
 ACTOR = Actor(kind="client", id="client-1", grant="client-credentials", request_id="req-1")
 
@@ -157,3 +168,10 @@ def test_a_user_of_its_created_event_is_what_the_librarys_mutate_makes() -> None
     built, mutated = user_of_created(created), created.mutate(None)
 
     assert list(vars(built).items()) == list(vars(mutated).items())
+
+
+@given(st.datetimes(timezones=st.just(UTC)))
+def test_a_stored_time_formats_as_the_moment_it_holds(moment: datetime) -> None:
+    stored = orjson.loads(orjson.dumps({"moment": moment}))["moment"]
+
+    assert format_stored_timestamp(stored) == format_timestamp(moment)

@@ -66,3 +66,8 @@ def test_the_project_command_follows_the_log_and_stops_on_sigterm(
         time.sleep(0.01)
     process.terminate()
     assert (store.position(), process.wait(timeout=30)) == (1, 0)
+
+
+def test_the_servers_export_jobs_read_its_read_model(container: Container) -> None:
+    assert container.jobs is not None
+    assert container.jobs.runner.export_source.search is container.search
