@@ -92,10 +92,8 @@ class PostgresSearchStore(PostgresReadModel):
                     curs.execute(page.text, page.params)
                     users = [
                         Found(
-                            row["key"],
-                            StoredUser(row["key"], row["version"], row["state"]).restore(
-                                row["aggregate_id"]
-                            ),
+                            row["aggregate_id"],
+                            StoredUser(row["key"], row["version"], row["state"]),
                         )
                         for row in curs.fetchall()
                     ]

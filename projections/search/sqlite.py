@@ -86,7 +86,7 @@ class SQLiteSearchStore(SQLiteReadModel):
                 page = self.statements.page(request, correlated=self._many(c, request))
                 c.execute(page.text, page.params)
                 users = [
-                    Found(row[0], StoredUser(row[0], row[2], row[3]).restore(UUID(bytes=row[1])))
+                    Found(UUID(bytes=row[1]), StoredUser(row[0], row[2], row[3]))
                     for row in c.fetchall()
                 ]
                 total = None

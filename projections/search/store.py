@@ -27,7 +27,12 @@ from metaledger.projections.search.conditions import (
     key_set,
     predicate,
 )
-from metaledger.projections.search.documents import RemovedUser, UserRow, decode_state
+from metaledger.projections.search.documents import (
+    RemovedUser,
+    UserRow,
+    decode_state,
+    document_of_state,
+)
 from metaledger.projections.search.fields import COLUMNS, ROOT_FIELDS, Kind
 from metaledger.projections.search.query import QueryTranslator
 
@@ -81,18 +86,6 @@ class SearchRequest:
 
 
 @dataclass(frozen=True)
-class Found:
-    key: int
-    user: User
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    users: list[Found]
-    total: int | None
-
-
-@dataclass(frozen=True)
 class StoredUser:
     key: int
     version: int
@@ -100,6 +93,32 @@ class StoredUser:
 
     def restore(self, aggregate_id: UUID) -> User:
         return decode_state(self.state, aggregate_id, self.version)
+
+
+@dataclass(frozen=True)
+class Found:
+    """A user a search found, as the read model keeps it: restored only when asked, since a
+    page of Auth0 documents is made from the kept state directly (a third of the cost)."""
+
+    aggregate_id: UUID
+    stored: StoredUser
+
+    @property
+    def key(self) -> int:
+        return self.stored.key
+
+    def user(self) -> User:
+        return self.stored.restore(self.aggregate_id)
+
+    def document(self) -> dict[str, Any]:
+        """What `user().as_auth0()` returns."""
+        return document_of_state(self.stored.state)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    users: list[Found]
+    total: int | None
 
 
 @dataclass(frozen=True)

@@ -294,7 +294,7 @@ def shapes(users: int) -> list[Shape]:
 
 
 def render(found: list[Any], total: int | None) -> bytes:
-    return orjson.dumps({"total": total, "users": [f.user.as_auth0() for f in found]})
+    return orjson.dumps({"total": total, "users": [f.document() for f in found]})
 
 
 def timed_search(store: SearchStore, shape: Shape, rnd: random.Random) -> float:

@@ -52,7 +52,7 @@ def pending_batch(profiles: UserProfiles, projector: Projector) -> Batch:
 def found(store: SearchStore, q: str | None, **request: Any) -> list[str]:
     """The ids of the users a query finds, in the store's order."""
     result = store.search(SearchRequest(store.translator.translate(q), **request))
-    return [f.user.user_id for f in result.users]
+    return [f.user().user_id for f in result.users]
 
 
 @pytest.fixture
@@ -77,6 +77,24 @@ def projector(profiles: UserProfiles, store: SearchStore) -> Projector:
 
 class SearchStoreContract:
     """What either backend's read model must do. Subclasses set `backend`."""
+
+    # Found users
+
+    def test_a_found_users_document_is_what_get_by_id_returns(
+        self, profiles: UserProfiles, store: SearchStore, projector: Projector
+    ) -> None:
+        user = create(profiles, "doc@example.com", {"plan": "pro", "roles": ["admin"]})
+        profiles.update_user(
+            user.user_id,
+            UserUpdate(profile={"name": "Ada"}, buckets={"user_metadata": {"hobby": "chess"}}),
+            ACTOR,
+        )
+        project_all(projector)
+
+        (hit,) = store.search(SearchRequest(store.translator.translate("name:Ada"))).users
+
+        assert hit.document() == profiles.get_user(user.user_id).as_auth0()
+        assert hit.user().as_auth0() == hit.document()
 
     # Position
 

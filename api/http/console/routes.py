@@ -311,7 +311,7 @@ def users(
         message = "The search took too long: narrow it down and try again."
         return render(console, "users.html", 503, **{**context, "error": message})
     total = result.total or 0
-    rows = [_user_row(found.user) for found in result.users]
+    rows = [_user_row(found.user()) for found in result.users]
     last_page = max(0, (min(total, MAX_REACHABLE) - 1) // size)
     link = {"q": q, "per_page": size, "sort": context["sort"]}
     return render(

@@ -253,7 +253,7 @@ def _shaped(body: Any, fields: str | None, include_fields: bool) -> Any:
     """The body with each found user as its Auth0 object, narrowed to `fields`."""
 
     def shape(users: list[Found]) -> list[dict[str, Any]]:
-        return [select_fields(f.user.as_auth0(), fields, include_fields) for f in users]
+        return [select_fields(f.document(), fields, include_fields) for f in users]
 
     if isinstance(body, list):
         return shape(body)

@@ -44,10 +44,10 @@ def patch(profiles: UserProfiles, user_id: str, **buckets: dict[str, Any] | None
 def found(store: SearchStore, q: str | None) -> set[str]:
     """The user ids a query finds."""
     result = store.search(SearchRequest(store.translator.translate(q), limit=1000))
-    return {f.user.user_id for f in result.users}
+    return {f.user().user_id for f in result.users}
 
 
 def documents(store: SearchStore) -> dict[str, dict[str, Any]]:
     """Every user in the read model, as the search returns it."""
     result = store.search(SearchRequest(store.translator.translate(None), limit=100_000))
-    return {f.user.user_id: f.user.as_auth0() for f in result.users}
+    return {f.user().user_id: f.document() for f in result.users}

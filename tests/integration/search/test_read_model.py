@@ -212,7 +212,7 @@ def test_users_come_in_creation_order_by_default(
         create(profiles, name)
     projector.catch_up()
     result = store.search(SearchRequest(store.translator.translate(None)))
-    assert [f.user.user_id for f in result.users] == ["auth0|c", "auth0|a", "auth0|b"]
+    assert [f.user().user_id for f in result.users] == ["auth0|c", "auth0|a", "auth0|b"]
 
 
 def test_a_missing_value_sorts_before_every_value(
@@ -224,7 +224,7 @@ def test_a_missing_value_sorts_before_every_value(
     projector.catch_up()
     everyone = store.translator.translate(None)
     orders = [
-        [f.user.user_id for f in store.search(SearchRequest(everyone, sort)).users]
+        [f.user().user_id for f in store.search(SearchRequest(everyone, sort)).users]
         for sort in (Sort("username", False, True), Sort("username", True, True))
     ]
     assert orders == [
@@ -244,7 +244,7 @@ def test_a_page_comes_with_the_total_of_its_search(
             store.translator.translate("app_metadata.plan:pro"), limit=1, offset=1, count_total=True
         )
     )
-    assert ([f.user.user_id for f in result.users], result.total) == (["auth0|b"], 3)
+    assert ([f.user().user_id for f in result.users], result.total) == (["auth0|b"], 3)
 
 
 def test_a_checkpoint_returns_the_users_after_it(
@@ -255,7 +255,7 @@ def test_a_checkpoint_returns_the_users_after_it(
     projector.catch_up()
     first = store.search(SearchRequest(store.translator.translate(None), limit=1)).users[0]
     after = store.search(SearchRequest(store.translator.translate(None), after_key=first.key))
-    assert [f.user.user_id for f in after.users] == ["auth0|b", "auth0|c"]
+    assert [f.user().user_id for f in after.users] == ["auth0|b", "auth0|c"]
 
 
 def test_the_total_of_everyone_follows_creations_and_deletions(
