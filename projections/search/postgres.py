@@ -83,12 +83,14 @@ class PostgresSearchStore(PostgresReadModel):
         with self.datastore.get_connection() as connection:
             try:
                 with connection.transaction(), connection.cursor() as curs:
-                    # One snapshot for the page and its total.
-                    curs.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    curs.execute(f"SET LOCAL statement_timeout = {timeout_ms}")
-                    # Merging key sets in one process beats hashing them in several: a search
-                    # keeps to one core, which leaves the others to the API and the projector.
-                    curs.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+                    # One snapshot for the page and its total. Merging key sets in one process
+                    # beats hashing them in several: a search keeps to one core, which leaves
+                    # the others to the API and the projector. One round trip for the three.
+                    curs.execute(
+                        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+                        f"SET LOCAL statement_timeout = {timeout_ms}; "
+                        "SET LOCAL max_parallel_workers_per_gather = 0"
+                    )
                     curs.execute(page.text, page.params)
                     users = [
                         Found(
