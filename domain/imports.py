@@ -21,9 +21,11 @@ import itertools
 import multiprocessing
 import os
 import re
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NamedTuple, cast
@@ -68,7 +70,7 @@ PROFILE_FIELDS = {name for name in PROFILE_ATTRIBUTES if name != "password_hash"
 # Worker processes start from a server forked once, with this module loaded: not a copy of
 # the API process, whose threads may hold locks at the moment of a fork.
 WORKERS = multiprocessing.get_context("forkserver")
-WORKERS.set_forkserver_preload(["__main__", __name__])
+WORKERS.set_forkserver_preload([__name__])
 # What an Auth0 users export carries beside the import schema: kept by the store itself, so
 # dropped from newline-delimited lines rather than refused.
 EXPORT_ONLY_FIELDS = frozenset(
@@ -426,9 +428,9 @@ def checked_chunks(
         for chunk in itertools.chain(head, chunks):
             yield chunk, check_lines(rules, chunk)
         return
-    pool = ProcessPoolExecutor(workers, mp_context=WORKERS)
+    pool = worker_pool(workers)
+    ahead: deque[tuple[list[Line], Future[list[Checked]]]] = deque()
     try:
-        ahead: deque[tuple[list[Line], Future[list[Checked]]]] = deque()
         for chunk in itertools.chain(head, chunks):
             ahead.append((chunk, pool.submit(check_batch, rules, _batch(chunk))))
             if len(ahead) > workers:
@@ -437,9 +439,28 @@ def checked_chunks(
         while ahead:
             oldest, checked = ahead.popleft()
             yield oldest, checked.result()
+    except BrokenProcessPool:
+        _pools.pop(workers, None)  # a worker died: the next job starts a new pool
+        raise
     finally:
         # A job stopped at a checkpoint leaves the chunks checked ahead unread.
-        pool.shutdown(cancel_futures=True)
+        for _, checked in ahead:
+            checked.cancel()
+
+
+_pools: dict[int, ProcessPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """The process's pool of `workers` worker processes, started by the first import that
+    needs it and kept for the next: a worker's start imports the program's main module
+    again (as multiprocessing does), which takes longer than checking a chunk."""
+    with _pools_lock:
+        pool = _pools.get(workers)
+        if pool is None:
+            pool = _pools[workers] = ProcessPoolExecutor(workers, mp_context=WORKERS)
+        return pool
 
 
 def check_batch(rules: LineRules, batch: LineBatch) -> list[Checked]:
