@@ -4,7 +4,10 @@ an Auth0 export, gzipped or not) applied line by line, many users to one append.
 Each line is checked against Auth0's import schema; a bad line is reported with Auth0's error
 codes and the others go on. New users are saved a chunk at a time (one transaction for many
 users); a chunk that conflicts is split until the conflicting lines stand alone, and those are
-upserted or reported. Every event carries the actor `{kind: "import", id: <job id>}`.
+upserted or reported. Every event carries the actor `{kind: "import", id: <job id>}`. The lines
+of a file of several chunks are checked, and their new users' events built and sealed, in
+worker processes a few chunks ahead of the writing thread, which decides in file order what
+depends on earlier lines (duplicates within the file) and on the store (users that exist).
 
 A line is idempotent: a user it creates has an id fixed by the line (the `user_id` given, or one
 derived from the job id and line number), so a line applied before a crash conflicts with
