@@ -369,3 +369,34 @@ def test_lines_checked_in_worker_processes_are_applied_in_file_order(
     created = container.profiles.get_user(user_id)
     assert created.user_metadata == {"line": 5}
     assert user_id == line_user_id(job.id, 5)
+
+
+class Stop(Exception):
+    """The job's process stops at a checkpoint."""
+
+
+def test_a_job_stopped_while_workers_check_ahead_resumes_where_it_stopped(
+    container: Container, tmp_path: Any
+) -> None:
+    assert container.jobs is not None
+    path = tmp_path / "users.json"
+    path.write_bytes(json_file([{"email": f"u{n}@example.com"} for n in range(1, 9)]))
+    job = Job("job_workerstop000000", IMPORT, CONNECTION, time.time(), {"upsert": False})
+    container.jobs.store.add(job)
+    importer = UserImporter(container.profiles, container.jobs.store, chunk_size=2, workers=2)
+
+    def stop(line: int) -> None:
+        raise Stop  # after the first chunk, with later chunks checked or being checked
+
+    with pytest.raises(Stop):
+        importer.run(job, path, time.time, stop)
+    resumed = container.jobs.store.get(job.id)
+    assert resumed is not None
+    assert resumed.next_line == 3
+    outcome = importer.run(resumed, path, time.time)
+
+    assert (outcome.inserted, outcome.updated) == (8, 0)
+    assert container.jobs.store.error_count(job.id) == 0
+    for n in range(1, 9):
+        [user_id] = container.profiles.email_index.user_ids_by_email(f"u{n}@example.com")
+        assert user_id == line_user_id(job.id, n)
