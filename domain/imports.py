@@ -4,7 +4,10 @@ an Auth0 export, gzipped or not) applied line by line, many users to one append.
 Each line is checked against Auth0's import schema; a bad line is reported with Auth0's error
 codes and the others go on. New users are saved a chunk at a time (one transaction for many
 users); a chunk that conflicts is split until the conflicting lines stand alone, and those are
-upserted or reported. Every event carries the actor `{kind: "import", id: <job id>}`.
+upserted or reported. Every event carries the actor `{kind: "import", id: <job id>}`. The lines
+of a file of several chunks are checked, and their new users' events built and sealed, in
+worker processes a few chunks ahead of the writing thread, which decides in file order what
+depends on earlier lines (duplicates within the file) and on the store (users that exist).
 
 A line is idempotent: a user it creates has an id fixed by the line (the `user_id` given, or one
 derived from the job id and line number), so a line applied before a crash conflicts with
@@ -14,27 +17,44 @@ that already happened finds nothing left to change and writes nothing.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
+import itertools
+import multiprocessing
+import os
 import re
-from collections.abc import Callable, Iterator
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, NamedTuple, cast
+from uuid import UUID
 
 import orjson
+from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, ValidationError
 
 from metaledger.domain import metadata, password_hashes
 from metaledger.domain.actor import Actor
+from metaledger.domain.application import SealedCreation, new_users_sealer
 from metaledger.domain.errors import DomainError
 from metaledger.domain.jobs import FailedLine, Job, JobStore, LineError, bulk_collection_pace
-from metaledger.domain.metadata import APP_METADATA, USER_METADATA, Metadata
+from metaledger.domain.metadata import APP_METADATA, USER_METADATA, Metadata, MetadataLimits
 from metaledger.domain.password_hashes import HashFormatError
 from metaledger.domain.ports import EmailTakenError
-from metaledger.domain.profiles import NewUser, UserProfiles, UserUpdate
-from metaledger.domain.user import PROFILE_ATTRIBUTES, User, user_aggregate_id
+from metaledger.domain.profiles import (
+    NewUser,
+    UserProfiles,
+    UserUpdate,
+    email_claims,
+    new_user_fields,
+)
+from metaledger.domain.user import PROFILE_ATTRIBUTES, User, user_aggregate_id, user_created
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 4000
@@ -49,7 +69,11 @@ UPSERTABLE = (
     "nickname",
     "picture",
 )
-PROFILE_FIELDS = tuple(name for name in PROFILE_ATTRIBUTES if name != "password_hash")
+PROFILE_FIELDS = {name for name in PROFILE_ATTRIBUTES if name != "password_hash"}
+# Worker processes start from a server forked once, with this module loaded: not a copy of
+# the API process, whose threads may hold locks at the moment of a fork.
+WORKERS = multiprocessing.get_context("forkserver")
+WORKERS.set_forkserver_preload([__name__])
 # What an Auth0 users export carries beside the import schema: kept by the store itself, so
 # dropped from newline-delimited lines rather than refused.
 EXPORT_ONLY_FIELDS = frozenset(
@@ -114,16 +138,48 @@ class Line:
     error: LineError | None = None
 
 
+@dataclass(frozen=True)
+class LineRules:
+    """What checking a line takes, sent to the worker processes with each chunk."""
+
+    job_id: str
+    connection: str
+    limits: MetadataLimits
+    connection_error: str | None  # the job's connection does not exist (any more)
+
+
+class Checked(NamedTuple):
+    """A line as a worker checked it: what the file's earlier lines cannot change. Whether
+    it duplicates an earlier line is decided in order, by the writer."""
+
+    errors: list[LineError]  # found before duplicates are looked for
+    claims_keys: bool = False  # it passed the schema: unless it has errors, its keys are taken
+    body_error: LineError | None = None  # the user cannot be made (reported after a duplicate)
+    created: SealedCreation | None = None  # the new user's UserCreated, sealed
+    email: str | None = None
+
+
+class LineBatch(NamedTuple):
+    """A chunk's lines as sent to a worker process: their values in one JSON document, which
+    the process reads many times faster than a pickle of as many objects."""
+
+    numbers: list[int]
+    values: bytes
+    errors: dict[int, LineError]  # the lines that could not be read
+
+
 @dataclass
 class Candidate:
-    """A checked line: the user it creates, or the fields it upserts."""
+    """A checked line: the user it creates (or, when the user exists, upserts)."""
 
     line: Line
-    new: NewUser
-    password_hash: str | None
-    user: User
-    claims: list[Any]
-    upsert: dict[str, Any]  # root attributes and buckets an upsert replaces
+    created: SealedCreation
+    email: str | None
+    aggregate_id: UUID
+
+    @property
+    def user_id(self) -> str:
+        return self.created.user_id
 
 
 @dataclass
@@ -189,9 +245,18 @@ def line_user_id(job_id: str, number: int) -> str:
 class UserImporter:
     """Applies one import job's lines to the store, recording progress in the job store."""
 
-    def __init__(self, profiles: UserProfiles, jobs: JobStore) -> None:
+    def __init__(
+        self,
+        profiles: UserProfiles,
+        jobs: JobStore,
+        *,
+        chunk_size: int = CHUNK,
+        workers: int = os.cpu_count() or 1,
+    ) -> None:
         self.profiles = profiles
         self.jobs = jobs
+        self.chunk_size = chunk_size  # lines a transaction, and a worker's task
+        self.workers = workers
 
     def run(
         self,
@@ -213,15 +278,15 @@ class UserImporter:
                     if line.number not in failed:
                         seen.add(line.value)
             total = Outcome(job.inserted, job.updated)
-            chunk: list[Line] = []
-            for line in read_lines(path, job.next_line):
-                chunk.append(line)
-                if len(chunk) == CHUNK:
-                    self._apply_chunk(job, chunk, actor, upsert, seen, total, now)
-                    progress(chunk[-1].number)
-                    chunk = []
-            if chunk:
-                self._apply_chunk(job, chunk, actor, upsert, seen, total, now)
+            rules = LineRules(
+                job.id,
+                job.connection,
+                self.profiles.limits,
+                None if job.connection in self.profiles.connections else CONNECTION_MISSING,
+            )
+            chunks = _chunks(read_lines(path, job.next_line), self.chunk_size)
+            for chunk, checked in checked_chunks(rules, chunks, self.workers):
+                self._apply_chunk(job, chunk, checked, actor, upsert, seen, total, now)
                 progress(chunk[-1].number)
             return total
 
@@ -229,6 +294,7 @@ class UserImporter:
         self,
         job: Job,
         chunk: list[Line],
+        checked: list[Checked],
         actor: Actor,
         upsert: bool,
         seen: _Seen,
@@ -237,125 +303,79 @@ class UserImporter:
     ) -> None:
         outcome = Outcome()
         candidates: list[Candidate] = []
-        for line in chunk:
-            checked = self._check(job, line, actor, seen)
-            if isinstance(checked, Candidate):
-                candidates.append(checked)
+        for line, result in zip(chunk, checked, strict=True):
+            errors = result.errors
+            if result.claims_keys:
+                duplicate = seen.duplicate_of(line.value) if errors else seen.claim(line.value)
+                if duplicate is not None:
+                    message = f"Conflict with another user in the file: {duplicate}"
+                    errors = [*errors, LineError("CONFLICT", message, "")]
+            if not errors and result.body_error is not None:
+                errors = [result.body_error]
+            if errors:
+                outcome.failed.append(FailedLine(line.number, line.value, errors))
             else:
-                outcome.failed.append(FailedLine(line.number, line.value, checked))
+                created = cast(SealedCreation, result.created)
+                aggregate_id = UUID(bytes=created.aggregate_id)
+                candidates.append(Candidate(line, created, result.email, aggregate_id))
         # Users whose id is taken are found in one query rather than by failed saves (an
         # upsert of many existing users, or a chunk retried after a crash).
-        keys = self.profiles.keys.lookup(c.user.id for c in candidates)
-        taken = [c for c in candidates if keys[c.user.id].record is not None]
-        for candidate in taken:
-            self._existing(candidate, job.id, actor, upsert, outcome)
-        fresh = [c for c in candidates if keys[c.user.id].record is None]
-        self._save(fresh, job.id, actor, upsert, outcome)
+        keys = self.profiles.keys.lookup(c.aggregate_id for c in candidates)
+        fresh = []
+        for candidate in candidates:
+            if keys[candidate.aggregate_id].record is None:
+                fresh.append(candidate)
+            else:
+                self._existing(candidate, job, actor, upsert, outcome)
+        self._save(fresh, job, actor, upsert, outcome)
         self.jobs.add_errors(job.id, outcome.failed)
         total.inserted += outcome.inserted
         total.updated += outcome.updated
         self.jobs.checkpoint(job.id, chunk[-1].number + 1, total.inserted, total.updated, now())
 
-    def _check(
-        self, job: Job, line: Line, actor: Actor, seen: _Seen
-    ) -> Candidate | list[LineError]:
-        if line.error is not None:
-            return [line.error]
-        if not isinstance(line.value, dict):
-            return [LineError("INVALID_TYPE", "Expected type object", "")]
-        try:
-            sent = ImportedUser.model_validate(line.value)
-        except ValidationError as error:
-            return [_schema_error(problem) for problem in error.errors()]
-        errors = []
-        if not EMAIL.match(sent.email):
-            errors.append(
-                LineError(
-                    "INVALID_FORMAT",
-                    f"Object didn't pass validation for format email: {sent.email}",
-                    "email",
-                )
-            )
-        try:
-            password_hash = _stored_hash(sent)
-        except HashFormatError as error:
-            errors.append(LineError(error.code, error.message, error.path))
-            password_hash = None
-        duplicate = seen.duplicate_of(line.value)
-        if duplicate is not None:
-            errors.append(
-                LineError("CONFLICT", f"Conflict with another user in the file: {duplicate}", "")
-            )
-        if errors:
-            return errors
-        seen.add(line.value)
-        profile = sent.model_dump(include=set(PROFILE_FIELDS), exclude_none=True)
-        buckets = {
-            USER_METADATA: sent.user_metadata or {},
-            APP_METADATA: sent.app_metadata or {},
-        }
-        new = NewUser(
-            connection=job.connection,
-            profile=profile,
-            user_metadata=buckets[USER_METADATA],
-            app_metadata=buckets[APP_METADATA],
-            user_id=sent.user_id or line_user_id(job.id, line.number),
-        )
-        try:
-            # The line's values were parsed for this line alone.
-            user, claims = self.profiles.new_user(new, actor, password_hash, owned=True)
-        except DomainError as error:
-            return [LineError("INVALID_BODY", error.message, "")]
-        replaced = {name: profile[name] for name in UPSERTABLE if name in profile}
-        for bucket in (USER_METADATA, APP_METADATA):
-            if getattr(sent, bucket) is not None:
-                replaced[bucket] = buckets[bucket]
-        return Candidate(line, new, password_hash, user, claims, replaced)
-
     def _save(
         self,
         candidates: list[Candidate],
-        job_id: str,
+        job: Job,
         actor: Actor,
         upsert: bool,
         outcome: Outcome,
     ) -> None:
-        """Saves the new users together; a conflicting set is halved down to single lines."""
+        """Saves the new users together; a conflicting set is halved down to single lines (a
+        failed transaction wrote nothing, so their sealed events go again as they are)."""
         if not candidates:
             return
         try:
-            self.profiles.save(
-                *(c.user for c in candidates),
-                cached=False,
-                email_claims=[claim for c in candidates for claim in c.claims],
+            self.profiles.insert_sealed(
+                [c.created for c in candidates],
+                email_claims=[
+                    claim
+                    for c in candidates
+                    for claim in email_claims(job.connection, c.user_id, c.email, None)
+                ],
             )
         except (IntegrityError, EmailTakenError):
-            # A save takes its users' pending events: each is made afresh for another try.
-            for candidate in candidates:
-                candidate.user, candidate.claims = self.profiles.new_user(
-                    candidate.new, actor, candidate.password_hash
-                )
             if len(candidates) == 1:
-                self._existing(candidates[0], job_id, actor, upsert, outcome)
+                self._existing(candidates[0], job, actor, upsert, outcome)
                 return
             middle = len(candidates) // 2
-            self._save(candidates[:middle], job_id, actor, upsert, outcome)
-            self._save(candidates[middle:], job_id, actor, upsert, outcome)
+            self._save(candidates[:middle], job, actor, upsert, outcome)
+            self._save(candidates[middle:], job, actor, upsert, outcome)
             return
         outcome.inserted += len(candidates)
 
     def _existing(
-        self, candidate: Candidate, job_id: str, actor: Actor, upsert: bool, outcome: Outcome
+        self, candidate: Candidate, job: Job, actor: Actor, upsert: bool, outcome: Outcome
     ) -> None:
         """A line whose user exists: made by this very job before a restart, upserted, or
         reported."""
-        user = self._find(candidate)
+        user = self._find(candidate, job.connection)
         if user is None:  # the id is a deleted user's: ids are never reused
             outcome.failed.append(
                 FailedLine(candidate.line.number, candidate.line.value, [DELETED_USER])
             )
             return
-        if self._created_by(user, job_id):
+        if self._created_by(user, job.id):
             outcome.inserted += 1
             return
         if not upsert:
@@ -363,7 +383,7 @@ class UserImporter:
                 FailedLine(candidate.line.number, candidate.line.value, [DUPLICATED_USER])
             )
             return
-        update = _overwrite(user, candidate.upsert)
+        update = _overwrite(user, _replaced(candidate.line.value))
         try:
             if update.profile or update.buckets:
                 self.profiles.update_user(user.user_id, update, actor)
@@ -378,16 +398,16 @@ class UserImporter:
             return
         outcome.updated += 1
 
-    def _find(self, candidate: Candidate) -> User | None:
+    def _find(self, candidate: Candidate, connection: str) -> User | None:
         """The live user the candidate collides with: same user id, else same email in the
         connection."""
-        new = candidate.user
-        for user_id in [new.user_id, *self.profiles.email_index.user_ids_by_email(new.email or "")]:
+        user_id, email = candidate.user_id, candidate.email
+        for found_id in [user_id, *self.profiles.email_index.user_ids_by_email(email or "")]:
             try:
-                user = self.profiles.get_user(user_id)
+                user = self.profiles.get_user(found_id)
             except DomainError:
                 continue
-            if user.user_id == new.user_id or user.connection == new.connection:
+            if user.user_id == user_id or user.connection == connection:
                 return user
         return None
 
@@ -395,6 +415,147 @@ class UserImporter:
         first = next(iter(self.profiles.events.get(user_aggregate_id(user.user_id), lte=1)))
         creator = getattr(first, "actor", None) or {}
         return creator.get("kind") == "import" and creator.get("id") == job_id
+
+
+CONNECTION_MISSING = "Connection does not exist."
+
+
+def checked_chunks(
+    rules: LineRules, chunks: Iterator[list[Line]], workers: int
+) -> Iterator[tuple[list[Line], list[Checked]]]:
+    """Each chunk with its lines checked, in the file's order. With more than one chunk and
+    more than one core, the chunks are checked in worker processes, a few ahead of the one
+    the caller is writing; a single chunk is checked here, with no process started."""
+    head = list(itertools.islice(chunks, 2))
+    if len(head) < 2 or workers < 2:
+        for chunk in itertools.chain(head, chunks):
+            yield chunk, check_lines(rules, chunk)
+        return
+    pool = worker_pool(workers)
+    ahead: deque[tuple[list[Line], Future[list[Checked]]]] = deque()
+    try:
+        for chunk in itertools.chain(head, chunks):
+            ahead.append((chunk, pool.submit(check_batch, rules, _batch(chunk))))
+            if len(ahead) > workers:
+                oldest, checked = ahead.popleft()
+                yield oldest, checked.result()
+        while ahead:
+            oldest, checked = ahead.popleft()
+            yield oldest, checked.result()
+    except BrokenProcessPool:
+        _pools.pop(workers, None)  # a worker died: the next job starts a new pool
+        raise
+    finally:
+        # A job stopped at a checkpoint leaves the chunks checked ahead unread.
+        for _, checked in ahead:
+            checked.cancel()
+
+
+_pools: dict[int, ProcessPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """The process's pool of `workers` worker processes, started by the first import that
+    needs it and kept for the next: a worker's start imports the program's main module
+    again (as multiprocessing does), which takes longer than checking a chunk."""
+    with _pools_lock:
+        pool = _pools.get(workers)
+        if pool is None:
+            pool = _pools[workers] = ProcessPoolExecutor(workers, mp_context=WORKERS)
+        return pool
+
+
+def check_batch(rules: LineRules, batch: LineBatch) -> list[Checked]:
+    """`check_lines` in a worker process."""
+    values = orjson.loads(batch.values)
+    return check_lines(
+        rules,
+        [Line(n, v, batch.errors.get(n)) for n, v in zip(batch.numbers, values, strict=True)],
+    )
+
+
+def _batch(chunk: list[Line]) -> LineBatch:
+    return LineBatch(
+        [line.number for line in chunk],
+        orjson.dumps([line.value for line in chunk]),
+        {line.number: line.error for line in chunk if line.error is not None},
+    )
+
+
+def check_lines(rules: LineRules, lines: list[Line]) -> list[Checked]:
+    """Checks each line on its own, and seals the UserCreated of each that makes a user."""
+    actor = Actor(kind="import", id=rules.job_id)
+    seal = _sealer()
+    return [_check_line(rules, actor, seal, line) for line in lines]
+
+
+@functools.cache
+def _sealer() -> Callable[[DomainEventProtocol[Any]], SealedCreation]:
+    return new_users_sealer()
+
+
+def _check_line(
+    rules: LineRules,
+    actor: Actor,
+    seal: Callable[[DomainEventProtocol[Any]], SealedCreation],
+    line: Line,
+) -> Checked:
+    if line.error is not None:
+        return Checked([line.error])
+    if not isinstance(line.value, dict):
+        return Checked([LineError("INVALID_TYPE", "Expected type object", "")])
+    try:
+        sent = ImportedUser.model_validate(line.value)
+    except ValidationError as error:
+        return Checked([_schema_error(problem) for problem in error.errors()])
+    errors = []
+    if not EMAIL.match(sent.email):
+        errors.append(
+            LineError(
+                "INVALID_FORMAT",
+                f"Object didn't pass validation for format email: {sent.email}",
+                "email",
+            )
+        )
+    try:
+        password_hash = _stored_hash(sent)
+    except HashFormatError as error:
+        errors.append(LineError(error.code, error.message, error.path))
+    if errors:
+        return Checked(errors, claims_keys=True)
+    if rules.connection_error is not None:
+        return Checked([], True, LineError("INVALID_BODY", rules.connection_error, ""))
+    new = NewUser(
+        connection=rules.connection,
+        profile=sent.model_dump(include=PROFILE_FIELDS, exclude_none=True),
+        user_metadata=sent.user_metadata or {},
+        app_metadata=sent.app_metadata or {},
+        user_id=sent.user_id or line_user_id(rules.job_id, line.number),
+    )
+    try:
+        # The line's values were parsed for this line alone: the event may hold them.
+        fields = new_user_fields(new, actor, rules.limits, password_hash)
+    except DomainError as error:
+        return Checked([], True, LineError("INVALID_BODY", error.message, ""))
+    created = seal(user_created(**fields))
+    return Checked([], True, None, created, fields["profile"].get("email"))
+
+
+def _chunks(lines: Iterable[Line], size: int) -> Iterator[list[Line]]:
+    iterator = iter(lines)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def _replaced(value: dict[str, Any]) -> dict[str, Any]:
+    """The root attributes and metadata buckets a line's upsert replaces (the line passed
+    the strict schema, so its values are the checked ones)."""
+    replaced = {name: value[name] for name in UPSERTABLE if value.get(name) is not None}
+    for bucket in (USER_METADATA, APP_METADATA):
+        if value.get(bucket) is not None:
+            replaced[bucket] = value[bucket]
+    return replaced
 
 
 def _overwrite(user: User, replaced: dict[str, Any]) -> UserUpdate:
@@ -475,3 +636,13 @@ class _Seen:
 
     def add(self, value: Any) -> None:
         self._keys.update(self._keys_of(value))
+
+    def claim(self, value: Any) -> str | None:
+        """What an earlier line already claimed of the value's keys; else the keys are
+        claimed."""
+        keys = self._keys_of(value)
+        for name, item in keys:
+            if (name, item) in self._keys:
+                return f"{name} {item}"
+        self._keys.update(keys)
+        return None

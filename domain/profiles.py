@@ -106,28 +106,13 @@ class UserProfiles(ProfilesApplication):
         the new user will hold `new`'s values, so they need no copy."""
         if new.connection not in self.connections:
             raise UnknownConnection("Connection does not exist.")
-        for bucket, value in ((USER_METADATA, new.user_metadata), (APP_METADATA, new.app_metadata)):
-            # A new bucket is the patch itself: validate_patch has bounded its depth.
-            metadata.validate_patch(bucket, value, self.limits)
-            metadata.check_size(bucket, value, self.limits)
-        _check_profile(new.profile)
-        user_id = self._new_user_id(new.user_id)
+        fields = new_user_fields(new, actor, self.limits, password_hash)
         if not owned:
             # Copied only once checked: the checks bound the nesting the copy recurses into.
-            new = copy.deepcopy(new)
-        profile = self._with_profile_defaults(new.profile)
+            fields = copy.deepcopy(fields)
         if password_hash is None and new.password is not None:
-            password_hash = self._hash(new.password)
-        if password_hash is not None:
-            profile["password_hash"] = password_hash
-        user = created_user(
-            user_id=user_id,
-            connection=new.connection,
-            profile=profile,
-            user_metadata=new.user_metadata,
-            app_metadata=new.app_metadata,
-            actor=actor.as_dict(),
-        )
+            fields["profile"]["password_hash"] = self._hash(new.password)
+        user = created_user(**fields)
         return user, self._email_claims(user, previous_email=None)
 
     def update_user(self, user_id: str, update: UserUpdate, actor: Actor) -> Written:
@@ -250,62 +235,94 @@ class UserProfiles(ProfilesApplication):
                     attributes.setdefault("email_verified", False)
             user.update_profile(attributes, recorded_actor)
 
+    @staticmethod
+    def _email_claims(user: User, previous_email: str | None) -> list[EmailClaim]:
+        return email_claims(user.connection, user.user_id, user.email, previous_email)
+
     def _hash(self, password: str) -> str:
         if self.passwords is None:
             raise InvalidRequest("Passwords are not accepted here.")
         return self.passwords.hash(password)
 
-    @staticmethod
-    def _new_user_id(requested: str | None) -> str:
-        if requested is None:
-            return f"auth0|{secrets.token_hex(12)}"
-        if not requested or len(requested) > 255 or any(c.isspace() for c in requested):
-            raise InvalidRequest("Payload validation error: 'user_id' is not valid.")
-        if has_control_character(requested):
-            raise metadata.payload_error(CONTROL_CHARACTER_MESSAGE, "user_id")
-        if "/" in requested:
-            # The router decodes %2F before matching, so /users/{id} could never reach the user.
-            raise metadata.payload_error(f'String may not contain "/": {requested}', "user_id")
-        user_id = requested if "|" in requested else f"auth0|{requested}"
-        # What GET, PATCH and DELETE accept (^.+\|.+$): a provider, "|", an id within it.
-        if "|" not in user_id[1:-1]:
-            raise metadata.payload_error(
-                f"String does not match pattern ^.+\\|.+$: {user_id}", "user_id"
-            )
-        return user_id
 
-    @staticmethod
-    def _with_profile_defaults(profile: dict[str, Any]) -> dict[str, Any]:
-        """Auth0's defaults: lowercased email, name = email, nickname = its local part."""
-        profile = {key: value for key, value in profile.items() if value is not None}
-        email = profile.get("email")
-        if isinstance(email, str):
-            profile["email"] = email = email.lower()
-            profile.setdefault("email_verified", False)
-            profile.setdefault("name", email)
-            profile.setdefault("nickname", email.split("@", 1)[0])
-            digest = hashlib.md5(email.encode(), usedforsecurity=False).hexdigest()
-            profile.setdefault(
-                "picture", f"https://s.gravatar.com/avatar/{digest}?s=480&r=pg&d=identicon"
-            )
-        else:
-            fallback = profile.get("username") or profile.get("phone_number")
-            if fallback:
-                profile.setdefault("name", fallback)
-                profile.setdefault("nickname", fallback)
-        return profile
+def new_user_fields(
+    new: NewUser, actor: Actor, limits: MetadataLimits, password_hash: str | None
+) -> dict[str, Any]:
+    """The checked fields of the UserCreated that `new` makes (its connection aside): they
+    hold `new`'s metadata values themselves, not copies."""
+    for bucket, value in ((USER_METADATA, new.user_metadata), (APP_METADATA, new.app_metadata)):
+        # A new bucket is the patch itself: validate_patch has bounded its depth.
+        metadata.validate_patch(bucket, value, limits)
+        metadata.check_size(bucket, value, limits)
+    _check_profile(new.profile)
+    user_id = new_user_id(new.user_id)
+    profile = with_profile_defaults(new.profile)
+    if password_hash is not None:
+        profile["password_hash"] = password_hash
+    return {
+        "user_id": user_id,
+        "connection": new.connection,
+        "profile": profile,
+        "user_metadata": new.user_metadata,
+        "app_metadata": new.app_metadata,
+        "actor": actor.as_dict(),
+    }
 
-    @staticmethod
-    def _email_claims(user: User, previous_email: str | None) -> list[EmailClaim]:
-        email = user.email
-        if email == previous_email:
-            return []
-        claims = []
-        if previous_email:
-            claims.append(EmailClaim(user.connection, previous_email, user.user_id, False))
-        if email:
-            claims.append(EmailClaim(user.connection, email, user.user_id, True))
-        return claims
+
+def new_user_id(requested: str | None) -> str:
+    """The id a new user gets: the one requested, checked (with the default provider), or a
+    random one."""
+    if requested is None:
+        return f"auth0|{secrets.token_hex(12)}"
+    if not requested or len(requested) > 255 or any(c.isspace() for c in requested):
+        raise InvalidRequest("Payload validation error: 'user_id' is not valid.")
+    if has_control_character(requested):
+        raise metadata.payload_error(CONTROL_CHARACTER_MESSAGE, "user_id")
+    if "/" in requested:
+        # The router decodes %2F before matching, so /users/{id} could never reach the user.
+        raise metadata.payload_error(f'String may not contain "/": {requested}', "user_id")
+    user_id = requested if "|" in requested else f"auth0|{requested}"
+    # What GET, PATCH and DELETE accept (^.+\|.+$): a provider, "|", an id within it.
+    if "|" not in user_id[1:-1]:
+        raise metadata.payload_error(
+            f"String does not match pattern ^.+\\|.+$: {user_id}", "user_id"
+        )
+    return user_id
+
+
+def with_profile_defaults(profile: dict[str, Any]) -> dict[str, Any]:
+    """Auth0's defaults: lowercased email, name = email, nickname = its local part."""
+    profile = {key: value for key, value in profile.items() if value is not None}
+    email = profile.get("email")
+    if isinstance(email, str):
+        profile["email"] = email = email.lower()
+        profile.setdefault("email_verified", False)
+        profile.setdefault("name", email)
+        profile.setdefault("nickname", email.split("@", 1)[0])
+        digest = hashlib.md5(email.encode(), usedforsecurity=False).hexdigest()
+        profile.setdefault(
+            "picture", f"https://s.gravatar.com/avatar/{digest}?s=480&r=pg&d=identicon"
+        )
+    else:
+        fallback = profile.get("username") or profile.get("phone_number")
+        if fallback:
+            profile.setdefault("name", fallback)
+            profile.setdefault("nickname", fallback)
+    return profile
+
+
+def email_claims(
+    connection: str, user_id: str, email: str | None, previous_email: str | None
+) -> list[EmailClaim]:
+    """The email index writes of a user whose email went from `previous_email` to `email`."""
+    if email == previous_email:
+        return []
+    claims = []
+    if previous_email:
+        claims.append(EmailClaim(connection, previous_email, user_id, False))
+    if email:
+        claims.append(EmailClaim(connection, email, user_id, True))
+    return claims
 
 
 def has_control_character(text: str) -> bool:

@@ -268,16 +268,22 @@ def created_user(**fields: Any) -> User:
     """What `User(**fields)` returns, a new user with its pending UserCreated, made from the
     event directly: the library's decorated constructor first matches the call's arguments
     against the method's signature, which costs as much again (bulk imports make many users)."""
-    created = User.UserCreated(  # type: ignore[attr-defined]
+    created = user_created(**fields)
+    user: User = created.mutate(None)
+    user.pending_events.append(created)
+    return user
+
+
+def user_created(**fields: Any) -> Any:
+    """The UserCreated event of a new user with these fields (what `created_user` applies):
+    a bulk import's worker processes store it without building the user."""
+    return User.UserCreated(  # type: ignore[attr-defined]
         originator_topic=USER_AGGREGATE_TOPIC,
         originator_id=user_aggregate_id(fields["user_id"]),
         originator_version=User.INITIAL_VERSION,
         timestamp=User.UserCreated.create_timestamp(),  # type: ignore[attr-defined]
         **fields,
     )
-    user: User = created.mutate(None)
-    user.pending_events.append(created)
-    return user
 
 
 CREATED_FIELDS = ("user_id", "connection", "profile", "user_metadata", "app_metadata", "actor")

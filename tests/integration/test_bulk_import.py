@@ -8,11 +8,14 @@ import time
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from metaledger.api.bootstrap import Container
-from metaledger.domain.imports import UserImporter
+from metaledger.domain.actor import Actor
+from metaledger.domain.imports import UserImporter, line_user_id
 from metaledger.domain.jobs import IMPORT, Job
+from metaledger.domain.profiles import NewUser
 from tests.support.jobs import (
     CONNECTION,
     connection_id_of,
@@ -329,3 +332,71 @@ def test_users_import_into_a_connection_created_through_the_api(http: httpx.Clie
     assert finished(http, job["id"])["summary"]["inserted"] == 1
     found = http.get("/api/v2/users-by-email", params={"email": "pat@example.com"}).json()
     assert [user["identities"][0]["connection"] for user in found] == ["partners"]
+
+
+def test_lines_checked_in_worker_processes_are_applied_in_file_order(
+    container: Container, tmp_path: Any
+) -> None:
+    assert container.jobs is not None
+    old = NewUser(CONNECTION, {"email": "old@example.com"}, user_id="auth0|old")
+    container.profiles.create_user(old, Actor(kind="test", id="setup"))
+    path = tmp_path / "users.json"
+    lines: list[Any] = [
+        {"email": "a@example.com", "user_metadata": {"line": 1}},
+        {"email": "not-an-email"},
+        {"email": "A@example.com"},  # the email of line 1, in the next chunk
+        {"email": "old@example.com", "user_id": "auth0|old", "app_metadata": {"plan": "pro"}},
+        {"email": "c@example.com", "user_metadata": {"line": 5}},
+        "not an object",
+    ]
+    path.write_bytes(orjson.dumps(lines))
+    job = Job("job_workerorder00000", IMPORT, CONNECTION, time.time(), {"upsert": True})
+    container.jobs.store.add(job)
+    # Two lines a chunk: three chunks, each checked by one of two worker processes.
+    importer = UserImporter(container.profiles, container.jobs.store, chunk_size=2, workers=2)
+
+    outcome = importer.run(job, path, time.time)
+
+    assert (outcome.inserted, outcome.updated) == (2, 1)
+    failed = container.jobs.store.errors(job.id)
+    assert [(line.line, [e.code for e in line.errors]) for line in failed] == [
+        (2, ["INVALID_FORMAT"]),
+        (3, ["CONFLICT"]),
+        (6, ["INVALID_TYPE"]),
+    ]
+    assert container.profiles.get_user("auth0|old").app_metadata == {"plan": "pro"}
+    [user_id] = container.profiles.email_index.user_ids_by_email("c@example.com")
+    created = container.profiles.get_user(user_id)
+    assert created.user_metadata == {"line": 5}
+    assert user_id == line_user_id(job.id, 5)
+
+
+class Stop(Exception):
+    """The job's process stops at a checkpoint."""
+
+
+def test_a_job_stopped_while_workers_check_ahead_resumes_where_it_stopped(
+    container: Container, tmp_path: Any
+) -> None:
+    assert container.jobs is not None
+    path = tmp_path / "users.json"
+    path.write_bytes(json_file([{"email": f"u{n}@example.com"} for n in range(1, 9)]))
+    job = Job("job_workerstop000000", IMPORT, CONNECTION, time.time(), {"upsert": False})
+    container.jobs.store.add(job)
+    importer = UserImporter(container.profiles, container.jobs.store, chunk_size=2, workers=2)
+
+    def stop(line: int) -> None:
+        raise Stop  # after the first chunk, with later chunks checked or being checked
+
+    with pytest.raises(Stop):
+        importer.run(job, path, time.time, stop)
+    resumed = container.jobs.store.get(job.id)
+    assert resumed is not None
+    assert resumed.next_line == 3
+    outcome = importer.run(resumed, path, time.time)
+
+    assert (outcome.inserted, outcome.updated) == (8, 0)
+    assert container.jobs.store.error_count(job.id) == 0
+    for n in range(1, 9):
+        [user_id] = container.profiles.email_index.user_ids_by_email(f"u{n}@example.com")
+        assert user_id == line_user_id(job.id, n)
