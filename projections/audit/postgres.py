@@ -25,6 +25,7 @@ from metaledger.projections.audit.store import (
     LOGS_TABLE,
     STATEMENT_TIMEOUT_SECONDS,
     TABLES,
+    USER_COLUMNS,
     USERS_TABLE,
     VALUE_COLUMNS,
     VALUES_TABLE,
@@ -37,7 +38,7 @@ from metaledger.projections.audit.store import (
     schema_statements,
     value_rows,
 )
-from metaledger.projections.readmodel import PostgresReadModel, copy_rows
+from metaledger.projections.readmodel import PostgresReadModel, copy_rows, insert_rows
 from metaledger.projections.search.errors import QueryTimeout
 
 
@@ -107,13 +108,17 @@ class PostgresAuditStore(AuditReads, PostgresReadModel):
     def _write(self, curs: Cursor[DictRow], *, batch: AuditBatch) -> None:
         for sql in self.statements.erase if batch.erased else ():
             curs.executemany(sql, [(aggregate_id,) for aggregate_id in batch.erased])
-        _many(
+        # One statement from arrays, where one a user costs the server an execution each.
+        insert_rows(
             curs,
-            self.statements.upsert_user,
+            self.statements.table(USERS_TABLE),
+            USER_COLUMNS,
             [
                 (aggregate_id, user.user_id, user.user_name, user.connection)
                 for aggregate_id, user in batch.users.items()
             ],
+            {"aggregate_id": "uuid"},
+            self.statements.user_updated,
         )
         # COPY: a batch holds several change rows and values an event, and COPY sends them in
         # one stream, where an INSERT a row costs a round of the protocol.

@@ -56,6 +56,7 @@ CHANGE_COLUMNS = (
     "ip",
 )
 VALUE_COLUMNS = ("key", "side", "text", "at", "position", "seq")
+USER_COLUMNS = ("aggregate_id", "user_id", "user_name", "connection")
 # Log fields a page may be sorted by (Auth0's `sort=date:-1`).
 SORTABLE = frozenset({"date", "type", "user_id", "client_id", "ip", "connection", "log_id"})
 
@@ -256,11 +257,13 @@ class Statements:
 
     @property
     def upsert_user(self) -> str:
-        columns = ("aggregate_id", "user_id", "user_name", "connection")
-        updated = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
-        return self.insert(
-            USERS_TABLE, columns, f" ON CONFLICT (aggregate_id) DO UPDATE SET {updated}"
-        )
+        return self.insert(USERS_TABLE, USER_COLUMNS, self.user_updated)
+
+    @property
+    def user_updated(self) -> str:
+        """What inserting a user the read model knows already does instead."""
+        updated = ", ".join(f"{c} = excluded.{c}" for c in USER_COLUMNS[1:])
+        return f" ON CONFLICT (aggregate_id) DO UPDATE SET {updated}"
 
     @property
     def insert_change(self) -> str:

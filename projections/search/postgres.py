@@ -18,10 +18,17 @@ from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
 
 from metaledger.domain.storage import POSTGRES
-from metaledger.projections.readmodel import PostgresReadModel, copy_rows
+from metaledger.projections.readmodel import (
+    PostgresReadModel,
+    arrays,
+    copy_rows,
+    insert_rows,
+    unnest,
+)
 from metaledger.projections.search.bitmaps import CollectedBitmaps, Rows, ValueBitmaps
 from metaledger.projections.search.conditions import Tables
 from metaledger.projections.search.errors import QueryTimeout
+from metaledger.projections.search.fields import ROOT_FIELDS, Kind
 from metaledger.projections.search.query import QueryTranslator
 from metaledger.projections.search.store import (
     BITMAPS_TABLE,
@@ -162,9 +169,16 @@ class PostgresSearchStore(PostgresReadModel):
     def _write(
         self, curs: Cursor[DictRow], batch: Batch, insert: RowWriter, bitmaps: BitmapWrites
     ) -> None:
+        # A statement for each step, over the batch's rows given as arrays: an UPDATE or
+        # INSERT a row costs the server an execution each, even pipelined.
         removed = removed_entries(batch)
         if removed:
-            curs.executemany(self.statements.delete_metadata, removed)
+            curs.execute(
+                f"DELETE FROM {self.schema}.{METADATA_TABLE} m "
+                f"USING {unnest(('path', 'text', 'key'), _ARRAY_TYPES)} "
+                "WHERE m.path = v.path AND m.text = v.text AND m.key = v.key",
+                arrays(removed),
+            )
         bitmaps.entries_removed(curs, removed)
         if batch.deletions:
             curs.execute(
@@ -178,7 +192,13 @@ class PostgresSearchStore(PostgresReadModel):
             bitmaps.new_users(inserted_users(batch, lambda aggregate_id: aggregate_id)),
         )
         for changed, rows in updated_users(batch).items():
-            curs.executemany(self.statements.update_user(changed), rows)
+            columns = ("version", "state", *changed)
+            assignments = ", ".join(f"{column} = v.{column}" for column in columns)
+            curs.execute(
+                f"UPDATE {self.schema}.{USERS_TABLE} u SET {assignments} "
+                f"FROM {unnest((*columns, 'key'), _ARRAY_TYPES)} WHERE u.key = v.key",
+                arrays(rows),
+            )
         added = added_entries(batch)
         insert(curs, f"{self.schema}.{METADATA_TABLE}", ("path", "text", "key", "num"), added)
         bitmaps.entries_added(curs, added, removed)
@@ -239,12 +259,23 @@ class BitmapWrites(Protocol):
 RowWriter = Callable[[Cursor[DictRow], str, Sequence[str], Sequence[tuple[Any, ...]]], None]
 
 
+# The types of the read model's columns that are not text, for their values sent as arrays.
+_ARRAY_TYPES = {
+    "key": "bigint",
+    "aggregate_id": "uuid",
+    "version": "bigint",
+    "state": "bytea",
+    "num": "double precision",
+    "notification_id": "bigint",
+    **{f.column: "boolean" for f in ROOT_FIELDS.values() if f.kind is Kind.BOOLEAN},
+    **{f.column: "bigint" for f in ROOT_FIELDS.values() if f.kind is Kind.INTEGER},
+}
+
+
 def _insert_rows(
     curs: Cursor[DictRow], table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> None:
-    if rows:
-        markers = ", ".join("%s" for _ in columns)
-        curs.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({markers})", rows)
+    insert_rows(curs, table, columns, rows, _ARRAY_TYPES)
 
 
 def _first(curs: Cursor[DictRow]) -> int:

@@ -202,6 +202,34 @@ class SearchStoreContract:
             profiles.get_user(user.user_id).as_auth0(),
         )
 
+    def test_users_changed_in_one_batch_each_keep_their_own_values(
+        self, profiles: UserProfiles, store: SearchStore, projector: Projector
+    ) -> None:
+        ada = create(profiles, "ada@example.com", app_metadata={"plan": "free", "seats": 1})
+        grace = create(profiles, "grace@example.com", app_metadata={"plan": "free"})
+        alan = create(profiles, "alan@example.com", app_metadata={"plan": "free"})
+        project_all(projector)
+        updates = [
+            (ada, UserUpdate(buckets={"app_metadata": {"plan": "pro", "seats": None}})),
+            (grace, UserUpdate(profile={"name": "Grace", "blocked": True})),
+            (alan, UserUpdate(profile={"email_verified": True}, buckets={"app_metadata": None})),
+        ]
+        for user, update in updates:
+            profiles.update_user(user.user_id, update, ACTOR)
+        project_all(projector)  # one batch: every user's row and entries at once
+
+        users = [user for user, _ in updates]
+        loaded = store.load([user.id for user in users])
+        assert {user.user_id: loaded[user.id].restore(user.id).as_auth0() for user in users} == {
+            user.user_id: profiles.get_user(user.user_id).as_auth0() for user in users
+        }
+        assert [
+            found(store, q)
+            for q in ("app_metadata.plan:pro", "app_metadata.plan:free", "blocked:true")
+        ] == [[ada.user_id], [grace.user_id], [grace.user_id]]
+        assert found(store, "app_metadata.seats:1") == []
+        assert found(store, "email_verified:true") == [alan.user_id]
+
     def test_a_deleted_user_is_no_longer_stored(
         self, profiles: UserProfiles, store: SearchStore, projector: Projector
     ) -> None:
