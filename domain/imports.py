@@ -640,9 +640,7 @@ class _Seen:
     def claim(self, value: Any) -> str | None:
         """What an earlier line already claimed of the value's keys; else the keys are
         claimed."""
-        keys = self._keys_of(value)
-        for name, item in keys:
-            if (name, item) in self._keys:
-                return f"{name} {item}"
-        self._keys.update(keys)
-        return None
+        duplicate = self.duplicate_of(value)
+        if duplicate is None:
+            self.add(value)
+        return duplicate

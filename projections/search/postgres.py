@@ -46,7 +46,6 @@ from metaledger.projections.search.store import (
     Statements,
     StoredUser,
     added_entries,
-    export_page_parameters,
     inserted_users,
     removed_entries,
     schema_statements,
@@ -139,10 +138,8 @@ class PostgresSearchStore(PostgresReadModel):
             self.datastore.get_connection() as database,
             database.cursor(row_factory=tuple_row) as curs,  # cheaper than a dict a row
         ):
-            curs.execute(
-                self.statements.states_after(connection),
-                export_page_parameters(after_key, up_to_key, limit, connection),
-            )
+            page = self.statements.states_after(after_key, up_to_key, limit, connection)
+            curs.execute(page.text, page.params)
             return curs.fetchall()
 
     def skipped_events(self) -> list[SkippedEvent]:

@@ -37,7 +37,6 @@ from metaledger.projections.search.store import (
     StoredUser,
     added_entries,
     chunks,
-    export_page_parameters,
     inserted_users,
     removed_entries,
     schema_statements,
@@ -128,10 +127,8 @@ class SQLiteSearchStore(SQLiteReadModel):
         self, after_key: int, up_to_key: int, limit: int, connection: str | None
     ) -> list[tuple[int, bytes]]:
         with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                self.statements.states_after(connection),
-                export_page_parameters(after_key, up_to_key, limit, connection),
-            )
+            page = self.statements.states_after(after_key, up_to_key, limit, connection)
+            c.execute(page.text, page.params)
             return c.fetchall()  # type: ignore[no-any-return]
 
     def skipped_events(self) -> list[SkippedEvent]:

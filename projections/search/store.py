@@ -253,15 +253,6 @@ class PositionWatch:
                 delay = min(delay * 2, MAX_POLL_DELAY)
 
 
-def export_page_parameters(
-    after_key: int, up_to_key: int, limit: int, connection: str | None
-) -> tuple[Any, ...]:
-    """The parameters of `Statements.states_after`."""
-    if connection is None:
-        return (after_key, up_to_key, limit)
-    return (after_key, up_to_key, connection, limit)
-
-
 def chunks(items: Collection[Any], size: int) -> Iterator[list[Any]]:
     listed = list(items)
     for start in range(0, len(listed), size):
@@ -306,13 +297,16 @@ class Statements:
             f"SELECT key, aggregate_id, version, state FROM {self.tables.users} WHERE {condition}"
         )
 
-    def states_after(self, connection: str | None) -> str:
-        """The parameters: after key, up to key[, connection], limit."""
+    def states_after(
+        self, after_key: int, up_to_key: int, limit: int, connection: str | None
+    ) -> Sql:
+        """An export's page: see `SearchStore.states_after`."""
         m = self.dialect.placeholder
         of_connection = f" AND connection = {m}" if connection is not None else ""
-        return (
+        return Sql(
             f"SELECT key, state FROM {self.tables.users} WHERE key > {m} AND key <= {m}"
-            f"{of_connection} ORDER BY key LIMIT {m}"
+            f"{of_connection} ORDER BY key LIMIT {m}",
+            (after_key, up_to_key, *([connection] if connection is not None else []), limit),
         )
 
     def page(self, request: SearchRequest, correlated: bool = False) -> Sql:
