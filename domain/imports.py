@@ -54,7 +54,12 @@ from metaledger.domain.profiles import (
     email_claims,
     new_user_fields,
 )
-from metaledger.domain.user import PROFILE_ATTRIBUTES, User, user_aggregate_id, user_created
+from metaledger.domain.user import (
+    SHOWN_PROFILE_ATTRIBUTES,
+    User,
+    user_aggregate_id,
+    user_created,
+)
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 4000
@@ -69,7 +74,7 @@ UPSERTABLE = (
     "nickname",
     "picture",
 )
-PROFILE_FIELDS = {name for name in PROFILE_ATTRIBUTES if name != "password_hash"}
+PROFILE_FIELDS = set(SHOWN_PROFILE_ATTRIBUTES)
 # Worker processes start from a server forked once, with this module loaded: not a copy of
 # the API process, whose threads may hold locks at the moment of a fork.
 WORKERS = multiprocessing.get_context("forkserver")
